@@ -1,0 +1,144 @@
+//! The image configuration (OCI image spec `config.md`): the runtime config, the layers'
+//! uncompressed digests (`diff_ids`) and the build history.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Digest;
+
+/// An image configuration. Unknown fields are ignored.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ImageConfig {
+    /// CPU architecture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    /// Operating system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    /// CPU variant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// When the image was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// The runtime configuration: environment, labels, command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<RuntimeConfig>,
+    /// The layers' uncompressed digests.
+    #[serde(default)]
+    pub rootfs: RootFs,
+    /// How each layer was made, base first, including entries that made no layer.
+    #[serde(default)]
+    pub history: Vec<History>,
+}
+
+/// The part of the configuration a container starts with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RuntimeConfig {
+    /// `KEY=VALUE` environment entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<String>>,
+    /// Labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    /// Default arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<Vec<String>>,
+    /// Entrypoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    /// Working directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    /// User.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+/// The `rootfs` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RootFs {
+    /// Always `layers`.
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    /// Uncompressed digest of each layer, base first.
+    #[serde(default)]
+    pub diff_ids: Vec<Digest>,
+}
+
+/// One build step.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct History {
+    /// When the step ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// The instruction, e.g. `/bin/sh -c #(nop) COPY file:… in /app/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// A comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// True when the step made no layer (`ENV`, `CMD`, …).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub empty_layer: bool,
+}
+
+impl ImageConfig {
+    /// The `created_by` of each layer-making history entry, in layer order. The result has one
+    /// element per layer-making entry; callers index it by layer and treat a missing one as
+    /// unknown (configs are not required to have history).
+    pub fn layer_history(&self) -> Vec<Option<&str>> {
+        self.history.iter().filter(|h| !h.empty_layer).map(|h| h.created_by.as_deref()).collect()
+    }
+
+    /// The configuration strings in which secrets hide: each `Env` entry, each label, and each
+    /// history `created_by` (where build arguments are recorded), with the field they come from.
+    pub fn secret_candidates(&self) -> Vec<ConfigString<'_>> {
+        let mut out = Vec::new();
+        if let Some(runtime) = &self.config {
+            for (i, entry) in runtime.env.iter().flatten().enumerate() {
+                out.push(ConfigString { source: ConfigSource::Config, key: format!("Env[{i}]"), value: entry });
+            }
+            for (name, value) in runtime.labels.iter().flatten() {
+                out.push(ConfigString { source: ConfigSource::Config, key: format!("Labels.{name}"), value });
+            }
+            for (field, list) in [("Cmd", &runtime.cmd), ("Entrypoint", &runtime.entrypoint)] {
+                for (i, value) in list.iter().flatten().enumerate() {
+                    out.push(ConfigString { source: ConfigSource::Config, key: format!("{field}[{i}]"), value });
+                }
+            }
+        }
+        for (i, h) in self.history.iter().enumerate() {
+            if let Some(created_by) = &h.created_by {
+                out.push(ConfigString {
+                    source: ConfigSource::History,
+                    key: format!("history[{i}].created_by"),
+                    value: created_by,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Where in the image configuration a string came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// The runtime config (`Env`, `Labels`, `Cmd`, `Entrypoint`).
+    Config,
+    /// A history entry.
+    History,
+}
+
+/// One configuration string to run through the detectors.
+#[derive(Debug, Clone)]
+pub struct ConfigString<'a> {
+    /// Config or history.
+    pub source: ConfigSource,
+    /// The field, e.g. `Env[2]` or `history[9].created_by`.
+    pub key: String,
+    /// The string.
+    pub value: &'a str,
+}

@@ -1,0 +1,503 @@
+//! Opening images: `docker save` archives (classic and Docker ≥ 25), OCI layouts (directory or
+//! `oci-archive` tar), single layer tarballs and plain directories, recognised from what is on
+//! disk. Opening reads manifests and configs only; layers are read by [`crate::layer`].
+
+mod config;
+mod descriptor;
+mod digest;
+mod media_type;
+pub(crate) mod store;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use config::{ConfigSource, ConfigString, History, ImageConfig, RootFs, RuntimeConfig};
+pub use descriptor::{Descriptor, DockerArchiveEntry, ImageIndex, ImageManifest, Platform};
+pub use digest::{Algorithm, Digest, DigestParseError};
+pub use media_type::MediaType;
+
+use crate::error::{Error, LayerErrorKind};
+use store::{Blob, Mapped, Store, TarIndex};
+
+/// How an input was recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ImageFormat {
+    /// A classic `docker save` / `podman save --format docker-archive` tar: `manifest.json`
+    /// listing config and layer tarballs.
+    DockerArchive,
+    /// A Docker ≥ 25 `docker save` tar: an OCI layout with a `manifest.json` beside it.
+    DockerOciArchive,
+    /// An `oci-archive` tar: an OCI image layout inside a tar.
+    OciArchive,
+    /// An OCI image layout directory.
+    OciLayout,
+    /// A directory holding an unpacked `docker save` archive.
+    DockerDirectory,
+    /// A single layer tarball (plain, gzip or zstd).
+    LayerTar,
+    /// A plain directory: an unpacked root filesystem or any folder of files.
+    Directory,
+}
+
+impl ImageFormat {
+    /// The kebab-case name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageFormat::DockerArchive => "docker-archive",
+            ImageFormat::DockerOciArchive => "docker-oci-archive",
+            ImageFormat::OciArchive => "oci-archive",
+            ImageFormat::OciLayout => "oci-layout",
+            ImageFormat::DockerDirectory => "docker-directory",
+            ImageFormat::LayerTar => "layer-tar",
+            ImageFormat::Directory => "directory",
+        }
+    }
+}
+
+impl fmt::Display for ImageFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Options for opening an image.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Keep only images of this platform from a multi-platform index.
+    pub platform: Option<Platform>,
+}
+
+/// An opened input: one file or directory holding one or more images.
+#[derive(Debug)]
+pub struct ImageSource {
+    path: PathBuf,
+    format: ImageFormat,
+    images: Vec<Image>,
+    problems: Vec<Error>,
+}
+
+/// One image: a manifest's config and layers. A multi-platform index yields one per platform.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// The manifest's digest, when the image came from an index.
+    pub manifest_digest: Option<Digest>,
+    /// The config blob's digest (the image id).
+    pub config_digest: Option<Digest>,
+    /// The platform, from the index or the config.
+    pub platform: Option<Platform>,
+    /// Tags or reference names the archive records.
+    pub tags: Vec<String>,
+    /// The parsed configuration, when the image has one.
+    pub config: Option<Arc<ImageConfig>>,
+    /// The layers, base first.
+    pub layers: Vec<Layer>,
+}
+
+/// One layer of an image.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    /// Position in the image, base layer 0.
+    pub index: usize,
+    /// The blob's digest from the manifest (absent in classic `docker save` archives, whose
+    /// layers are named by their uncompressed digest).
+    pub digest: Option<Digest>,
+    /// The uncompressed digest from the config's `rootfs.diff_ids`.
+    pub diff_id: Option<Digest>,
+    /// The media type the manifest declares. Compression is detected from the bytes, not this.
+    pub media_type: Option<MediaType>,
+    /// The blob's size in bytes (compressed, as stored).
+    pub size: u64,
+    /// The build instruction that made the layer, from the config's history.
+    pub created_by: Option<String>,
+    pub(crate) source: LayerSource,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum LayerSource {
+    Blob(Blob),
+    Dir(PathBuf),
+    Missing(String),
+}
+
+impl Layer {
+    /// The digest that best names this layer: the blob digest, else the diff_id.
+    pub fn id(&self) -> Option<&Digest> {
+        self.digest.as_ref().or(self.diff_id.as_ref())
+    }
+
+    /// Whether the layer's bytes are present in the image.
+    pub fn is_available(&self) -> bool {
+        !matches!(self.source, LayerSource::Missing(_))
+    }
+}
+
+impl ImageSource {
+    /// Open `path` with default options.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the path cannot be read, [`Error::ImageFormat`] when it is not an image,
+    /// a layer tarball or a directory, or its manifests cannot be parsed.
+    pub fn open(path: impl AsRef<Path>) -> Result<ImageSource, Error> {
+        ImageSource::open_with(path, &OpenOptions::default())
+    }
+
+    /// Open `path`.
+    ///
+    /// # Errors
+    /// As [`ImageSource::open`]; also [`Error::ImageFormat`] when a platform was asked for and no
+    /// image has it.
+    pub fn open_with(path: impl AsRef<Path>, options: &OpenOptions) -> Result<ImageSource, Error> {
+        let path = path.as_ref().to_path_buf();
+        let io = |source| Error::Io { path: path.clone(), source };
+        let meta = std::fs::metadata(&path).map_err(io)?;
+        let mut opener = Opener { path: path.clone(), options, problems: Vec::new(), images: Vec::new() };
+        let format = if meta.is_dir() {
+            opener.open_dir()?
+        } else {
+            let map = Arc::new(Mapped::open(&path).map_err(io)?);
+            opener.open_file(map)?
+        };
+        if let Some(wanted) = &options.platform {
+            let before = opener.images.len();
+            opener.images.retain(|img| img.platform.as_ref().is_some_and(|p| p.matches(wanted)));
+            if opener.images.is_empty() && before > 0 {
+                return Err(Error::ImageFormat { image: path, message: format!("no image for platform {wanted}") });
+            }
+        }
+        Ok(ImageSource { path, format, images: opener.images, problems: opener.problems })
+    }
+
+    /// The path this source was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How the input was recognised.
+    pub fn format(&self) -> ImageFormat {
+        self.format
+    }
+
+    /// The images it holds (one per platform for a multi-platform index).
+    pub fn images(&self) -> &[Image] {
+        &self.images
+    }
+
+    /// Problems found while opening that do not stop the scan: missing blobs, unreadable
+    /// configs, configs that disagree with manifests.
+    pub fn problems(&self) -> &[Error] {
+        &self.problems
+    }
+}
+
+struct Opener<'o> {
+    path: PathBuf,
+    options: &'o OpenOptions,
+    problems: Vec<Error>,
+    images: Vec<Image>,
+}
+
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+
+/// Whether `bytes` start like a tar archive (a `ustar` magic, or a v7 header whose checksum holds).
+pub(crate) fn looks_like_tar(bytes: &[u8]) -> bool {
+    if bytes.len() < 512 {
+        return false;
+    }
+    if &bytes[257..262] == b"ustar" {
+        return true;
+    }
+    let header = &bytes[..512];
+    let field = &header[148..156];
+    let text: String = field.iter().take_while(|&&b| b != 0 && b != b' ').map(|&b| b as char).collect();
+    let Ok(stored) = u32::from_str_radix(text.trim(), 8) else { return false };
+    let sum: u32 = header.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u32::from(b) }).sum();
+    sum == stored && header[0] != 0
+}
+
+impl Opener<'_> {
+    fn format_err(&self, message: impl Into<String>) -> Error {
+        Error::ImageFormat { image: self.path.clone(), message: message.into() }
+    }
+
+    fn open_file(&mut self, map: Arc<Mapped>) -> Result<ImageFormat, Error> {
+        let bytes = map.bytes();
+        if bytes.starts_with(GZIP_MAGIC) || bytes.starts_with(ZSTD_MAGIC) {
+            self.single_layer(LayerSource::Blob(Blob::whole(Arc::clone(&map))), bytes.len() as u64);
+            return Ok(ImageFormat::LayerTar);
+        }
+        if !looks_like_tar(bytes) {
+            return Err(self.format_err(
+                "not a container image: expected a docker-archive or oci-archive tar, a layer tarball (plain, gzip or zstd), an OCI layout directory or a directory",
+            ));
+        }
+        let index = TarIndex::build(Arc::clone(&map)).map_err(|e| self.format_err(format!("unreadable tar archive: {e}")))?;
+        if !Store::archive_is_image(&index) {
+            self.single_layer(LayerSource::Blob(Blob::whole(Arc::clone(&map))), bytes.len() as u64);
+            return Ok(ImageFormat::LayerTar);
+        }
+        let store = Store::Archive(index);
+        if store.exists("index.json") {
+            self.open_oci(&store)?;
+            Ok(if store.exists("manifest.json") { ImageFormat::DockerOciArchive } else { ImageFormat::OciArchive })
+        } else {
+            self.open_docker(&store)?;
+            Ok(ImageFormat::DockerArchive)
+        }
+    }
+
+    fn open_dir(&mut self) -> Result<ImageFormat, Error> {
+        let store = Store::Dir(self.path.clone());
+        if self.path.join("index.json").is_file() && (self.path.join("oci-layout").is_file() || self.path.join("blobs").is_dir()) {
+            self.open_oci(&store)?;
+            Ok(if self.path.join("manifest.json").is_file() { ImageFormat::DockerOciArchive } else { ImageFormat::OciLayout })
+        } else if self.path.join("manifest.json").is_file() && self.path.join("repositories").is_file()
+            || self.path.join("manifest.json").is_file() && store.json::<Vec<DockerArchiveEntry>>("manifest.json").is_ok()
+        {
+            self.open_docker(&store)?;
+            Ok(ImageFormat::DockerDirectory)
+        } else {
+            self.single_layer(LayerSource::Dir(self.path.clone()), 0);
+            Ok(ImageFormat::Directory)
+        }
+    }
+
+    fn single_layer(&mut self, source: LayerSource, size: u64) {
+        self.images.push(Image {
+            manifest_digest: None,
+            config_digest: None,
+            platform: None,
+            tags: Vec::new(),
+            config: None,
+            layers: vec![Layer { index: 0, digest: None, diff_id: None, media_type: None, size, created_by: None, source }],
+        });
+    }
+
+    fn open_docker(&mut self, store: &Store) -> Result<(), Error> {
+        let entries: Vec<DockerArchiveEntry> =
+            store.json("manifest.json").map_err(|e| self.format_err(format!("docker archive: {e}")))?;
+        if entries.is_empty() {
+            return Err(self.format_err("docker archive: manifest.json lists no images"));
+        }
+        for entry in entries {
+            let (config, config_digest) = match store.get(&entry.config) {
+                Ok(blob) => {
+                    let digest = Digest::sha256_of(blob.bytes());
+                    match serde_json::from_slice::<ImageConfig>(blob.bytes()) {
+                        Ok(config) => (Some(Arc::new(config)), Some(digest)),
+                        Err(e) => {
+                            self.problems.push(self.format_err(format!("config {}: not a valid image config: {e}", entry.config)));
+                            (None, Some(digest))
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.problems.push(self.format_err(format!("config: {e}")));
+                    (None, None)
+                }
+            };
+            let layers = entry
+                .layers
+                .iter()
+                .map(|name| {
+                    let source = match store.get(name) {
+                        Ok(blob) => LayerSource::Blob(blob),
+                        Err(e) => LayerSource::Missing(e),
+                    };
+                    let size = match &source {
+                        LayerSource::Blob(b) => b.bytes().len() as u64,
+                        _ => 0,
+                    };
+                    (None, None, size, source)
+                })
+                .collect();
+            let image = self.assemble(None, config_digest, None, entry.repo_tags.unwrap_or_default(), config, layers);
+            self.images.push(image);
+        }
+        Ok(())
+    }
+
+    fn open_oci(&mut self, store: &Store) -> Result<(), Error> {
+        let index: ImageIndex = store.json("index.json").map_err(|e| self.format_err(format!("OCI layout: {e}")))?;
+        let mut seen = HashSet::new();
+        self.walk_index(store, &index, 0, &mut seen)?;
+        if self.images.is_empty() {
+            return Err(match &self.options.platform {
+                Some(wanted) => self.format_err(format!("no image for platform {wanted}")),
+                None => self.format_err("OCI layout: index.json lists no image manifests"),
+            });
+        }
+        Ok(())
+    }
+
+    fn walk_index(&mut self, store: &Store, index: &ImageIndex, depth: usize, seen: &mut HashSet<Digest>) -> Result<(), Error> {
+        if depth > 8 {
+            self.problems.push(self.format_err("image index nesting deeper than 8 levels; the rest was not read"));
+            return Ok(());
+        }
+        for desc in &index.manifests {
+            if !seen.insert(desc.digest.clone()) {
+                continue; // listed twice, or an index cycle
+            }
+            if is_attestation(desc) {
+                continue;
+            }
+            let name = blob_path(&desc.digest);
+            let blob = match store.get(&name) {
+                Ok(blob) => blob,
+                Err(e) => {
+                    self.problems.push(self.format_err(format!("manifest {}: {e}", desc.digest)));
+                    continue;
+                }
+            };
+            let value: serde_json::Value = match serde_json::from_slice(blob.bytes()) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.problems.push(self.format_err(format!("manifest {}: not JSON: {e}", desc.digest)));
+                    continue;
+                }
+            };
+            let nested = desc.media_type.is_index() || (value.get("manifests").is_some() && value.get("layers").is_none());
+            if nested {
+                match serde_json::from_value::<ImageIndex>(value) {
+                    Ok(inner) => self.walk_index(store, &inner, depth + 1, seen)?,
+                    Err(e) => self.problems.push(self.format_err(format!("index {}: {e}", desc.digest))),
+                }
+                continue;
+            }
+            let manifest: ImageManifest = match serde_json::from_value(value) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.problems.push(self.format_err(format!("manifest {}: not an image manifest: {e}", desc.digest)));
+                    continue;
+                }
+            };
+            if manifest.artifact_type.is_some() || !is_image_config(&manifest.config.media_type) {
+                continue; // an artifact (signature, SBOM, attestation), not an image
+            }
+            if let Some(wanted) = &self.options.platform
+                && let Some(p) = &desc.platform
+                && !p.matches(wanted)
+            {
+                continue;
+            }
+            let config = match store.get(&blob_path(&manifest.config.digest)) {
+                Ok(blob) => match serde_json::from_slice::<ImageConfig>(blob.bytes()) {
+                    Ok(config) => Some(Arc::new(config)),
+                    Err(e) => {
+                        self.problems.push(self.format_err(format!("config {}: not a valid image config: {e}", manifest.config.digest)));
+                        None
+                    }
+                },
+                Err(e) => {
+                    self.problems.push(self.format_err(format!("config {}: {e}", manifest.config.digest)));
+                    None
+                }
+            };
+            let layers = manifest
+                .layers
+                .iter()
+                .map(|layer| {
+                    let source = match store.get(&blob_path(&layer.digest)) {
+                        Ok(blob) => LayerSource::Blob(blob),
+                        Err(e) => LayerSource::Missing(e),
+                    };
+                    (Some(layer.digest.clone()), Some(layer.media_type.clone()), layer.size, source)
+                })
+                .collect();
+            let mut tags = Vec::new();
+            if let Some(name) = desc.annotations.get("org.opencontainers.image.ref.name") {
+                tags.push(name.clone());
+            }
+            if let Some(name) = desc.annotations.get("io.containerd.image.name") {
+                tags.push(name.clone());
+            }
+            let platform = desc.platform.clone();
+            let image = self.assemble(Some(desc.digest.clone()), Some(manifest.config.digest.clone()), platform, tags, config, layers);
+            self.images.push(image);
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn assemble(
+        &mut self,
+        manifest_digest: Option<Digest>,
+        config_digest: Option<Digest>,
+        platform: Option<Platform>,
+        tags: Vec<String>,
+        config: Option<Arc<ImageConfig>>,
+        layers: Vec<(Option<Digest>, Option<MediaType>, u64, LayerSource)>,
+    ) -> Image {
+        let platform = platform.or_else(|| {
+            let c = config.as_deref()?;
+            Some(Platform { os: c.os.clone()?, architecture: c.architecture.clone()?, variant: c.variant.clone() })
+        });
+        let (diff_ids, history): (Vec<Digest>, Vec<Option<String>>) = match config.as_deref() {
+            Some(c) => (c.rootfs.diff_ids.clone(), c.layer_history().into_iter().map(|h| h.map(str::to_string)).collect()),
+            None => (Vec::new(), Vec::new()),
+        };
+        if config.is_some() && diff_ids.len() != layers.len() {
+            self.problems.push(Error::Layer {
+                image: self.path.clone(),
+                layer: diff_ids.len().min(layers.len()),
+                digest: None,
+                path: None,
+                kind: LayerErrorKind::Inconsistent(format!(
+                    "the config lists {} diff_ids for {} layers; layers without a diff_id are not verified",
+                    diff_ids.len(),
+                    layers.len()
+                )),
+            });
+        }
+        let layers = layers
+            .into_iter()
+            .enumerate()
+            .map(|(index, (digest, media_type, size, source))| {
+                if let LayerSource::Missing(why) = &source {
+                    self.problems.push(Error::Layer {
+                        image: self.path.clone(),
+                        layer: index,
+                        digest: digest.clone().or_else(|| diff_ids.get(index).cloned()),
+                        path: None,
+                        kind: LayerErrorKind::MissingBlob(why.clone()),
+                    });
+                }
+                Layer {
+                    index,
+                    digest,
+                    diff_id: diff_ids.get(index).cloned(),
+                    media_type,
+                    size,
+                    created_by: history.get(index).cloned().flatten(),
+                    source,
+                }
+            })
+            .collect();
+        Image { manifest_digest, config_digest, platform, tags, config, layers }
+    }
+}
+
+fn blob_path(digest: &Digest) -> String {
+    let algorithm = match digest.algorithm() {
+        Algorithm::Sha256 => "sha256",
+        Algorithm::Sha512 => "sha512",
+        Algorithm::Other(name) => name.as_str(),
+    };
+    format!("blobs/{algorithm}/{}", digest.encoded())
+}
+
+fn is_attestation(desc: &Descriptor) -> bool {
+    desc.annotations.get("vnd.docker.reference.type").is_some_and(|t| t == "attestation-manifest")
+        || desc.platform.as_ref().is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
+}
+
+fn is_image_config(media_type: &MediaType) -> bool {
+    matches!(media_type, MediaType::OciConfig | MediaType::DockerConfig)
+}

@@ -1,0 +1,219 @@
+//! Where blobs live: a memory-mapped outer tar (read in place) or a directory.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memmap2::Mmap;
+
+/// A memory-mapped file, or nothing for an empty file (which cannot be mapped).
+#[derive(Debug)]
+pub(crate) enum Mapped {
+    Map(Mmap),
+    Empty,
+}
+
+impl Mapped {
+    pub(crate) fn open(path: &Path) -> std::io::Result<Mapped> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        if len == 0 {
+            return Ok(Mapped::Empty);
+        }
+        // SAFETY: the map is read-only; like every reader of files, a scan of a file that is
+        // truncated underneath it may fault. Images are inputs at rest, and the map lets an
+        // uncompressed layer be scanned in place without a copy.
+        let map = unsafe { Mmap::map(&file)? };
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Ok(Mapped::Map(map))
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Mapped::Map(m) => m,
+            Mapped::Empty => &[],
+        }
+    }
+}
+
+/// A byte range of a mapped file: a blob, a layer tarball, a JSON document.
+#[derive(Debug, Clone)]
+pub(crate) struct Blob {
+    map: Arc<Mapped>,
+    start: usize,
+    len: usize,
+}
+
+impl Blob {
+    pub(crate) fn whole(map: Arc<Mapped>) -> Blob {
+        let len = map.bytes().len();
+        Blob { map, start: 0, len }
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.map.bytes().get(self.start..self.start + self.len).unwrap_or(&[])
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Item {
+    File { start: usize, len: usize },
+    Link(String),
+    Dir,
+}
+
+/// The entries of an outer tar archive, by normalised name, pointing into the mapped file.
+#[derive(Debug)]
+pub(crate) struct TarIndex {
+    map: Arc<Mapped>,
+    items: HashMap<String, Item>,
+}
+
+/// Normalise an archive-internal path: no leading `./` or `/`, no `.` components, `..`
+/// resolved; `None` when it climbs out of the archive root.
+pub(crate) fn normalize_name(name: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in name.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+impl TarIndex {
+    /// Index an uncompressed tar held in `map`. Fails on the first malformed header.
+    pub(crate) fn build(map: Arc<Mapped>) -> Result<TarIndex, String> {
+        let mut items = HashMap::new();
+        {
+            let bytes = map.bytes();
+            let mut archive = tar::Archive::new(Cursor::new(bytes));
+            let entries = archive.entries_with_seek().map_err(|e| e.to_string())?;
+            for entry in entries {
+                let entry = entry.map_err(|e| e.to_string())?;
+                let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+                let Some(name) = normalize_name(&name) else { continue };
+                let header = entry.header();
+                let item = match header.entry_type() {
+                    tar::EntryType::Regular | tar::EntryType::Continuous => {
+                        let start = usize::try_from(entry.raw_file_position()).map_err(|e| e.to_string())?;
+                        let len = usize::try_from(entry.size()).map_err(|e| e.to_string())?;
+                        if start.checked_add(len).is_none_or(|end| end > bytes.len()) {
+                            return Err(format!("entry {name:?} runs past the end of the archive"));
+                        }
+                        Item::File { start, len }
+                    }
+                    tar::EntryType::Symlink => {
+                        let target = entry.link_name_bytes().map(|t| String::from_utf8_lossy(&t).into_owned());
+                        let parent = name.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+                        match target {
+                            Some(t) if t.starts_with('/') => Item::Link(t),
+                            Some(t) => Item::Link(format!("{parent}/{t}")),
+                            None => continue,
+                        }
+                    }
+                    tar::EntryType::Link => match entry.link_name_bytes() {
+                        Some(t) => Item::Link(String::from_utf8_lossy(&t).into_owned()),
+                        None => continue,
+                    },
+                    tar::EntryType::Directory => Item::Dir,
+                    _ => continue,
+                };
+                items.insert(name, item);
+            }
+        }
+        Ok(TarIndex { map, items })
+    }
+
+    fn contains_image_files(&self) -> bool {
+        self.items.contains_key("manifest.json") || self.items.contains_key("index.json")
+    }
+}
+
+/// A place blobs are read from.
+#[derive(Debug)]
+pub(crate) enum Store {
+    Archive(TarIndex),
+    Dir(PathBuf),
+}
+
+impl Store {
+    /// Whether an outer tar looks like an image archive rather than a layer.
+    pub(crate) fn archive_is_image(index: &TarIndex) -> bool {
+        index.contains_image_files()
+    }
+
+    pub(crate) fn exists(&self, name: &str) -> bool {
+        self.get(name).is_ok()
+    }
+
+    /// The blob at `name`, following symbolic and hard links inside the archive (never out of it).
+    pub(crate) fn get(&self, name: &str) -> Result<Blob, String> {
+        match self {
+            Store::Archive(index) => {
+                let mut current = normalize_name(name).ok_or_else(|| format!("{name:?} points outside the archive"))?;
+                for _ in 0..32 {
+                    match index.items.get(&current) {
+                        Some(Item::File { start, len }) => {
+                            return Ok(Blob { map: Arc::clone(&index.map), start: *start, len: *len });
+                        }
+                        Some(Item::Link(target)) => {
+                            current = normalize_name(target)
+                                .ok_or_else(|| format!("{name:?} links outside the archive ({target:?})"))?;
+                        }
+                        Some(Item::Dir) => return Err(format!("{name:?} is a directory")),
+                        None => return Err(format!("{name:?} is not in the archive")),
+                    }
+                }
+                Err(format!("{name:?}: too many levels of links"))
+            }
+            Store::Dir(root) => {
+                let rel = normalize_name(name).ok_or_else(|| format!("{name:?} points outside the image directory"))?;
+                let path = root.join(&rel);
+                // Links may be used inside an image directory, never to leave it.
+                let real = path.canonicalize().map_err(|e| format!("{rel:?}: {e}"))?;
+                let real_root = root.canonicalize().map_err(|e| format!("{}: {e}", root.display()))?;
+                if !real.starts_with(&real_root) {
+                    return Err(format!("{rel:?} links outside the image directory"));
+                }
+                if !real.is_file() {
+                    return Err(format!("{rel:?} is not a regular file"));
+                }
+                let map = Mapped::open(&real).map_err(|e| format!("{rel:?}: {e}"))?;
+                Ok(Blob::whole(Arc::new(map)))
+            }
+        }
+    }
+
+    /// Parse the JSON document at `name`.
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, String> {
+        let blob = self.get(name)?;
+        serde_json::from_slice(blob.bytes()).map_err(|e| format!("{name}: not valid JSON for this document: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_name;
+
+    #[test]
+    fn normalizes_archive_names() {
+        for (input, want) in [
+            ("./manifest.json", Some("manifest.json")),
+            ("/blobs/sha256/ab", Some("blobs/sha256/ab")),
+            ("abc/../def.tar", Some("def.tar")),
+            ("abc/./layer.tar", Some("abc/layer.tar")),
+            ("../../etc/passwd", None),
+            ("a/../../x", None),
+        ] {
+            assert_eq!(normalize_name(input).as_deref(), want, "{input}");
+        }
+    }
+}

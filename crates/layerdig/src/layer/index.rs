@@ -1,0 +1,102 @@
+//! A compact record of what one layer wrote and deleted, kept as 64-bit path hashes so its size
+//! does not grow with path lengths.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+
+use super::{Entry, EntryKind};
+
+/// What one layer wrote and deleted. Built while the layer is read; used by
+/// [`crate::resolve`] to decide what became of every file of every lower layer.
+#[derive(Debug, Default, Clone)]
+pub struct LayerIndex {
+    /// Every path the layer writes, with the ordinal of its last entry.
+    written: HashMap<u64, u32>,
+    /// Paths written as something other than a directory: they replace a lower directory.
+    non_dirs: HashSet<u64>,
+    /// Targets of `.wh.NAME` whiteouts.
+    whiteouts: HashSet<u64>,
+    /// Directories marked opaque.
+    opaque: HashSet<u64>,
+}
+
+pub(crate) fn path_hash(path: &[u8]) -> u64 {
+    // `DefaultHasher::new()` has fixed keys: the same hash in every thread and run.
+    let mut h = std::hash::DefaultHasher::new();
+    path.hash(&mut h);
+    h.finish()
+}
+
+/// The ancestors of a path, nearest last: `a/b/c` → `a`, `a/b`.
+pub(crate) fn ancestors(path: &[u8]) -> impl Iterator<Item = &[u8]> {
+    path.iter().enumerate().filter(|&(_, &b)| b == b'/').map(move |(i, _)| &path[..i])
+}
+
+/// How a lower layer's path is affected by one upper layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Effect {
+    None,
+    Overwritten,
+    Whiteout,
+    Opaque,
+    ParentReplaced,
+}
+
+impl LayerIndex {
+    pub(crate) fn record(&mut self, entry: &Entry<'_>) {
+        match entry.kind {
+            EntryKind::Whiteout { target } => {
+                self.whiteouts.insert(path_hash(target));
+            }
+            EntryKind::OpaqueWhiteout { dir } => {
+                self.opaque.insert(path_hash(dir));
+            }
+            EntryKind::Directory => {
+                self.written.insert(path_hash(entry.path), entry.ordinal);
+            }
+            _ => {
+                let h = path_hash(entry.path);
+                self.written.insert(h, entry.ordinal);
+                self.non_dirs.insert(h);
+            }
+        }
+    }
+
+    /// The ordinal of the last entry this layer has at `path`, if any.
+    pub fn last_ordinal(&self, path: &[u8]) -> Option<u32> {
+        self.written.get(&path_hash(path)).copied()
+    }
+
+    /// Number of distinct paths written.
+    pub fn paths_written(&self) -> usize {
+        self.written.len()
+    }
+
+    /// What this layer, sitting above, does to `path` from a lower layer.
+    pub(crate) fn effect_on(&self, path: &[u8]) -> Effect {
+        let h = path_hash(path);
+        if self.written.contains_key(&h) {
+            return Effect::Overwritten;
+        }
+        if self.whiteouts.contains(&h) {
+            return Effect::Whiteout;
+        }
+        for ancestor in ancestors(path) {
+            let a = path_hash(ancestor);
+            if self.whiteouts.contains(&a) {
+                return Effect::Whiteout;
+            }
+            if self.opaque.contains(&a) {
+                return Effect::Opaque;
+            }
+            if self.non_dirs.contains(&a) {
+                return Effect::ParentReplaced;
+            }
+        }
+        if path.is_empty() || !self.opaque.contains(&path_hash(b"")) {
+            Effect::None
+        } else {
+            Effect::Opaque // an opaque root hides everything
+        }
+    }
+}

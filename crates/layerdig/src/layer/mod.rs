@@ -1,0 +1,608 @@
+//! Reading one layer: decompression detected from magic bytes, digests verified while
+//! streaming, tar entries (PAX and GNU long names, hard and symbolic links, whiteouts) handed to
+//! a [`LayerVisitor`], and a compact [`LayerIndex`] of what the layer wrote and deleted.
+
+mod index;
+#[doc(hidden)]
+pub(crate) mod index_internals {
+    pub(crate) use super::index::Effect;
+}
+mod path;
+
+use std::io::{self, Cursor, Read};
+use std::path::Path;
+
+use flate2::read::MultiGzDecoder;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+pub use index::LayerIndex;
+pub use path::normalize;
+
+use crate::error::{Error, LayerErrorKind};
+use crate::image::{Digest, Layer, LayerSource};
+
+/// How a layer's bytes are compressed, detected from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// A plain tar.
+    None,
+    /// gzip (one or more members).
+    Gzip,
+    /// zstd (one or more frames).
+    Zstd,
+}
+
+impl Compression {
+    /// Detect from the magic bytes.
+    pub fn detect(bytes: &[u8]) -> Compression {
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// What a tar entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind<'a> {
+    /// A regular file.
+    File,
+    /// A hard link: the same content as `target`, a path in this layer.
+    Hardlink {
+        /// The normalised path it links to.
+        target: &'a [u8],
+    },
+    /// A symbolic link (recorded, never followed).
+    Symlink {
+        /// The link text, as stored.
+        target: &'a [u8],
+    },
+    /// A directory.
+    Directory,
+    /// A `.wh.NAME` whiteout: deletes `target` from lower layers.
+    Whiteout {
+        /// The normalised path it deletes.
+        target: &'a [u8],
+    },
+    /// A `.wh..wh..opq` marker: the directory hides everything lower layers put in it.
+    OpaqueWhiteout {
+        /// The normalised directory.
+        dir: &'a [u8],
+    },
+    /// A device, fifo or other special file (skipped).
+    Other,
+}
+
+/// One entry of a layer.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    /// The layer's index.
+    pub layer: usize,
+    /// The entry's position in the layer's tar stream (0 first).
+    pub ordinal: u32,
+    /// The normalised path: relative, `/`-separated, no `.` or `..` components. Non-UTF-8 bytes
+    /// are kept as they are.
+    pub path: &'a [u8],
+    /// What the entry is.
+    pub kind: EntryKind<'a>,
+    /// Content size in bytes (files only).
+    pub size: u64,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+impl Entry<'_> {
+    /// The path as text, with invalid UTF-8 replaced.
+    pub fn path_lossy(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(self.path)
+    }
+}
+
+/// A file's bytes, as the layer gives them.
+pub enum Content<'a> {
+    /// Not a regular file.
+    None,
+    /// The bytes in place, from a memory-mapped uncompressed layer.
+    Slice(&'a [u8]),
+    /// A stream of the bytes (compressed layers, directories). What the visitor leaves unread is
+    /// skipped.
+    Reader(&'a mut dyn Read),
+}
+
+/// Whether to go on after an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on with the next entry.
+    Continue,
+    /// Stop reading this layer.
+    Stop,
+}
+
+/// Receives a layer's entries in order.
+pub trait LayerVisitor {
+    /// Called for every entry. Returning [`Flow::Stop`] ends the walk early.
+    ///
+    /// # Errors
+    /// An error ends the walk of this layer and is reported as the layer's error.
+    fn visit(&mut self, entry: &Entry<'_>, content: Content<'_>) -> Result<Flow, Error>;
+}
+
+impl<F> LayerVisitor for F
+where
+    F: FnMut(&Entry<'_>, Content<'_>) -> Result<Flow, Error>,
+{
+    fn visit(&mut self, entry: &Entry<'_>, content: Content<'_>) -> Result<Flow, Error> {
+        self(entry, content)
+    }
+}
+
+/// Limits for reading a layer.
+#[derive(Debug, Clone, Copy)]
+pub struct WalkOptions {
+    /// The most uncompressed bytes read from one layer; past it the layer is cut short and an
+    /// [`LayerErrorKind::OutputCap`] error says so.
+    pub max_layer_bytes: u64,
+    /// Verify blob and diff_id digests.
+    pub verify_digests: bool,
+}
+
+impl Default for WalkOptions {
+    fn default() -> Self {
+        WalkOptions { max_layer_bytes: 64 << 30, verify_digests: true }
+    }
+}
+
+/// Counts for one layer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LayerStats {
+    /// Compressed (stored) bytes.
+    pub compressed_bytes: u64,
+    /// Uncompressed tar bytes read.
+    pub uncompressed_bytes: u64,
+    /// Tar entries.
+    pub entries: u64,
+    /// Regular files (hard links included).
+    pub files: u64,
+    /// Bytes of file content.
+    pub file_bytes: u64,
+    /// Paths this layer adds or writes.
+    pub added: u64,
+    /// Whiteouts and opaque directories.
+    pub deleted: u64,
+}
+
+/// The outcome of reading one layer.
+#[derive(Debug)]
+pub struct LayerWalk {
+    /// What the layer wrote and deleted, for resolving statuses across layers.
+    pub index: LayerIndex,
+    /// Counts.
+    pub stats: LayerStats,
+    /// How the layer was compressed.
+    pub compression: Option<Compression>,
+    /// The blob digest computed from the bytes.
+    pub digest: Option<Digest>,
+    /// The uncompressed digest computed from the bytes.
+    pub diff_id: Option<Digest>,
+    /// Problems; a layer read in part still has its index and its visitor's results.
+    pub problems: Vec<Error>,
+    /// Whether every entry was read (false after an error or an early stop).
+    pub complete: bool,
+}
+
+struct HashingReader<R> {
+    inner: R,
+    hasher: Option<Sha256>,
+    count: u64,
+    cap: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.count >= self.cap {
+            return Err(io::Error::other(CapReached));
+        }
+        let room = usize::try_from(self.cap - self.count).unwrap_or(usize::MAX);
+        let limit = buf.len().min(room);
+        let n = self.inner.read(&mut buf[..limit])?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+#[derive(Debug)]
+struct CapReached;
+impl std::fmt::Display for CapReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("per-layer output cap reached")
+    }
+}
+impl std::error::Error for CapReached {}
+
+/// Read one layer of the image at `image_path`, handing every entry to `visitor`.
+///
+/// Never fails as a whole: problems (a missing blob, corrupt compression, a digest mismatch, a
+/// visitor error) are in [`LayerWalk::problems`], with whatever was read before them kept.
+pub fn walk(image_path: &Path, layer: &Layer, options: &WalkOptions, visitor: &mut dyn LayerVisitor) -> LayerWalk {
+    let mut w = Walker {
+        image: image_path,
+        layer,
+        walk: LayerWalk {
+            index: LayerIndex::default(),
+            stats: LayerStats::default(),
+            compression: None,
+            digest: None,
+            diff_id: None,
+            problems: Vec::new(),
+            complete: false,
+        },
+        current_path: None,
+    };
+    match &layer.source {
+        LayerSource::Missing(_) => {} // reported when the image was opened
+        LayerSource::Dir(root) => w.walk_dir(root, visitor),
+        LayerSource::Blob(blob) => w.walk_blob(blob.bytes(), options, visitor),
+    }
+    w.walk
+}
+
+struct Walker<'a> {
+    image: &'a Path,
+    layer: &'a Layer,
+    walk: LayerWalk,
+    current_path: Option<String>,
+}
+
+enum Stream<'a> {
+    Plain(&'a [u8]),
+    Reader(Box<dyn Read + 'a>),
+}
+
+impl Walker<'_> {
+    fn problem(&mut self, kind: LayerErrorKind) {
+        self.walk.problems.push(Error::Layer {
+            image: self.image.to_path_buf(),
+            layer: self.layer.index,
+            digest: self.layer.id().cloned(),
+            path: self.current_path.clone(),
+            kind,
+        });
+    }
+
+    fn walk_blob(&mut self, bytes: &[u8], options: &WalkOptions, visitor: &mut dyn LayerVisitor) {
+        let compression = Compression::detect(bytes);
+        self.walk.compression = Some(compression);
+        self.walk.stats.compressed_bytes = bytes.len() as u64;
+        let verify = options.verify_digests;
+        if verify && (compression != Compression::None || self.layer.digest.is_some()) {
+            let digest = Digest::sha256_of(bytes);
+            if let Some(expected) = self.layer.digest.as_ref().filter(|d| d.is_verifiable())
+                && *expected != digest
+            {
+                self.problem(LayerErrorKind::DigestMismatch { what: "blob", expected: expected.to_string(), actual: digest.to_string() });
+            }
+            self.walk.digest = Some(digest);
+        }
+        let cap = options.max_layer_bytes;
+        let decoded: Box<dyn Read + '_> = match compression {
+            Compression::None => {
+                let in_place = bytes.len() as u64 <= cap;
+                if in_place {
+                    let diff_id = if verify { Some(Digest::sha256_of(bytes)) } else { None };
+                    if self.walk.digest.is_none() {
+                        self.walk.digest = diff_id.clone();
+                    }
+                    self.walk.stats.uncompressed_bytes = bytes.len() as u64;
+                    self.walk_tar(Stream::Plain(bytes), visitor);
+                    self.finish_diff_id(diff_id);
+                    return;
+                }
+                Box::new(bytes)
+            }
+            Compression::Gzip => Box::new(MultiGzDecoder::new(bytes)),
+            Compression::Zstd => match zstd::stream::read::Decoder::with_buffer(bytes) {
+                Ok(d) => Box::new(d),
+                Err(e) => {
+                    self.problem(LayerErrorKind::Decompress { format: "zstd", message: e.to_string() });
+                    return;
+                }
+            },
+        };
+        let mut reader = HashingReader { inner: decoded, hasher: verify.then(Sha256::new), count: 0, cap };
+        self.walk_tar(Stream::Reader(Box::new(&mut reader)), visitor);
+        // Read what follows the tar's end (padding) so the digest covers the whole stream.
+        if self.walk.complete {
+            match io::copy(&mut reader, &mut io::sink()) {
+                Ok(_) => {}
+                Err(e) => self.stream_error(e, compression, cap),
+            }
+        }
+        self.walk.stats.uncompressed_bytes = reader.count;
+        let diff_id = reader.hasher.take().map(|h| Digest::from_sha256(h.finalize().into()));
+        if self.walk.complete {
+            self.finish_diff_id(diff_id);
+        } else {
+            self.walk.diff_id = None;
+        }
+    }
+
+    fn finish_diff_id(&mut self, diff_id: Option<Digest>) {
+        if let (Some(actual), Some(expected)) = (&diff_id, self.layer.diff_id.as_ref().filter(|d| d.is_verifiable()))
+            && actual != expected
+        {
+            self.current_path = None;
+            self.problem(LayerErrorKind::DigestMismatch { what: "diff_id", expected: expected.to_string(), actual: actual.to_string() });
+        }
+        self.walk.diff_id = diff_id;
+    }
+
+    fn stream_error(&mut self, e: io::Error, compression: Compression, cap: u64) {
+        if e.get_ref().is_some_and(|inner| inner.is::<CapReached>()) {
+            self.problem(LayerErrorKind::OutputCap { cap });
+            return;
+        }
+        let kind = match compression {
+            Compression::Gzip => LayerErrorKind::Decompress { format: "gzip", message: e.to_string() },
+            Compression::Zstd => LayerErrorKind::Decompress { format: "zstd", message: e.to_string() },
+            Compression::None => LayerErrorKind::Tar(e.to_string()),
+        };
+        self.problem(kind);
+    }
+
+    fn walk_tar(&mut self, stream: Stream<'_>, visitor: &mut dyn LayerVisitor) {
+        let compression = self.walk.compression.unwrap_or(Compression::None);
+        match stream {
+            Stream::Plain(bytes) => {
+                let mut archive = tar::Archive::new(Cursor::new(bytes));
+                match archive.entries_with_seek() {
+                    Ok(entries) => self.entries(entries, Some(bytes), visitor, compression),
+                    Err(e) => self.stream_error(e, compression, u64::MAX),
+                }
+            }
+            Stream::Reader(reader) => {
+                let mut archive = tar::Archive::new(reader);
+                match archive.entries() {
+                    Ok(entries) => self.entries(entries, None, visitor, compression),
+                    Err(e) => self.stream_error(e, compression, u64::MAX),
+                }
+            }
+        }
+    }
+
+    fn entries<'r, R: Read + 'r>(
+        &mut self,
+        entries: impl Iterator<Item = io::Result<tar::Entry<'r, R>>>,
+        plain: Option<&[u8]>,
+        visitor: &mut dyn LayerVisitor,
+        compression: Compression,
+    ) {
+        let mut ordinal: u32 = 0;
+        let mut path_buf = Vec::new();
+        let mut target_buf = Vec::new();
+        for entry in entries {
+            let mut entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    self.stream_error(e, compression, u64::MAX);
+                    return;
+                }
+            };
+            self.walk.stats.entries += 1;
+            let raw_path = entry.path_bytes();
+            normalize(&raw_path, &mut path_buf);
+            drop(raw_path);
+            self.current_path = Some(String::from_utf8_lossy(&path_buf).into_owned());
+            let header = entry.header();
+            let mode = header.mode().unwrap_or(0);
+            let entry_type = header.entry_type();
+            let size = entry.size();
+            let file_name = path_buf.rsplit(|&b| b == b'/').next().unwrap_or(&[]).to_vec();
+            let parent_len = path_buf.len().saturating_sub(file_name.len() + 1);
+            let kind = if file_name == b".wh..wh..opq" {
+                target_buf.clear();
+                target_buf.extend_from_slice(&path_buf[..parent_len.min(path_buf.len())]);
+                if path_buf.len() == file_name.len() {
+                    target_buf.clear();
+                }
+                Kind::Opaque
+            } else if let Some(name) = file_name.strip_prefix(b".wh.") {
+                if name.starts_with(b".wh.") {
+                    Kind::Other // aufs metadata such as .wh..wh.plnk
+                } else {
+                    target_buf.clear();
+                    if path_buf.len() > file_name.len() {
+                        target_buf.extend_from_slice(&path_buf[..parent_len]);
+                        target_buf.push(b'/');
+                    }
+                    target_buf.extend_from_slice(name);
+                    Kind::Whiteout
+                }
+            } else {
+                match entry_type {
+                    tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => Kind::File,
+                    tar::EntryType::Link => match entry.link_name_bytes() {
+                        Some(t) => {
+                            normalize(&t, &mut target_buf);
+                            Kind::Hardlink
+                        }
+                        None => Kind::Other,
+                    },
+                    tar::EntryType::Symlink => {
+                        target_buf.clear();
+                        if let Some(t) = entry.link_name_bytes() {
+                            target_buf.extend_from_slice(&t);
+                        }
+                        Kind::Symlink
+                    }
+                    tar::EntryType::Directory => Kind::Directory,
+                    _ => Kind::Other,
+                }
+            };
+            let entry_kind = match kind {
+                Kind::File => EntryKind::File,
+                Kind::Hardlink => EntryKind::Hardlink { target: &target_buf },
+                Kind::Symlink => EntryKind::Symlink { target: &target_buf },
+                Kind::Directory => EntryKind::Directory,
+                Kind::Whiteout => EntryKind::Whiteout { target: &target_buf },
+                Kind::Opaque => EntryKind::OpaqueWhiteout { dir: &target_buf },
+                Kind::Other => EntryKind::Other,
+            };
+            let view = Entry {
+                layer: self.layer.index,
+                ordinal,
+                path: &path_buf,
+                kind: entry_kind,
+                size: if matches!(kind, Kind::File) { size } else { 0 },
+                mode,
+            };
+            self.walk.index.record(&view);
+            match kind {
+                Kind::File | Kind::Hardlink => {
+                    self.walk.stats.files += 1;
+                    self.walk.stats.added += 1;
+                }
+                Kind::Whiteout | Kind::Opaque => self.walk.stats.deleted += 1,
+                Kind::Other => {}
+                _ => self.walk.stats.added += 1,
+            }
+            let flow = if matches!(kind, Kind::File) {
+                self.walk.stats.file_bytes += size;
+                let in_place = plain.and_then(|bytes| {
+                    if entry_type == tar::EntryType::GNUSparse {
+                        return None;
+                    }
+                    let start = usize::try_from(entry.raw_file_position()).ok()?;
+                    let end = start.checked_add(usize::try_from(size).ok()?)?;
+                    bytes.get(start..end)
+                });
+                match in_place {
+                    Some(slice) => visitor.visit(&view, Content::Slice(slice)),
+                    None => visitor.visit(&view, Content::Reader(&mut entry)),
+                }
+            } else {
+                visitor.visit(&view, Content::None)
+            };
+            ordinal = ordinal.saturating_add(1);
+            match flow {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Stop) => return,
+                Err(e) => {
+                    self.walk.problems.push(e);
+                    return;
+                }
+            }
+        }
+        self.current_path = None;
+        self.walk.complete = true;
+    }
+
+    fn walk_dir(&mut self, root: &Path, visitor: &mut dyn LayerVisitor) {
+        let mut ordinal = 0u32;
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let mut children = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd.filter_map(|e| e.ok()).collect::<Vec<_>>(),
+                Err(e) => {
+                    self.current_path = rel_path(root, &dir);
+                    self.problem(LayerErrorKind::Read(e.to_string()));
+                    continue;
+                }
+            };
+            children.sort_by_key(|e| e.file_name());
+            for child in children {
+                let path = child.path();
+                let rel = path_bytes(path.strip_prefix(root).unwrap_or(&path));
+                self.current_path = Some(String::from_utf8_lossy(&rel).into_owned());
+                let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+                let ft = meta.file_type();
+                let link_target;
+                let kind = if ft.is_symlink() {
+                    link_target = std::fs::read_link(&path).map(|t| path_bytes(&t)).unwrap_or_default();
+                    EntryKind::Symlink { target: &link_target }
+                } else if ft.is_dir() {
+                    stack.push(path.clone());
+                    EntryKind::Directory
+                } else if ft.is_file() {
+                    EntryKind::File
+                } else {
+                    EntryKind::Other
+                };
+                let size = if ft.is_file() { meta.len() } else { 0 };
+                let view = Entry { layer: self.layer.index, ordinal, path: &rel, kind, size, mode: mode_of(&meta) };
+                self.walk.index.record(&view);
+                self.walk.stats.entries += 1;
+                let flow = if ft.is_file() {
+                    self.walk.stats.files += 1;
+                    self.walk.stats.added += 1;
+                    self.walk.stats.file_bytes += size;
+                    self.walk.stats.uncompressed_bytes += size;
+                    match std::fs::File::open(&path) {
+                        Ok(mut file) => visitor.visit(&view, Content::Reader(&mut file)),
+                        Err(e) => {
+                            self.problem(LayerErrorKind::Read(e.to_string()));
+                            Ok(Flow::Continue)
+                        }
+                    }
+                } else {
+                    visitor.visit(&view, Content::None)
+                };
+                ordinal = ordinal.saturating_add(1);
+                match flow {
+                    Ok(Flow::Continue) => {}
+                    Ok(Flow::Stop) => return,
+                    Err(e) => {
+                        self.walk.problems.push(e);
+                        return;
+                    }
+                }
+            }
+        }
+        self.current_path = None;
+        self.walk.complete = true;
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    File,
+    Hardlink,
+    Symlink,
+    Directory,
+    Whiteout,
+    Opaque,
+    Other,
+}
+
+fn rel_path(root: &Path, path: &Path) -> Option<String> {
+    path.strip_prefix(root).ok().map(|p| String::from_utf8_lossy(&path_bytes(p)).into_owned())
+}
+
+#[cfg(unix)]
+fn path_bytes(path: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes().to_vec()
+}
+
+#[cfg(not(unix))]
+fn path_bytes(path: &Path) -> Vec<u8> {
+    path.to_string_lossy().replace('\\', "/").into_bytes()
+}
+
+#[cfg(unix)]
+fn mode_of(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode_of(_meta: &std::fs::Metadata) -> u32 {
+    0o644
+}

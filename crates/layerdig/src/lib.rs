@@ -1,0 +1,53 @@
+//! layerdig digs through every layer of a container image and finds leaked secrets, including
+//! the ones a later layer "deleted": a `RUN rm /app/.env` does not remove the file from the
+//! image, it stays in the lower layer's tarball for anyone who pulls the image.
+//!
+//! For every secret it says what it is, where it is (image, layer digest, the instruction that
+//! made the layer, path, line) and whether it is still visible in the final image or only
+//! recoverable from history.
+//!
+//! ```no_run
+//! use layerdig::{Rules, Scanner, Collect};
+//!
+//! let rules = Rules::builtin();
+//! let scanner = Scanner::new(&rules);
+//! let mut sink = Collect::new();
+//! let stats = scanner.scan_path("image.tar", &mut sink)?;
+//! let report = sink.into_report(stats);
+//! for finding in &report.findings {
+//!     for loc in &finding.locations {
+//!         println!("{} {} layer {:?} /{} {:?}", finding.rule_id, finding.redacted,
+//!                  loc.layer_index, loc.path.as_deref().unwrap_or(""), loc.status);
+//!     }
+//! }
+//! # Ok::<(), layerdig::Error>(())
+//! ```
+//!
+//! The pieces, in the order data flows through them:
+//! - [`image`]: recognise and open the input (docker save archives, OCI layouts and archives,
+//!   layer tarballs, directories); manifests, configs, platforms.
+//! - [`layer`]: stream one layer's tar entries through decompression and digest checks, with
+//!   whiteouts recorded; [`layer::LayerVisitor`] sees every entry and its bytes.
+//! - [`detect`]: rules (data, one YAML file per provider), keyword prefilter, regex
+//!   confirmation, offline validation, entropy on assignments, credential files by path.
+//! - [`resolve`]: what became of each file in the final image.
+//! - [`scan`]: layers in parallel through the detectors into a [`Sink`].
+//! - [`finding`] and [`report`]: the one `Finding` type and the JSON, JSONL and SARIF printers.
+#![deny(missing_docs)]
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+pub mod detect;
+mod error;
+pub mod finding;
+pub mod image;
+pub mod layer;
+pub mod report;
+pub mod resolve;
+pub mod scan;
+
+pub use detect::{Detector, Rules};
+pub use error::{Error, LayerErrorKind};
+pub use finding::{Confidence, Disposition, Finding, Location, Severity, Source};
+pub use image::{Image, ImageFormat, ImageSource, Layer, OpenOptions, Platform};
+pub use resolve::{RemovedBy, Status};
+pub use scan::{Collect, ErrorReport, FileRecord, ImageReport, LayerReport, Report, Scanner, ScannerBuilder, Sink, Stats, file_history, scan_path};

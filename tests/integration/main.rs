@@ -1,0 +1,6 @@
+//! layerdig's integration tests: one binary, a module per area, helpers in `layerdig_tests`.
+
+mod cli;
+mod core;
+mod fixtures;
+mod scan;
