@@ -1,1 +1,210 @@
+//! Scanning end to end through the library: every planted secret of every fixture form is found
+//! at its path and layer with its status; synthetic images cover deletion, opaque directories,
+//! hard links, config and history, redaction.
 
+use layerdig::{Collect, Report, Rules, Scanner, Source, Status};
+use layerdig_tests::{Comp, LayerBuilder, Layout, SynthImage, SynthLayer, fixtures};
+use serde_json::Value;
+
+use crate::fixtures::{FORMS, expected, planted};
+
+fn scan_with(path: &std::path::Path, show: bool) -> Report {
+    let rules = Rules::builtin();
+    let scanner = Scanner::builder().show_secrets(show).threads(2).build(&rules).unwrap();
+    let mut sink = Collect::new();
+    let stats = scanner.scan_path(path, &mut sink).unwrap();
+    sink.into_report(stats)
+}
+
+/// The findings whose secret is `value` (or contains it, for whole-key rules).
+fn locations_of<'r>(report: &'r Report, value: &str) -> Vec<(&'r layerdig::Finding, &'r layerdig::Location)> {
+    let value = value.trim();
+    report
+        .findings
+        .iter()
+        .filter(|f| f.secret.as_deref().is_some_and(|s| s == value || s.contains(value) || value.contains(s.trim()) && s.trim().len() > 200))
+        .flat_map(|f| f.locations.iter().map(move |l| (f, l)))
+        .collect()
+}
+
+#[test]
+fn every_planted_secret_in_every_form() {
+    for (form, _) in FORMS {
+        let report = scan_with(&fixtures().join(form), true);
+        assert!(report.errors.is_empty(), "{form}: {:?}", report.errors);
+        for p in planted() {
+            let value = p["secret"].as_str().unwrap();
+            let found = locations_of(&report, value);
+            match p["path"].as_str() {
+                Some(path) => {
+                    let layer = p["layer"].as_u64().unwrap() as usize;
+                    let (status, removed) = expected(&p, form);
+                    let hit = found.iter().find(|(_, l)| l.path.as_deref() == Some(path) && l.layer_index == Some(layer));
+                    let (f, loc) = hit.unwrap_or_else(|| {
+                        panic!("{form}: planted secret at {path} layer {layer} not found; have {:#?}", summary(&report))
+                    });
+                    assert_eq!((loc.status, loc.removed_in_layer), (Some(status), removed), "{form}: {path} ({})", f.rule_id);
+                    assert!(loc.line.unwrap_or(0) >= 1, "{form}: {path} line");
+                    assert!(loc.layer_digest.as_deref().unwrap_or("").starts_with("sha256:"));
+                    assert!(loc.created_by.is_some(), "{form}: {path} created_by");
+                }
+                None => {
+                    // The image config's Env.
+                    assert!(
+                        found.iter().any(|(_, l)| l.source == Source::Config && l.config_key.as_deref().is_some_and(|k| k.starts_with("Env"))),
+                        "{form}: config secret not found in Env: {:#?}",
+                        summary(&report)
+                    );
+                    // ...and the ENV instruction in the history records it too.
+                    assert!(found.iter().any(|(_, l)| l.source == Source::History), "{form}: history");
+                }
+            }
+        }
+    }
+}
+
+fn summary(report: &Report) -> Vec<String> {
+    report
+        .findings
+        .iter()
+        .flat_map(|f| {
+            f.locations.iter().map(move |l| {
+                format!("{} {} {:?}@{:?} {:?} {:?}", f.rule_id, f.redacted, l.path, l.layer_index, l.status, l.config_key)
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn secrets_stay_redacted_unless_asked() {
+    let report = scan_with(&fixtures().join("demo.oci.tar"), false);
+    let json = serde_json::to_string(&report).unwrap();
+    let debug = format!("{report:?}");
+    let sarif = serde_json::to_string(&layerdig::report::sarif(&report, &Rules::builtin())).unwrap();
+    for p in planted() {
+        let value = p["secret"].as_str().unwrap().trim();
+        // Compare on a distinctive slice: whole PEM blocks contain common header lines.
+        let probe = if value.len() > 100 { &value[60..100] } else { value };
+        for (what, text) in [("json", &json), ("debug", &debug), ("sarif", &sarif)] {
+            assert!(!text.contains(probe), "{what} leaks {}", &probe[..4]);
+        }
+    }
+    assert!(report.findings.iter().all(|f| f.secret.is_none()));
+    assert!(report.findings.iter().all(|f| f.redacted.contains("chars)")));
+}
+
+#[test]
+fn deleted_opaque_hardlinked_and_config_secrets() {
+    let aws = "AKIAQ2XH7P3LMN4RT5VW";
+    let gh_body = "Zt8kQw3nRb7YpLc2VxHs9JmUf4GaEd";
+    let gh = format!("ghp_{gh_body}{}", github_crc(gh_body));
+    let base = LayerBuilder::new()
+        .file("app/.env", format!("AWS_ACCESS_KEY_ID={aws}\n").as_bytes())
+        .file("srv/conf/token.txt", format!("token: {gh}\n").as_bytes())
+        .hardlink("srv/backup-token.txt", "srv/conf/token.txt")
+        .finish();
+    let upper = LayerBuilder::new().whiteout("app/.env").opaque("srv/conf").finish();
+    let mut image = SynthImage::new(vec![SynthLayer::new(base, Comp::Gzip, "COPY . /"), SynthLayer::new(upper, Comp::Zstd, "RUN cleanup")]);
+    image.env = vec![format!("GITHUB_TOKEN={gh}")];
+    let dir = tempfile::tempdir().unwrap();
+    Layout::oci(&[image], false, false).write_dir(dir.path());
+    let report = scan_with(dir.path(), true);
+    let aws_loc = locations_of(&report, aws);
+    assert!(aws_loc.iter().any(|(_, l)| l.path.as_deref() == Some("app/.env") && l.status == Some(Status::Deleted) && l.removed_in_layer == Some(1)), "{:#?}", summary(&report));
+    let gh_locs = locations_of(&report, &gh);
+    let by_path = |p: &str| gh_locs.iter().find(|(_, l)| l.path.as_deref() == Some(p)).map(|(_, l)| (l.status, l.removed_in_layer, l.removed_by));
+    assert_eq!(by_path("srv/conf/token.txt"), Some((Some(Status::Deleted), Some(1), Some(layerdig::RemovedBy::OpaqueDir))));
+    assert_eq!(by_path("srv/backup-token.txt"), Some((Some(Status::Present), None, None)), "hard link keeps it present");
+    assert!(gh_locs.iter().any(|(_, l)| l.source == Source::Config), "Env");
+    // One secret, one finding: the file, the hard link, the Env and the history share it.
+    let fps: std::collections::HashSet<_> = gh_locs.iter().map(|(f, _)| &f.fingerprint).collect();
+    assert_eq!(fps.len(), 1, "{:#?}", summary(&report));
+    // History created_by is redacted when secrets are not shown.
+    let hidden = scan_with(dir.path(), false);
+    let json = serde_json::to_string(&hidden).unwrap();
+    assert!(!json.contains(&gh), "token leaked through created_by or elsewhere");
+}
+
+fn github_crc(body: &str) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut n = crc32(body.as_bytes());
+    let mut out = Vec::new();
+    while n > 0 {
+        out.push(ALPHABET[(n % 62) as usize]);
+        n /= 62;
+    }
+    while out.len() < 6 {
+        out.push(b'0');
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap()
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+#[test]
+fn large_file_is_scanned_in_windows_not_skipped() {
+    // A secret straddling the window boundary and one at the very end of a 3 MiB file, with a
+    // 1 MiB window: both found, with the right line numbers.
+    let key = "AKIAZ7Q3XH2PLMN4RT5V";
+    let mut content = Vec::new();
+    let filler = b"lorem ipsum dolor sit amet consectetur adipiscing elit\n";
+    while content.len() < (1 << 20) - 10 {
+        content.extend_from_slice(filler);
+    }
+    let lines_before = content.iter().filter(|&&b| b == b'\n').count() as u64;
+    content.extend_from_slice(format!("aws_access_key_id = {key}\n").as_bytes());
+    while content.len() < 3 << 20 {
+        content.extend_from_slice(filler);
+    }
+    let key2 = "AKIAB2C3D4E5F6G7H2J3";
+    content.extend_from_slice(format!("id={key2}").as_bytes());
+    let tar = LayerBuilder::new().file("data/big.log", &content).finish();
+    for comp in [Comp::None, Comp::Gzip] {
+        let dir = tempfile::tempdir().unwrap();
+        Layout::oci(&[SynthImage::new(vec![SynthLayer::new(tar.clone(), comp, "COPY big.log")])], false, false).write_dir(dir.path());
+        let rules = Rules::builtin();
+        let scanner = Scanner::builder().show_secrets(true).window(1 << 20).build(&rules).unwrap();
+        let mut sink = Collect::new();
+        let stats = scanner.scan_path(dir.path(), &mut sink).unwrap();
+        let report = sink.into_report(stats);
+        let first = locations_of(&report, key);
+        assert_eq!(first.len(), 1, "{comp:?}: found once, not twice in the overlap: {:#?}", summary(&report));
+        assert_eq!(first[0].1.line, Some(lines_before + 1), "{comp:?}");
+        assert_eq!(locations_of(&report, key2).len(), 1, "{comp:?}: end of file");
+    }
+}
+
+#[test]
+fn json_report_keeps_the_contract_names() {
+    let report = scan_with(&fixtures().join("demo.zstd.oci"), false);
+    let v: Value = serde_json::to_value(&report).unwrap();
+    for key in ["images", "findings", "errors", "stats"] {
+        assert!(v.get(key).is_some(), "{key}");
+    }
+    let image = &v["images"][0];
+    for key in ["path", "format", "digest", "platform", "layers"] {
+        assert!(image.get(key).is_some(), "image.{key}");
+    }
+    for key in ["index", "digest", "diff_id", "media_type", "size", "created_by"] {
+        assert!(image["layers"][0].get(key).is_some(), "layer.{key}");
+    }
+    let f = &v["findings"][0];
+    for key in ["rule_id", "rule_name", "severity", "confidence", "fingerprint", "redacted", "locations"] {
+        assert!(f.get(key).is_some(), "finding.{key}");
+    }
+    assert!(f.get("secret").is_none());
+    let loc = &f["locations"][0];
+    for key in ["image", "source", "config_key", "layer_index", "layer_digest", "created_by", "path", "line", "column", "status", "removed_in_layer", "disposition"] {
+        assert!(loc.get(key).is_some(), "location.{key}");
+    }
+}
