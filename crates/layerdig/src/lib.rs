@@ -35,6 +35,9 @@
 //! - [`finding`] and [`report`]: the one `Finding` type and the JSON, JSONL and SARIF printers.
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
+// `Error` carries the image, layer, digest and path it is about; it is made once per problem,
+// never per entry, so its size does not matter on any hot path.
+#![allow(clippy::result_large_err)]
 
 pub mod detect;
 mod error;
@@ -50,4 +53,7 @@ pub use error::{Error, LayerErrorKind};
 pub use finding::{Confidence, Disposition, Finding, Location, Severity, Source};
 pub use image::{Image, ImageFormat, ImageSource, Layer, OpenOptions, Platform};
 pub use resolve::{RemovedBy, Status};
-pub use scan::{Collect, ErrorReport, FileRecord, ImageReport, LayerReport, Report, Scanner, ScannerBuilder, Sink, Stats, file_history, scan_path};
+pub use scan::{
+    Collect, ErrorReport, FileRecord, ImageReport, LayerReport, Report, Scanner, ScannerBuilder, Sink, Stats,
+    file_history, scan_path,
+};

@@ -89,8 +89,8 @@ impl FromStr for Digest {
             other => {
                 let ok_alg = !other.is_empty()
                     && other.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b));
-                let ok_enc = !encoded.is_empty()
-                    && encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b));
+                let ok_enc =
+                    !encoded.is_empty() && encoded.bytes().all(|b| b.is_ascii_alphanumeric() || b"=_-".contains(&b));
                 if !ok_alg || !ok_enc {
                     return Err(err("malformed algorithm or encoded part"));
                 }
@@ -140,6 +140,6 @@ mod tests {
         for bad in ["", "sha256", "sha256:abc", &ok.to_uppercase(), "sha256:../../etc/passwd", ":abc"] {
             assert!(bad.parse::<Digest>().is_err(), "{bad} accepted");
         }
-        assert!("blake3:abcdef".parse::<Digest>().unwrap().is_verifiable() == false);
+        assert!(!"blake3:abcdef".parse::<Digest>().unwrap().is_verifiable());
     }
 }

@@ -1,0 +1,1054 @@
+//! Tests of the whole engine: rule files, the prefilter, validation through the detector,
+//! overlap, windows, binary files, config strings, credential files and dispositions.
+
+use std::time::Instant;
+
+use super::testdata::{self, pem};
+use super::*;
+use crate::finding::Disposition;
+
+/// A rule file exercising every validation kind, written the way the rule writers write them.
+fn test_rules_yaml() -> String {
+    let gh = testdata::github_token();
+    let npm = testdata::npm_token();
+    let gh_bad = testdata::github_token_bad();
+    let key = pem("PRIVATE KEY", testdata::ED25519_PKCS8).replace('\n', "\\n");
+    let ssh = pem("OPENSSH PRIVATE KEY", testdata::OPENSSH).replace('\n', "\\n");
+    let broken = pem("PRIVATE KEY", &["not base64 at all!"]).replace('\n', "\\n");
+    format!(
+        r#"
+provider: Test
+rules:
+  - id: test.github-token
+    name: GitHub token
+    severity: high
+    validation: github-checksum
+    keywords: [ghp_, npm_]
+    pattern: '\b((?:ghp|npm)_[A-Za-z0-9]{{36}})\b'
+    references: [https://github.blog/2021-04-05-behind-githubs-new-authentication-token-formats/]
+    examples: ['token: {gh}', '//registry.npmjs.org/:_authToken={npm}']
+    negative_examples: ['{gh_bad}', 'ghp_short']
+  - id: test.private-key
+    name: Private key
+    severity: critical
+    binary: true
+    validation: pem-private-key
+    keywords: ['-----BEGIN']
+    pattern: '(?s)(-----BEGIN [A-Z ]*PRIVATE KEY-----.{{1,8192}}?-----END [A-Z ]*PRIVATE KEY-----)'
+    examples: ["{key}", "{ssh}"]
+    negative_examples: ["{broken}"]
+  - id: test.jwt
+    name: JSON Web Token
+    severity: medium
+    validation: jwt
+    keywords: [eyJ]
+    pattern: '\b(eyJ[A-Za-z0-9_-]{{8,}}\.eyJ[A-Za-z0-9_-]{{8,}}\.[A-Za-z0-9_-]{{8,}})'
+    examples:
+      - 'Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U'
+      - 'jwt=eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJlcw'
+    negative_examples: ['eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiIxIn0.c2lnbmF0dXJl']
+  - id: test.aws-access-key-id
+    name: AWS access key id
+    severity: critical
+    validation: aws-access-key-id
+    keywords: [AKIA, ASIA]
+    pattern: '\b((?:AKIA|ASIA)[A-Z0-9]{{16}})\b'
+    examples: ['aws_access_key_id = AKIABNC2R2QVGLCFOXVM', 'AKIAIOSFODNN7EXAMPLE']
+    negative_examples: ['AKIAIOSFODNN1EXAMPLE', 'AKIA1234']
+    documented_examples: [AKIAIOSFODNN7EXAMPLE]
+  - id: test.stripe
+    name: Stripe secret key
+    severity: critical
+    confidence: medium
+    keywords: [sk_live_]
+    pattern: '\b(sk_live_[A-Za-z0-9]{{24,}})\b'
+    examples: ['STRIPE_KEY=sk_live_beILuFYHgGOmJYALo97r0r8XSO83gwNB', 'sk_live_0123456789abcdefABCDEFGH']
+    negative_examples: ['sk_test_0123456789abcdefABCDEFGH']
+"#
+    )
+}
+
+fn test_rules() -> Rules {
+    Rules::from_yaml_str(&test_rules_yaml(), "test.yaml").unwrap()
+}
+
+fn scan(rules: &Rules, path: &str, data: &[u8]) -> Vec<Match> {
+    let mut det = Detector::new(rules);
+    let mut out = Vec::new();
+    det.scan(path.as_bytes(), data, Window::default(), &mut out);
+    out
+}
+
+fn ids(matches: &[Match]) -> Vec<&str> {
+    matches.iter().map(|m| &*m.rule_id).collect()
+}
+
+fn secrets(matches: &[Match]) -> Vec<String> {
+    matches.iter().map(|m| String::from_utf8_lossy(&m.secret).into_owned()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule files
+
+/// THE rule test: every built-in rule file builds, and every rule passes its own examples.
+#[test]
+fn builtin_rules_pass_check() {
+    let started = Instant::now();
+    let rules = match Rules::try_builtin() {
+        Ok(rules) => rules,
+        Err(e) => panic!("built-in rules do not build: {e}"),
+    };
+    eprintln!(
+        "Rules::try_builtin(): {} rules from {} files in {:?}",
+        rules.rules().len(),
+        Rules::builtin_files().count(),
+        started.elapsed()
+    );
+    let problems = rules.check();
+    let report: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), report.join("\n"));
+    // The cached set is the same set.
+    assert_eq!(Rules::builtin().rules().len(), rules.rules().len());
+}
+
+#[test]
+fn builtin_ids_do_not_collide_with_code_detectors() {
+    let rules = Rules::builtin();
+    for d in builtin_detectors() {
+        assert!(rules.get(d.id).is_none(), "{} is both a rule and a built-in detector", d.id);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for d in builtin_detectors() {
+        assert!(seen.insert(d.id), "duplicate detector id {}", d.id);
+    }
+}
+
+#[test]
+fn test_rule_file_passes_check() {
+    let rules = test_rules();
+    let problems: Vec<String> = rules.check().iter().map(ToString::to_string).collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    let rule = rules.get("test.aws-access-key-id").unwrap();
+    assert_eq!(rule.provider, "Test");
+    assert_eq!(rule.origin, "test.yaml");
+    assert_eq!(rule.validation, Some(Validation::AwsAccessKeyId));
+    assert_eq!(rule.confidence, Confidence::Medium, "default confidence");
+    assert!(!rule.binary);
+    assert!(rules.get("test.private-key").unwrap().binary);
+    assert!(rules.get("nope").is_none());
+}
+
+#[test]
+fn bad_rule_file_yields_every_problem_kind() {
+    let yaml = r#"
+provider: Bad
+rules:
+  - id: "bad id"
+    name: Bad id
+    severity: low
+    keywords: [bad_]
+    pattern: '(bad_[a-z]+)'
+    examples: [bad_one, bad_two]
+    negative_examples: [good]
+  - id: bad.no-keywords
+    name: No keywords
+    severity: low
+    pattern: '(nokw_[a-z]+)'
+    examples: [nokw_a, nokw_b]
+    negative_examples: [x]
+  - id: bad.short-keyword
+    name: Short keyword
+    severity: low
+    keywords: [ab]
+    pattern: '(ab[0-9]+)'
+    examples: [ab1, ab2]
+    negative_examples: [x]
+  - id: bad.example-without-keyword
+    name: Example without keyword
+    severity: low
+    keywords: [tok_]
+    pattern: '((?:tok|kot)_[0-9]+)'
+    examples: [tok_1, kot_2]
+    negative_examples: [x]
+  - id: bad.one-example
+    name: One example
+    severity: low
+    keywords: [one_]
+    pattern: '(one_[0-9]+)'
+    examples: [one_1]
+    negative_examples: [x]
+  - id: bad.no-negative
+    name: No negative
+    severity: low
+    keywords: [neg_]
+    pattern: '(neg_[0-9]+)'
+    examples: [neg_1, neg_2]
+  - id: bad.example-no-match
+    name: Example does not match
+    severity: low
+    keywords: [num_]
+    pattern: '(num_[0-9]+)'
+    examples: [num_1, num_x]
+    negative_examples: [x]
+  - id: bad.empty-group
+    name: Empty group 1
+    severity: low
+    keywords: [grp_]
+    pattern: 'grp_([0-9]*)'
+    examples: [grp_1, grp_]
+    negative_examples: [x]
+  - id: bad.fails-validation
+    name: Fails validation
+    severity: low
+    validation: aws-access-key-id
+    keywords: [AKIA]
+    pattern: '(AKIA[A-Z0-9]{16})'
+    examples: [AKIAIOSFODNN7EXAMPLE, AKIAIOSFODNN1EXAMPLE]
+    negative_examples: [x]
+  - id: bad.negative-matches
+    name: Negative matches
+    severity: low
+    keywords: [neg2_]
+    pattern: '(neg2_[0-9]+)'
+    examples: [neg2_1, neg2_2]
+    negative_examples: [neg2_3]
+"#;
+    let rules = Rules::from_yaml_str(yaml, "bad.yaml").unwrap();
+    let problems = rules.check();
+    let expect = [
+        ("bad id", ProblemKind::InvalidId),
+        ("bad.no-keywords", ProblemKind::NoKeywords),
+        ("bad.short-keyword", ProblemKind::ShortKeyword),
+        ("bad.example-without-keyword", ProblemKind::ExampleWithoutKeyword),
+        ("bad.one-example", ProblemKind::TooFewExamples),
+        ("bad.no-negative", ProblemKind::NoNegativeExample),
+        ("bad.example-no-match", ProblemKind::ExampleDoesNotMatch),
+        ("bad.empty-group", ProblemKind::ExampleDoesNotMatch),
+        ("bad.fails-validation", ProblemKind::ExampleFailsValidation),
+        ("bad.negative-matches", ProblemKind::NegativeExampleMatches),
+    ];
+    for (id, kind) in expect {
+        let mine: Vec<&RuleProblem> = problems.iter().filter(|p| p.rule_id == id).collect();
+        assert!(mine.len() == 1 && mine[0].kind == kind, "{id}: expected exactly {kind:?}, got {mine:#?}");
+        let text = mine[0].to_string();
+        assert!(text.starts_with("bad.yaml: rule "), "{text}");
+        assert!(text.contains(id), "{text}");
+    }
+    assert_eq!(problems.len(), expect.len(), "{problems:#?}");
+}
+
+#[test]
+fn rule_errors_name_file_and_rule() {
+    let rule = |id: &str, pattern: &str| {
+        format!("  - id: {id}\n    name: n\n    severity: low\n    keywords: [abc]\n    pattern: '{pattern}'\n")
+    };
+    let cases: Vec<(String, &str)> = vec![
+        ("provider: P\nrules:\n  - id: x\n    name: n\n    severity: low\n    pattern: '(a)'\n    colour: red\n".into(), "unknown field"),
+        ("provider: P\nrules:\n  - id: x\n    name: n\n    severity: urgent\n    pattern: '(a)'\n".into(), "unknown variant"),
+        ("provider: P\nrules:\n  - id: x\n    name: n\n    severity: low\n    validation: luhn\n    pattern: '(a)'\n".into(), "unknown variant"),
+        ("rules: []\n".into(), "missing field `provider`"),
+        (format!("provider: P\nrules:\n{}", rule("x.regex", "(abc")), "x.regex"),
+        (format!("provider: P\nrules:\n{}", rule("x.nogroup", "abc")), "capture group 1"),
+        (format!("provider: P\nrules:\n{}{}", rule("x.dup", "(abc)"), rule("x.dup", "(abd)")), "duplicate rule id \"x.dup\""),
+    ];
+    for (yaml, needle) in cases {
+        let err = Rules::from_yaml_str(&yaml, "rules/mine.yaml").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("rules/mine.yaml"), "{text}");
+        assert!(text.contains(needle), "{needle:?} not in {text:?}");
+    }
+    assert!(matches!(
+        Rules::from_yaml_str(&format!("provider: P\nrules:\n{}", rule("x.nogroup", "abc")), "f"),
+        Err(RuleError::Regex { rule_id, .. }) if rule_id == "x.nogroup"
+    ));
+    let missing = std::path::Path::new("/nonexistent/layerdig-rules.yaml");
+    let err = Rules::from_file(missing).unwrap_err();
+    assert!(matches!(&err, RuleError::Io { path, .. } if path == missing), "{err}");
+    assert!(err.to_string().contains("/nonexistent/layerdig-rules.yaml"));
+}
+
+#[test]
+fn extend_combines_and_rejects_duplicates() {
+    let base = test_rules();
+    let extra = Rules::from_yaml_str(
+        "provider: Mine\nrules:\n  - id: mine.token\n    name: Mine\n    severity: high\n    keywords: [mine_]\n    pattern: '(mine_[0-9a-f]{8})'\n",
+        "mine.yaml",
+    )
+    .unwrap();
+    let both = base.extend(&extra).unwrap();
+    assert_eq!(both.rules().len(), base.rules().len() + 1);
+    assert_eq!(both.get("mine.token").unwrap().origin, "mine.yaml");
+    let found = scan(&both, "x.txt", b"mine_0123abcd and AKIABNC2R2QVGLCFOXVM");
+    assert_eq!(ids(&found), ["mine.token", "test.aws-access-key-id"]);
+    let err = both.extend(&extra).unwrap_err();
+    assert!(matches!(&err, RuleError::DuplicateId { id, .. } if id == "mine.token"), "{err}");
+    assert!(err.to_string().contains("mine.yaml"));
+}
+
+#[test]
+fn rules_are_send_sync_and_cheap_to_clone() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Rules>();
+    assert_send_sync::<Match>();
+    fn assert_send<T: Send>() {}
+    assert_send::<Detector>();
+    let a = Rules::builtin();
+    let b = Rules::builtin();
+    assert!(std::ptr::eq(a.rules().as_ptr(), b.rules().as_ptr()), "builtin() is built once and shared");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prefilter
+
+#[test]
+fn no_keyword_no_regex() {
+    let rules = test_rules();
+    let mut det = Detector::new(&rules);
+    let mut out = Vec::new();
+    let plain = b"nothing to see here\njust words and numbers 12345\n".repeat(100);
+    det.scan(b"a.txt", &plain, Window::default(), &mut out);
+    assert!(out.is_empty());
+    assert_eq!(det.stats(), ScanStats { automaton_passes: 1, regex_runs: 0, entropy_values: 0 });
+
+    det.scan(b"b.txt", b"id AKIABNC2R2QVGLCFOXVM", Window::default(), &mut out);
+    assert_eq!(det.stats().automaton_passes, 2);
+    assert_eq!(det.stats().regex_runs, 1, "only the AWS rule ran");
+    assert_eq!(out.len(), 1);
+}
+
+#[test]
+fn candidates_follow_keywords_case_insensitively() {
+    let rules = test_rules();
+    let mut det = Detector::new(&rules);
+    let cases: &[(&str, &[&str])] = &[
+        ("plain text", &[]),
+        ("akia in lower case", &["test.aws-access-key-id"]),
+        ("GHP_ and npm_ share a rule", &["test.github-token"]),
+        ("eyJ and -----BEGIN", &["test.private-key", "test.jwt"]),
+        ("sk_live_ ASIA", &["test.aws-access-key-id", "test.stripe"]),
+    ];
+    for (text, want) in cases {
+        assert_eq!(det.candidates(text.as_bytes()), *want, "{text}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation through the detector
+
+#[test]
+fn validation_raises_or_drops() {
+    let rules = test_rules();
+    let gh = testdata::github_token();
+    let gh_bad = testdata::github_token_bad();
+    let key = pem("PRIVATE KEY", testdata::ED25519_PKCS8);
+    let enc = pem("OPENSSH PRIVATE KEY", testdata::OPENSSH_ENCRYPTED);
+    let broken = key.replacen("MC4C", "M!4C", 1);
+    let jwt =
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+    let jwt_bad = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+    // (content, rule id reported or None, note)
+    let cases: Vec<(String, Option<&str>, Option<&str>)> = vec![
+        (format!("token: {gh}\n"), Some("test.github-token"), None),
+        (format!("token: {gh_bad}\n"), None, None),
+        (key.clone(), Some("test.private-key"), None),
+        (enc.clone(), Some("test.private-key"), Some("encrypted")),
+        (broken, None, None),
+        (format!("x = {jwt}\n"), Some("test.jwt"), None),
+        (format!("x = {jwt_bad}\n"), None, None),
+        ("key AKIABNC2R2QVGLCFOXVM\n".into(), Some("test.aws-access-key-id"), None),
+        ("key AKIAIOSFODNN1EXAMPLE\n".into(), None, None),
+    ];
+    for (content, want, note) in cases {
+        let found = scan(&rules, "app/config.txt", content.as_bytes());
+        match want {
+            Some(id) => {
+                assert_eq!(ids(&found), [id], "{content}");
+                assert_eq!(found[0].confidence, Confidence::High, "{content}");
+                assert_eq!(found[0].note.as_deref(), note, "{content}");
+                assert_eq!(found[0].kind, MatchKind::Rule);
+            }
+            None => assert!(found.iter().all(|m| m.kind != MatchKind::Rule), "{content}: {found:?}"),
+        }
+    }
+    // A rule without validation keeps its configured confidence.
+    let found = scan(&rules, "a", b"sk_live_beILuFYHgGOmJYALo97r0r8XSO83gwNB");
+    assert_eq!(found[0].confidence, Confidence::Medium);
+    assert_eq!(found[0].severity, Severity::Critical);
+}
+
+#[test]
+fn documented_examples_are_flagged() {
+    let rules = test_rules();
+    let found = scan(&rules, "app/a.env", b"A=AKIAIOSFODNN7EXAMPLE\nB=AKIABNC2R2QVGLCFOXVM\n");
+    assert_eq!(found.len(), 2);
+    assert!(found[0].documented_example);
+    assert!(!found[1].documented_example);
+    assert_eq!(disposition(Some(b"app/a.env"), &found[0]), Disposition::DocumentedExample);
+    assert_eq!(disposition(Some(b"app/a.env"), &found[1]), Disposition::Actionable);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overlap
+
+#[test]
+fn overlapping_matches_keep_the_most_specific() {
+    let gh = testdata::github_token();
+    let yaml = r#"
+provider: Overlap
+rules:
+  - id: o.specific
+    name: Specific
+    severity: high
+    validation: github-checksum
+    keywords: [ghp_]
+    pattern: '(ghp_[A-Za-z0-9]{36})'
+  - id: o.loose
+    name: Loose
+    severity: critical
+    confidence: low
+    keywords: [ghp_]
+    pattern: '(ghp_[A-Za-z0-9]{10,})'
+  - id: o.same-span-a
+    name: Same span A
+    severity: medium
+    keywords: [tok_]
+    pattern: '(tok_[0-9]{8})'
+  - id: o.same-span-b
+    name: Same span B
+    severity: medium
+    keywords: [tok_]
+    pattern: '(tok_[0-9]{8})'
+  - id: o.short
+    name: Short
+    severity: low
+    keywords: [abc_]
+    pattern: '(abc_[0-9]{4})'
+  - id: o.long
+    name: Long
+    severity: low
+    keywords: [abc_]
+    pattern: '(abc_[0-9]{8})'
+"#;
+    let rules = Rules::from_yaml_str(yaml, "overlap.yaml").unwrap();
+    let content = format!("a {gh}\nb tok_12345678\nc abc_12345678\n");
+    let found = scan(&rules, "f", content.as_bytes());
+    // Confidence beats severity; identical spans keep the first rule; then the longer span.
+    assert_eq!(ids(&found), ["o.specific", "o.same-span-a", "o.long"]);
+    assert_eq!(secrets(&found)[2], "abc_12345678");
+}
+
+#[test]
+fn a_rule_match_wins_over_the_entropy_detector() {
+    let rules = test_rules();
+    let found = scan(&rules, "app/.env", b"STRIPE_SECRET_KEY=sk_live_beILuFYHgGOmJYALo97r0r8XSO83gwNB\n");
+    assert_eq!(ids(&found), ["test.stripe"]);
+    // Without the rule, the entropy detector reports the same value.
+    let found = scan(&Rules::empty(), "app/.env", b"STRIPE_SECRET_KEY=sk_live_beILuFYHgGOmJYALo97r0r8XSO83gwNB\n");
+    assert_eq!(ids(&found), ["generic.secret-assignment"]);
+    assert_eq!(found[0].kind, MatchKind::Entropy);
+    assert_eq!(found[0].confidence, Confidence::Medium, "specific key, high entropy");
+    assert_eq!(found[0].severity, Severity::Medium);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The entropy detector through the detector
+
+#[test]
+fn entropy_detector_formats() {
+    let rules = Rules::empty();
+    // (path, content, expected secrets)
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "app/.env",
+            "AWS_SECRET_ACCESS_KEY=l5HnMatEON/pRU3jMSBfyW7+Vic+FaoSGM02xxVm\nDEBUG=1\n",
+            &["l5HnMatEON/pRU3jMSBfyW7+Vic+FaoSGM02xxVm"],
+        ),
+        ("run.sh", "export DB_PASSWORD='Xk9#mQ2$vL7p'\n", &["Xk9#mQ2$vL7p"]),
+        (
+            "Dockerfile",
+            "ENV API_TOKEN=Zx81Kq0Lm2Np7Rt4Vw\nENV DB_PASSWORD Xk9mQ2vL7pA1\n",
+            &["Zx81Kq0Lm2Np7Rt4Vw", "Xk9mQ2vL7pA1"],
+        ),
+        ("app.properties", "spring.datasource.password = Xk9mQ2vL7pA1\n", &["Xk9mQ2vL7pA1"]),
+        ("config.toml", "[db]\npassword = \"Xk9mQ2vL7pA1\"\n", &["Xk9mQ2vL7pA1"]),
+        (
+            "values.yaml",
+            "auth:\n  clientSecret: 9f86d081884c7d659a2feaa0c55ad015\n",
+            &["9f86d081884c7d659a2feaa0c55ad015"],
+        ),
+        ("c.json", "{\"api_key\": \"Q2hhbmdlZC1tZS1wbGVhc2U9\", \"user\": \"bob\"}", &["Q2hhbmdlZC1tZS1wbGVhc2U9"]),
+        ("settings.xml", "<server><id>x</id><password>Xk9mQ2vL7pA1</password></server>", &["Xk9mQ2vL7pA1"]),
+        ("web.config", "<add key=\"x\" connectionString=\"Server=db;Password=Xk9mQ2vL7pA1;\"/>", &["Xk9mQ2vL7pA1"]),
+        ("ds.xml", "<datasource password=\"Xk9mQ2vL7pA1\"/>", &["Xk9mQ2vL7pA1"]),
+        ("app/.env", "DATABASE_URL=postgres://app:h3C6NsOAdgfDSSotrA@db:5432/app\n", &["h3C6NsOAdgfDSSotrA"]),
+        ("settings.py", "SECRET_KEY = 'django-insecure-3x!k@9z#q2$w8e&r5t'\n", &["django-insecure-3x!k@9z#q2$w8e&r5t"]),
+        // Code: unquoted values are expressions.
+        ("settings.py", "PASSWORD = get_password(Xk9mQ2vL7pA1)\nTOKEN = os.environ['T']\n", &[]),
+        ("app.js", "const password = process.env.DB_PASSWORD;\nconst token = Xk9mQ2vL7pA1;\n", &[]),
+        ("settings.py", "DB = os.getenv(\"DB_PASSWORD\", \"Xk9mQ2vL7pA1xYz0\")\n", &["Xk9mQ2vL7pA1xYz0"]),
+        // Short literals in code are examples (Python's urllib docstring).
+        ("urllib/request.py", "    passwd='geheim$parole')\n", &[]),
+        ("grammar.py", "for name in (\"tokens\", \"symbol2label\"):\n", &[]),
+        // Found scanning a Debian /etc.
+        (
+            "etc/ssl/openssl.cnf",
+            "private_key\t= $dir/private/cakey.pem# The private key\nsecret = $insta::secret\n",
+            &[],
+        ),
+        ("pg_hba.conf", "# METHOD can be \"trust\", \"password\", \"scram-sha-256\",\n", &[]),
+        ("management.properties", "# com.sun.management.jmxremote.password.toHashes = true|false\n", &[]),
+        ("postgresql.conf", "#password_encryption = scram-sha-256\t# scram-sha-256 or md5\n", &[]),
+        ("Fetch.pm", "    \"-auth=anonymous:$FROM_EMAIL\",\n", &[]),
+        ("request.py", "    'HTTPPasswordMgrWithPriorAuth', 'AbstractBasicAuthHandler',\n", &[]),
+        // Placeholders and non-secret keys.
+        ("app/.env", "DB_PASSWORD=${DB_PASSWORD}\nAPI_TOKEN=changeme\nTOKEN_URL=https://x/y\n", &[]),
+        ("app/.env", "PASSWORD_FILE=/run/secrets/db\nSECRET_NAME=prod-db-credentials\n", &[]),
+        ("c.yaml", "password: \"{{ .Values.db.password }}\"\ntoken: <your-token>\n", &[]),
+        ("app/.env", "DATABASE_URL=postgres://app:${DB_PASS}@db/app\n", &[]),
+    ];
+    for (path, content, want) in cases {
+        let found = scan(&rules, path, content.as_bytes());
+        assert_eq!(secrets(&found), *want, "{path}: {content}");
+        assert!(found.iter().all(|m| m.kind == MatchKind::Entropy), "{path}");
+        assert!(found.iter().all(|m| m.severity == Severity::Medium), "{path}");
+    }
+    let found = scan(&rules, "app/.env", b"DATABASE_URL=postgres://app:h3C6NsOAdgfDSSotrA@db:5432/app\n");
+    assert_eq!(&*found[0].rule_id, "generic.url-password");
+    assert_eq!((found[0].start, found[0].end), (28, 46));
+}
+
+#[test]
+fn well_known_example_values_are_documented_examples() {
+    let text = b"{\n  \"access_token\":\"2YotnFZFEjr1zCsicMWpAA\",\n  \"refresh_token\":\"Zx81Kq0Lm2Np7Rt4Vw\"\n}";
+    let found = scan(&Rules::empty(), "oauth.json", text);
+    assert_eq!(secrets(&found), ["2YotnFZFEjr1zCsicMWpAA", "Zx81Kq0Lm2Np7Rt4Vw"]);
+    assert_eq!(disposition(Some(b"oauth.json"), &found[0]), Disposition::DocumentedExample);
+    assert_eq!(disposition(Some(b"oauth.json"), &found[1]), Disposition::Actionable);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Windows, lines and columns
+
+#[test]
+fn line_and_column_numbers() {
+    let rules = test_rules();
+    let content = b"first line\n\n  key AKIABNC2R2QVGLCFOXVM\r\nx\tASIABNC2R2QVGLCFOXVM";
+    let found = scan(&rules, "f", content);
+    let got: Vec<(u64, u64, u64, u64)> = found.iter().map(|m| (m.line, m.column, m.start, m.end)).collect();
+    assert_eq!(got, [(3, 7, 18, 38), (4, 3, 42, 62)]);
+    for m in &found {
+        assert_eq!(&content[m.start as usize..m.end as usize], m.secret.as_slice());
+    }
+}
+
+#[test]
+fn windows_report_each_match_once_with_file_positions() {
+    let rules = test_rules();
+    let mut file = Vec::new();
+    for i in 0..40 {
+        file.extend_from_slice(format!("line {i:02} padding padding\n").as_bytes());
+        if i % 10 == 5 {
+            file.extend_from_slice(b"key=AKIABNC2R2QVGLCFOXVM\n");
+        }
+    }
+    let whole = scan(&rules, "big.txt", &file);
+    assert_eq!(whole.len(), 4);
+
+    // The lead's scheme: windows of `step` bytes, each extended by `overlap`, reporting only
+    // matches that start inside the step; the last window reports everything.
+    for (step, overlap) in [(100usize, 40usize), (64, 32), (333, 64)] {
+        let mut det = Detector::new(&rules);
+        let mut found = Vec::new();
+        let mut offset = 0;
+        let mut line = 1;
+        loop {
+            let end = (offset + step + overlap).min(file.len());
+            let last = end == file.len();
+            let window = Window { offset: offset as u64, line, report_before: if last { None } else { Some(step) } };
+            det.scan(b"big.txt", &file[offset..end], window, &mut found);
+            if last {
+                break;
+            }
+            line += file[offset..offset + step].iter().filter(|&&b| b == b'\n').count() as u64;
+            offset += step;
+        }
+        let got: Vec<(u64, u64, u64, u64)> = found.iter().map(|m| (m.start, m.end, m.line, m.column)).collect();
+        let want: Vec<(u64, u64, u64, u64)> = whole.iter().map(|m| (m.start, m.end, m.line, m.column)).collect();
+        assert_eq!(got, want, "step {step} overlap {overlap}");
+    }
+}
+
+#[test]
+fn column_is_right_when_a_window_starts_mid_line() {
+    let rules = test_rules();
+    let file = b"first\nsecond line: key=AKIABNC2R2QVGLCFOXVM\n";
+    let whole = scan(&rules, "f", file);
+    assert_eq!((whole[0].line, whole[0].column), (2, 18));
+    // Window 1 reports before byte 10 (mid-line 2); window 2 starts there.
+    let mut det = Detector::new(&rules);
+    let mut out = Vec::new();
+    det.scan(b"f", &file[..30], Window { offset: 0, line: 1, report_before: Some(10) }, &mut out);
+    assert!(out.is_empty());
+    det.scan(b"f", &file[10..], Window { offset: 10, line: 2, report_before: None }, &mut out);
+    assert_eq!((out[0].start, out[0].line, out[0].column), (whole[0].start, 2, 18));
+    // Without the previous window, the column counts from the window's start.
+    let mut fresh = Detector::new(&rules);
+    let mut out = Vec::new();
+    fresh.scan(b"f", &file[10..], Window { offset: 10, line: 2, report_before: None }, &mut out);
+    assert_eq!((out[0].start, out[0].line, out[0].column), (whole[0].start, 2, 14));
+}
+
+#[test]
+fn report_before_counts_from_the_secret_start() {
+    let rules = test_rules();
+    let data = b"0123456789 AKIABNC2R2QVGLCFOXVM";
+    let mut det = Detector::new(&rules);
+    for (limit, reported) in [(11, 0), (12, 1), (40, 1)] {
+        let mut out = Vec::new();
+        let window = Window { offset: 1000, line: 7, report_before: Some(limit) };
+        det.scan(b"f", data, window, &mut out);
+        assert_eq!(out.len(), reported, "report_before {limit}");
+        if let Some(m) = out.first() {
+            assert_eq!((m.start, m.end, m.line, m.column), (1011, 1031, 7, 12));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binary files
+
+#[test]
+fn binary_files_run_only_binary_rules() {
+    let rules = test_rules();
+    let key = pem("PRIVATE KEY", testdata::ED25519_PKCS8);
+    let mut blob = b"\x7fELF\x02\x01\x01\x00\x00\x00".to_vec();
+    blob.extend_from_slice(key.as_bytes());
+    blob.extend_from_slice(b"\x00AKIABNC2R2QVGLCFOXVM\x00DB_PASSWORD=Xk9mQ2vL7pA1\n");
+    let found = scan(&rules, "usr/lib/libssl.so.3", &blob);
+    assert_eq!(ids(&found), ["test.private-key"], "{found:?}");
+    // Text: everything runs.
+    let text = String::from_utf8_lossy(&blob).replace('\0', " ");
+    let found = scan(&rules, "notes.txt", text.as_bytes());
+    assert_eq!(ids(&found), ["test.private-key", "test.aws-access-key-id", "generic.secret-assignment"]);
+    // A NUL after the first 8 KiB does not make a file binary.
+    let mut late = vec![b' '; 9000];
+    late.extend_from_slice(b"\x00AKIABNC2R2QVGLCFOXVM");
+    assert_eq!(scan(&rules, "f", &late).len(), 1);
+}
+
+#[test]
+fn binary_verdict_carries_over_to_later_windows() {
+    let rules = test_rules();
+    let mut det = Detector::new(&rules);
+    let mut out = Vec::new();
+    det.scan(b"lib.so", b"\x00\x01\x02 binary", Window::default(), &mut out);
+    det.scan(b"lib.so", b"AKIABNC2R2QVGLCFOXVM", Window { offset: 4096, line: 1, report_before: None }, &mut out);
+    assert!(out.is_empty(), "second window of a binary file: text rules do not run");
+    det.scan(b"other.txt", b"AKIABNC2R2QVGLCFOXVM", Window { offset: 4096, line: 1, report_before: None }, &mut out);
+    assert_eq!(out.len(), 1, "a different file's later window is judged on its own bytes");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config strings
+
+#[test]
+fn config_values() {
+    let rules = test_rules();
+    let mut det = Detector::new(&rules);
+    let npm = testdata::npm_token();
+    // (key, value, expected (rule id, secret))
+    type Case<'a> = (&'a str, String, Vec<(&'a str, String)>);
+    let cases: Vec<Case> = vec![
+        ("Env[0]", "DB_PASSWORD=Xk9m Q2vL 7pA1".into(), vec![]),
+        ("Env[1]", "DB_PASSWORD=Xk9mQ2vL7pA1".into(), vec![("generic.secret-assignment", "Xk9mQ2vL7pA1".into())]),
+        ("Env[2]", "PATH=/usr/local/sbin:/usr/local/bin".into(), vec![]),
+        ("Env[3]", format!("NPM_TOKEN={npm}"), vec![("test.github-token", npm.clone())]),
+        (
+            "history[3].created_by",
+            "|1 NPM_TOKEN=Zx81Kq0Lm2Np7Rt4Vw /bin/sh -c npm ci".into(),
+            vec![("generic.secret-assignment", "Zx81Kq0Lm2Np7Rt4Vw".into())],
+        ),
+        (
+            "history[4].created_by",
+            "/bin/sh -c #(nop)  ENV API_SECRET=Zx81Kq0Lm2Np7Rt4Vw".into(),
+            vec![("generic.secret-assignment", "Zx81Kq0Lm2Np7Rt4Vw".into())],
+        ),
+        (
+            "history[5].created_by",
+            "ARG DB_PASSWORD=Xk9mQ2vL7pA1".into(),
+            vec![("generic.secret-assignment", "Xk9mQ2vL7pA1".into())],
+        ),
+        (
+            "Labels.api_token",
+            "Zx81Kq0Lm2Np7Rt4Vw".into(),
+            vec![("generic.secret-assignment", "Zx81Kq0Lm2Np7Rt4Vw".into())],
+        ),
+        ("Labels.maintainer", "Zx81Kq0Lm2Np7Rt4Vw".into(), vec![]),
+        ("Cmd[1]", "--db-password=Xk9mQ2vL7pA1".into(), vec![("generic.secret-assignment", "Xk9mQ2vL7pA1".into())]),
+    ];
+    for (key, value, want) in cases {
+        let mut out = Vec::new();
+        det.scan_config(key, &value, &mut out);
+        let got: Vec<(&str, String)> =
+            out.iter().map(|m| (&*m.rule_id, String::from_utf8_lossy(&m.secret).into_owned())).collect();
+        assert_eq!(got, want, "{key} = {value}");
+        for m in &out {
+            assert_eq!(&value.as_bytes()[m.start as usize..m.end as usize], m.secret.as_slice());
+            assert_eq!(m.line, 1);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credential files
+
+#[test]
+fn credential_files() {
+    let key = pem("OPENSSH PRIVATE KEY", testdata::OPENSSH);
+    let enc = pem("OPENSSH PRIVATE KEY", testdata::OPENSSH_ENCRYPTED);
+    let rsa = pem("RSA PRIVATE KEY", testdata::RSA_LEGACY_ENCRYPTED);
+    let cert = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n";
+    let kdbx: &[u8] = b"\x03\xd9\xa2\x9a\x67\xfb\x4b\xb5\x01\x00\x04\x00";
+    // (path, content, expected (id, secret, severity)) — a positive and a negative per kind.
+    type Case<'a> = (&'a str, Vec<u8>, Option<(&'a str, &'a str, Severity)>);
+    let cases: Vec<Case> = vec![
+        (
+            "app/.env",
+            b"NODE_ENV=production\nDB_PASS=weakpass\n".to_vec(),
+            Some(("credential-file.dotenv", "weakpass", Severity::Medium)),
+        ),
+        (
+            "app/.env.production",
+            b"PORT=8080\n".to_vec(),
+            Some(("credential-file.dotenv", "PORT=8080", Severity::Medium)),
+        ),
+        ("app/.env.example", b"DB_PASS=weakpass\n".to_vec(), None),
+        ("app/.env.sample", b"DB_PASS=weakpass\n".to_vec(), None),
+        ("app/.env.template", b"DB_PASS=weakpass\n".to_vec(), None),
+        ("app/.env", b"# nothing\n\n".to_vec(), None),
+        (
+            "root/.ssh/id_ed25519",
+            key.clone().into_bytes(),
+            Some(("credential-file.ssh-private-key", key.trim_end(), Severity::Critical)),
+        ),
+        (
+            "home/u/.ssh/id_rsa",
+            b"garbage\n".to_vec(),
+            Some(("credential-file.ssh-private-key", "garbage", Severity::Critical)),
+        ),
+        (
+            "home/u/.ssh/deploy",
+            enc.clone().into_bytes(),
+            Some(("credential-file.ssh-private-key", enc.trim_end(), Severity::Critical)),
+        ),
+        ("root/.ssh/id_ed25519.pub", b"ssh-ed25519 AAAAC3Nza throwaway\n".to_vec(), None),
+        ("root/.ssh/known_hosts", b"github.com ssh-ed25519 AAAA\n".to_vec(), None),
+        (
+            "etc/ssl/private/tls.key",
+            rsa.clone().into_bytes(),
+            Some(("credential-file.private-key", rsa.trim_end(), Severity::Critical)),
+        ),
+        ("etc/ssl/certs/ca.pem", cert.as_bytes().to_vec(), None),
+        (
+            "root/.npmrc",
+            b"registry=https://r/\n//registry.npmjs.org/:_authToken=abc123def\n".to_vec(),
+            Some(("credential-file.npmrc", "abc123def", Severity::High)),
+        ),
+        ("root/.npmrc", b"//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n".to_vec(), None),
+        (
+            "root/.pypirc",
+            b"[pypi]\nusername = __token__\npassword = pypi-AgEIcHlwaS5vcmc\n".to_vec(),
+            Some(("credential-file.pypirc", "pypi-AgEIcHlwaS5vcmc", Severity::High)),
+        ),
+        ("root/.pypirc", b"[pypi]\nusername = me\n".to_vec(), None),
+        (
+            "root/.netrc",
+            b"machine api.x.com\n  login me\n  password hunter2x\n".to_vec(),
+            Some(("credential-file.netrc", "hunter2x", Severity::High)),
+        ),
+        ("root/_netrc", b"machine api.x.com login me\n".to_vec(), None),
+        (
+            "root/.git-credentials",
+            b"https://me:gho_abcdef123@github.com\n".to_vec(),
+            Some(("credential-file.git-credentials", "gho_abcdef123", Severity::High)),
+        ),
+        ("root/.git-credentials", b"https://github.com\n".to_vec(), None),
+        (
+            "root/.docker/config.json",
+            b"{\"auths\": {\"r.io\": {\"auth\": \"dXNlcjpwYXNz\"}}}".to_vec(),
+            Some(("credential-file.docker-config", "dXNlcjpwYXNz", Severity::High)),
+        ),
+        ("root/.docker/config.json", b"{\"auths\": {\"r.io\": {}}, \"credsStore\": \"desktop\"}".to_vec(), None),
+        (
+            "root/.aws/credentials",
+            b"[default]\naws_access_key_id = AKIA\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG\n".to_vec(),
+            Some(("credential-file.aws-credentials", "wJalrXUtnFEMI/K7MDENG", Severity::Critical)),
+        ),
+        ("root/.aws/credentials", b"[default]\nregion = us-east-1\n".to_vec(), None),
+        (
+            "root/.config/gcloud/credentials.db",
+            b"SQLite format 3\x00\x10\x00".to_vec(),
+            Some(("credential-file.gcloud", "SQLite format 3\x00\x10\x00", Severity::High)),
+        ),
+        (
+            "root/.config/gcloud/application_default_credentials.json",
+            b"{\"client_id\": \"x\", \"refresh_token\": \"1//0gAbC\", \"type\": \"authorized_user\"}".to_vec(),
+            Some(("credential-file.gcloud", "1//0gAbC", Severity::High)),
+        ),
+        (
+            "root/.config/gcloud/legacy_credentials/me@x.com/adc.json",
+            b"{\"private_key\": \"k\"}".to_vec(),
+            Some(("credential-file.gcloud", "k", Severity::High)),
+        ),
+        ("app/credentials.db", b"SQLite format 3\x00".to_vec(), None),
+        (
+            "root/.kube/config",
+            b"apiVersion: v1\nkind: Config\nusers:\n- name: me\n  user:\n    token: eyJhbGciOi.abc\n".to_vec(),
+            Some(("credential-file.kubeconfig", "eyJhbGciOi.abc", Severity::High)),
+        ),
+        (
+            "deploy/admin.yaml",
+            b"kind: Config\nusers:\n- name: a\n  user:\n    client-key-data: LS0tLS1CRUdJTg==\n".to_vec(),
+            Some(("credential-file.kubeconfig", "LS0tLS1CRUdJTg==", Severity::High)),
+        ),
+        ("deploy/admin.yaml", b"kind: Config\nusers:\n- name: a\n  user:\n    exec: {command: aws}\n".to_vec(), None),
+        (
+            "certs/client.p12",
+            b"0\x82\x0a\x01binary".to_vec(),
+            Some(("credential-file.pkcs12", "0\u{82}", Severity::High)),
+        ),
+        (
+            "certs/client.pfx",
+            b"\x30\x82pfx".to_vec(),
+            Some(("credential-file.pkcs12", "\u{30}\u{82}pfx", Severity::High)),
+        ),
+        (
+            "app/keystore.jks",
+            b"\xfe\xed\xfe\xed".to_vec(),
+            Some(("credential-file.java-keystore", "\u{fe}\u{ed}\u{fe}\u{ed}", Severity::High)),
+        ),
+        (
+            "app/release.keystore",
+            b"\xfe\xed\xfe\xed".to_vec(),
+            Some(("credential-file.java-keystore", "\u{fe}\u{ed}\u{fe}\u{ed}", Severity::High)),
+        ),
+        ("home/u/vault.kdbx", kdbx.to_vec(), Some(("credential-file.keepass", "", Severity::Medium))),
+        ("home/u/passwords.dat", kdbx.to_vec(), Some(("credential-file.keepass", "", Severity::Medium))),
+        ("home/u/notes.dat", b"\x03\xd9\xa2".to_vec(), None),
+        (
+            "etc/openvpn/client.ovpn",
+            b"client\nremote vpn.x.com\n".to_vec(),
+            Some(("credential-file.openvpn", "client", Severity::High)),
+        ),
+        ("etc/openvpn/client.conf", b"client\nremote vpn.x.com\n".to_vec(), None),
+        ("certs/client.crt", b"\x30\x82crt".to_vec(), None),
+        ("app/keystore.json", b"{}".to_vec(), None),
+        ("root/.bash_history", b"ls\nmysql -p\n".to_vec(), Some(("credential-file.history", "ls", Severity::Medium))),
+        (
+            "root/.zsh_history",
+            b": 1700000000:0;ls\n".to_vec(),
+            Some(("credential-file.history", ": 1700000000:0;ls", Severity::Medium)),
+        ),
+        ("root/.psql_history", b"\\dt\n".to_vec(), Some(("credential-file.history", "\\dt", Severity::Medium))),
+        (
+            "root/.mysql_history",
+            b"show databases;\n".to_vec(),
+            Some(("credential-file.history", "show databases;", Severity::Medium)),
+        ),
+        (
+            "root/.python_history",
+            b"import os\n".to_vec(),
+            Some(("credential-file.history", "import os", Severity::Medium)),
+        ),
+        ("root/.rediscli_history", b"AUTH x\n".to_vec(), Some(("credential-file.history", "AUTH x", Severity::Medium))),
+        ("root/.sh_history", b"id\n".to_vec(), Some(("credential-file.history", "id", Severity::Medium))),
+        ("root/.ash_history", b"id\n".to_vec(), Some(("credential-file.history", "id", Severity::Medium))),
+        ("root/.bash_history", b"".to_vec(), None),
+        ("root/.bashrc", b"alias ll='ls -l'\n".to_vec(), None),
+        (
+            "infra/terraform.tfstate",
+            b"{\n  \"version\": 4,\n  \"lineage\": \"3f1c-aa\",\n".to_vec(),
+            Some(("credential-file.terraform-state", "3f1c-aa", Severity::High)),
+        ),
+        ("infra/prod.tfstate.backup", b"{\n".to_vec(), Some(("credential-file.terraform-state", "{", Severity::High))),
+        ("infra/main.tf", b"resource \"x\" \"y\" {}\n".to_vec(), None),
+        (
+            "var/www/html/wp-config.php",
+            b"<?php\ndefine( 'DB_NAME', 'wp' );\ndefine( 'DB_PASSWORD', 'Wp-Pa55!' );\n".to_vec(),
+            Some(("credential-file.wp-config", "Wp-Pa55!", Severity::High)),
+        ),
+        ("var/www/html/wp-config.php", b"<?php\ndefine( 'DB_PASSWORD', 'password_here' );\n".to_vec(), None),
+        (
+            "var/www/.htpasswd",
+            b"admin:$apr1$abc$def\n".to_vec(),
+            Some(("credential-file.htpasswd", "$apr1$abc$def", Severity::Medium)),
+        ),
+        ("var/www/.htpasswd", b"\n".to_vec(), None),
+        (
+            "etc/shadow",
+            b"root:*:19000:0:99999:7:::\nbin:!:19000::::::\napp:$6$salt$hashhashhash:19000:0:99999:7:::\n".to_vec(),
+            Some(("credential-file.shadow", "$6$salt$hashhashhash", Severity::High)),
+        ),
+        ("etc/shadow", b"root:*:19000:0:99999:7:::\nnobody:!!:19000::::::\nx:x:1::::::\ny::1::::::\n".to_vec(), None),
+        (
+            "etc/gshadow",
+            b"wheel:!$y$j9T$abc$def::root\n".to_vec(),
+            Some(("credential-file.shadow", "$y$j9T$abc$def", Severity::High)),
+        ),
+        ("usr/share/shadow", b"a:$6$x$y:1\n".to_vec(), None),
+        ("usr/lib/os-release", b"NAME=Debian\n".to_vec(), None),
+    ];
+    let mut det = Detector::new(&Rules::empty());
+    let mut kinds_seen = std::collections::HashSet::new();
+    for (path, content, want) in &cases {
+        let got = det.classify_file(path.as_bytes(), content, content.len() as u64, false);
+        match (want, got) {
+            (None, None) => {}
+            (Some((id, secret, severity)), Some(m)) => {
+                assert_eq!(&*m.rule_id, *id, "{path}");
+                if !secret.is_empty() {
+                    let expected: Vec<u8> = secret.chars().map(|c| c as u32 as u8).collect();
+                    assert_eq!(
+                        m.secret,
+                        if secret.is_ascii() { secret.as_bytes().to_vec() } else { expected },
+                        "{path}"
+                    );
+                }
+                assert_eq!(m.severity, *severity, "{path}");
+                assert_eq!(m.kind, MatchKind::CredentialFile, "{path}");
+                assert_eq!(&content[m.start as usize..m.end as usize], m.secret.as_slice(), "{path}");
+                assert!(m.secret.len() <= 256 || m.secret.starts_with(b"-----BEGIN"), "{path}");
+                kinds_seen.insert(id.to_string());
+            }
+            (want, got) => panic!("{path}: want {want:?}, got {got:?}"),
+        }
+    }
+    for kind in credfile::KINDS {
+        assert!(kinds_seen.contains(kind.id), "no positive test for {}", kind.id);
+    }
+    // Notes, line numbers and the had_matches gate.
+    let m = det.classify_file(b"home/u/.ssh/deploy", enc.as_bytes(), enc.len() as u64, false).unwrap();
+    assert_eq!(m.note.as_deref(), Some("encrypted"));
+    assert_eq!(m.confidence, Confidence::High);
+    let shadow = b"root:*:1::::::\napp:$6$salt$hash:1::::::\n";
+    let m = det.classify_file(b"/etc/shadow", shadow, shadow.len() as u64, false).unwrap();
+    assert_eq!((m.line, m.column), (2, 5));
+    assert!(det.classify_file(b"/etc/shadow", shadow, shadow.len() as u64, true).is_none());
+    assert!(det.classify_file(b"/etc/shadow", shadow, 0, false).is_none());
+    let long = vec![b'x'; 1000];
+    let m = det.classify_file(b"root/.bash_history", &long, 1000, false).unwrap();
+    assert_eq!(m.secret.len(), 256);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Match and disposition
+
+#[test]
+fn debug_of_match_does_not_show_the_secret() {
+    let rules = test_rules();
+    let found = scan(&rules, "app/.env", b"STRIPE=sk_live_beILuFYHgGOmJYALo97r0r8XSO83gwNB\n");
+    let text = format!("{:?} {:#?}", found[0], found);
+    assert!(!text.contains("sk_live_beILuFYHgGOmJYALo97r0r8XSO83gwNB"), "{text}");
+    assert!(!text.contains("beILuFYH"), "{text}");
+    assert!(text.contains("sk_l… (40 chars)"), "{text}");
+}
+
+#[test]
+fn dispositions() {
+    let rules = test_rules();
+    let key = pem("PRIVATE KEY", testdata::ED25519_PKCS8);
+    let key_match = scan(&rules, "k", key.as_bytes()).remove(0);
+    let token_match = scan(&rules, "t", b"AKIABNC2R2QVGLCFOXVM").remove(0);
+    let cases: &[(Option<&str>, &Match, Disposition)] = &[
+        (Some("app/.env"), &token_match, Disposition::Actionable),
+        (None, &token_match, Disposition::Actionable),
+        (Some("app/tests/.env"), &token_match, Disposition::TestFixture),
+        (Some("/src/test/resources/app.yaml"), &token_match, Disposition::TestFixture),
+        (Some("go/pkg/testdata/key.pem"), &key_match, Disposition::TestFixture),
+        (Some("x/test_data/a"), &token_match, Disposition::TestFixture),
+        (Some("web/__fixtures__/a.json"), &token_match, Disposition::TestFixture),
+        (Some("web/fixtures/a.json"), &token_match, Disposition::TestFixture),
+        (Some("gems/x/spec/a.rb"), &token_match, Disposition::TestFixture),
+        (Some("srv/examples/a.conf"), &token_match, Disposition::TestFixture),
+        (Some("srv/example/a.conf"), &token_match, Disposition::TestFixture),
+        (Some("srv/samples/a.conf"), &token_match, Disposition::TestFixture),
+        (Some("usr/lib/python3/site-packages/botocore/tests/unit/a.py"), &key_match, Disposition::TestFixture),
+        (Some("app/node_modules/ssh2/test/fixtures/id_rsa"), &key_match, Disposition::TestFixture),
+        (Some("usr/lib/python3/site-packages/foo/docs/index.md"), &token_match, Disposition::TestFixture),
+        (Some("app/docs/setup.md"), &token_match, Disposition::Actionable),
+        (Some("usr/lib/python3/dist-packages/PyJWT-2.6.0.egg-info/PKG-INFO"), &token_match, Disposition::TestFixture),
+        (Some("usr/lib/python3.12/site-packages/jwt-2.8.dist-info/METADATA"), &token_match, Disposition::TestFixture),
+        (Some("app/node_modules/jsonwebtoken/README.md"), &token_match, Disposition::TestFixture),
+        (Some("app/node_modules/x/lib/index.js"), &token_match, Disposition::Actionable),
+        (Some("app/README.md"), &token_match, Disposition::Actionable),
+        (Some("usr/lib/node_modules/npm/man/man5/npmrc.5"), &token_match, Disposition::TestFixture),
+        (Some("usr/share/man/man1/curl.1.gz"), &token_match, Disposition::TestFixture),
+        (Some("usr/share/doc/openssl/README"), &token_match, Disposition::TestFixture),
+        (Some("usr/lib/x86_64-linux-gnu/libcrypto.so.3"), &key_match, Disposition::TestFixture),
+        (Some("usr/lib/libfoo.so"), &key_match, Disposition::TestFixture),
+        (Some("usr/lib/libfoo.a"), &key_match, Disposition::TestFixture),
+        (Some("app/bin/foo.dll"), &key_match, Disposition::TestFixture),
+        (Some("usr/lib/libfoo.so"), &token_match, Disposition::Actionable),
+        (Some("etc/ssl/private/tls.key"), &key_match, Disposition::Actionable),
+        (Some("app/latest/test.txt"), &token_match, Disposition::Actionable),
+        (Some("app/contest/a"), &token_match, Disposition::Actionable),
+    ];
+    for (path, m, want) in cases {
+        assert_eq!(disposition(path.map(str::as_bytes), m), *want, "{path:?}");
+    }
+}
+
+/// The fixture images' planted secrets, as the detectors see the files they were in (values
+/// copied from `fixtures/images/planted.json`; the real image tests read that file).
+#[test]
+fn planted_style_files() {
+    let env = b"AWS_ACCESS_KEY_ID=AKIABNC2R2QVGLCFOXVM\nAWS_SECRET_ACCESS_KEY=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\nSTRIPE_KEY=sk_live_beILuFYHgGOmJYALo97r0r8XSO83gwNB\nDATABASE_URL=postgres://app:h3C6NsOAdgfDSSotrA@db:5432/app\n";
+    // Without rules: `STRIPE_KEY` is not a secret-named key (`*_KEY` alone is too broad:
+    // `GPG_KEY`, `PRIMARY_KEY`), so only the provider rule finds that one.
+    let found = scan(&Rules::empty(), "app/.env", env);
+    assert_eq!(secrets(&found), ["l5HnMatEON/pRU3jMSBfyW7+Vic+FaoSGM02xxVm", "h3C6NsOAdgfDSSotrA"]);
+    let found = scan(&test_rules(), "app/.env", env);
+    assert_eq!(
+        ids(&found),
+        ["test.aws-access-key-id", "generic.secret-assignment", "test.stripe", "generic.url-password"]
+    );
+}
+
+/// Build time of the built-in rules, slowest patterns first. Run with
+/// `cargo test --release -p layerdig --lib builtin_build_time -- --ignored --nocapture`.
+/// Prints the wall time of [`Rules::try_builtin`] (parallel) and the CPU time of compiling
+/// every pattern on one thread (Linux), which does not depend on how busy the machine is.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn builtin_build_time() {
+    fn thread_cpu_ns() -> Option<u64> {
+        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        stat.split_whitespace().next()?.parse().ok()
+    }
+    let rules = Rules::try_builtin().unwrap();
+    let cpu_start = thread_cpu_ns();
+    let mut times: Vec<(std::time::Duration, &str)> = rules
+        .rules()
+        .iter()
+        .map(|r| {
+            let started = Instant::now();
+            rule::compile_pattern(&r.pattern).unwrap();
+            (started.elapsed(), r.id.as_str())
+        })
+        .collect();
+    if let (Some(a), Some(b)) = (cpu_start, thread_cpu_ns()) {
+        eprintln!("compiling {} patterns on one thread: {:.1} ms CPU", rules.rules().len(), (b - a) as f64 / 1e6);
+    }
+    times.sort_by(|a, b| b.cmp(a));
+    for (t, id) in times.iter().take(15) {
+        eprintln!("{t:>12?}  {id}");
+    }
+    let runs = 5;
+    let mut best = std::time::Duration::MAX;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let _ = Rules::try_builtin().unwrap();
+        best = best.min(started.elapsed());
+    }
+    eprintln!("Rules::try_builtin(): {} rules, best of {runs}: {best:?} wall", rules.rules().len());
+}
