@@ -261,7 +261,8 @@ impl Layout {
                 "annotations": {"vnd.docker.reference.type": "attestation-manifest"},
             }));
         }
-        let mut top = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": descs});
+        let mut top =
+            json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": descs});
         if nested {
             let (d, s) = add_blob(&mut files, serde_json::to_vec(&top).expect("json"));
             top = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": d, "size": s}]});
@@ -275,7 +276,8 @@ impl Layout {
     pub fn docker25(image: &SynthImage) -> Layout {
         let mut layout = Layout::oci(std::slice::from_ref(image), false, false);
         let config = serde_json::to_vec(&image.config()).expect("json");
-        let layers: Vec<String> = image.layers.iter().map(|l| format!("blobs/sha256/{}", &sha256(&compress(&l.tar, l.comp))[7..])).collect();
+        let layers: Vec<String> =
+            image.layers.iter().map(|l| format!("blobs/sha256/{}", &sha256(&compress(&l.tar, l.comp))[7..])).collect();
         let manifest = json!([{"Config": format!("blobs/sha256/{}", &sha256(&config)[7..]), "RepoTags": ["synth:latest"], "Layers": layers}]);
         layout.files.push(("manifest.json".into(), serde_json::to_vec(&manifest).expect("json")));
         layout

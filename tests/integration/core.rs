@@ -11,7 +11,10 @@ fn history(source: &ImageSource) -> BTreeMap<String, (Status, Option<usize>)> {
     assert_eq!(source.images().len(), 1);
     let (files, _, problems) = layerdig::file_history(source, &source.images()[0], Some(2));
     assert!(problems.is_empty(), "{problems:?}");
-    files.into_iter().map(|f: FileRecord| (format!("{}@{}", f.path, f.layer_index), (f.status, f.removed_in_layer))).collect()
+    files
+        .into_iter()
+        .map(|f: FileRecord| (format!("{}@{}", f.path, f.layer_index), (f.status, f.removed_in_layer)))
+        .collect()
 }
 
 fn open_oci(image: SynthImage) -> (tempfile::TempDir, ImageSource) {
@@ -63,8 +66,10 @@ fn whiteouts_opaque_dirs_and_readded_files() {
 fn removed_by_tells_whiteout_from_opaque() {
     let base = LayerBuilder::new().file("d/x", b"x").file("e/y", b"y").file("f/z", b"z").finish();
     let upper = LayerBuilder::new().opaque("d").whiteout("e/y").file("f", b"now a file").finish();
-    let (_dir, source) =
-        open_oci(SynthImage::new(vec![SynthLayer::new(base, Comp::Gzip, "a"), SynthLayer::new(upper, Comp::Gzip, "b")]));
+    let (_dir, source) = open_oci(SynthImage::new(vec![
+        SynthLayer::new(base, Comp::Gzip, "a"),
+        SynthLayer::new(upper, Comp::Gzip, "b"),
+    ]));
     let (files, _, _) = layerdig::file_history(&source, &source.images()[0], None);
     let by: BTreeMap<_, _> = files.iter().map(|f| (f.path.as_str(), f.removed_by)).collect();
     assert_eq!(by["d/x"], Some(layerdig::RemovedBy::OpaqueDir));
@@ -76,8 +81,10 @@ fn removed_by_tells_whiteout_from_opaque() {
 fn hardlink_to_a_file_a_later_layer_deletes() {
     let base = LayerBuilder::new().file("data/secret.txt", b"s").hardlink("data/alias.txt", "data/secret.txt").finish();
     let upper = LayerBuilder::new().whiteout("data/secret.txt").finish();
-    let (_dir, source) =
-        open_oci(SynthImage::new(vec![SynthLayer::new(base, Comp::Gzip, "a"), SynthLayer::new(upper, Comp::Gzip, "b")]));
+    let (_dir, source) = open_oci(SynthImage::new(vec![
+        SynthLayer::new(base, Comp::Gzip, "a"),
+        SynthLayer::new(upper, Comp::Gzip, "b"),
+    ]));
     let h = history(&source);
     assert_eq!(h["data/secret.txt@0"], (Status::Deleted, Some(1)));
     assert_eq!(h["data/alias.txt@0"], (Status::Present, None), "the link keeps the content alive");
@@ -97,15 +104,32 @@ fn every_layout_is_recognised() {
     let layer = LayerBuilder::new().file("etc/app.conf", b"x=1").finish();
     let image = SynthImage::new(vec![SynthLayer::new(layer.clone(), Comp::Gzip, "COPY app.conf")]);
     let dir = tempfile::tempdir().unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&std::path::Path)>, ImageFormat)> = vec![
-        ("oci-dir", Box::new(|p| Layout::oci(std::slice::from_ref(&image), false, false).write_dir(p)), ImageFormat::OciLayout),
-        ("oci.tar", Box::new(|p| Layout::oci(std::slice::from_ref(&image), false, false).write_tar(p)), ImageFormat::OciArchive),
+    type Writer<'a> = Box<dyn Fn(&std::path::Path) + 'a>;
+    let cases: Vec<(&str, Writer, ImageFormat)> = vec![
+        (
+            "oci-dir",
+            Box::new(|p| Layout::oci(std::slice::from_ref(&image), false, false).write_dir(p)),
+            ImageFormat::OciLayout,
+        ),
+        (
+            "oci.tar",
+            Box::new(|p| Layout::oci(std::slice::from_ref(&image), false, false).write_tar(p)),
+            ImageFormat::OciArchive,
+        ),
         ("docker25.tar", Box::new(|p| Layout::docker25(&image).write_tar(p)), ImageFormat::DockerOciArchive),
         ("classic.tar", Box::new(|p| Layout::docker_classic(&image).write_tar(p)), ImageFormat::DockerArchive),
         ("classic-dir", Box::new(|p| Layout::docker_classic(&image).write_dir(p)), ImageFormat::DockerDirectory),
         ("layer.tar", Box::new(|p| std::fs::write(p, &layer).unwrap()), ImageFormat::LayerTar),
-        ("layer.tar.gz", Box::new(|p| std::fs::write(p, layerdig_tests::compress(&layer, Comp::Gzip)).unwrap()), ImageFormat::LayerTar),
-        ("layer.tar.zst", Box::new(|p| std::fs::write(p, layerdig_tests::compress(&layer, Comp::Zstd)).unwrap()), ImageFormat::LayerTar),
+        (
+            "layer.tar.gz",
+            Box::new(|p| std::fs::write(p, layerdig_tests::compress(&layer, Comp::Gzip)).unwrap()),
+            ImageFormat::LayerTar,
+        ),
+        (
+            "layer.tar.zst",
+            Box::new(|p| std::fs::write(p, layerdig_tests::compress(&layer, Comp::Zstd)).unwrap()),
+            ImageFormat::LayerTar,
+        ),
     ];
     for (name, write, format) in cases {
         let path = dir.path().join(name);
@@ -134,14 +158,16 @@ fn every_layout_is_recognised() {
 #[test]
 fn multi_platform_index_nested_with_attestation() {
     let amd = SynthImage::new(vec![SynthLayer::new(LayerBuilder::new().file("amd", b"1").finish(), Comp::Gzip, "a")]);
-    let mut arm = SynthImage::new(vec![SynthLayer::new(LayerBuilder::new().file("arm", b"2").finish(), Comp::Gzip, "b")]);
+    let mut arm =
+        SynthImage::new(vec![SynthLayer::new(LayerBuilder::new().file("arm", b"2").finish(), Comp::Gzip, "b")]);
     arm.platform = ("linux".into(), "arm64".into());
     let dir = tempfile::tempdir().unwrap();
     Layout::oci(&[amd, arm], true, true).write_dir(dir.path());
     let source = ImageSource::open(dir.path()).unwrap();
     let platforms: Vec<String> = source.images().iter().map(|i| i.platform.as_ref().unwrap().to_string()).collect();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "attestation skipped, nested index followed");
-    let only = ImageSource::open_with(dir.path(), &OpenOptions { platform: Some("linux/arm64".parse().unwrap()) }).unwrap();
+    let only =
+        ImageSource::open_with(dir.path(), &OpenOptions { platform: Some("linux/arm64".parse().unwrap()) }).unwrap();
     assert_eq!(only.images().len(), 1);
     assert_eq!(only.images()[0].platform.as_ref().unwrap().architecture, "arm64");
     let none = ImageSource::open_with(dir.path(), &OpenOptions { platform: Some("linux/s390x".parse().unwrap()) });
@@ -162,7 +188,8 @@ fn compression_comes_from_bytes_not_media_type() {
 fn digest_mismatch_is_reported_and_scan_goes_on() {
     let good = LayerBuilder::new().file("ok.txt", b"fine").finish();
     let bad = LayerBuilder::new().file("tampered.txt", b"evil").finish();
-    let mut image = SynthImage::new(vec![SynthLayer::new(good, Comp::Gzip, "a"), SynthLayer::new(bad, Comp::Gzip, "b")]);
+    let mut image =
+        SynthImage::new(vec![SynthLayer::new(good, Comp::Gzip, "a"), SynthLayer::new(bad, Comp::Gzip, "b")]);
     image.corrupt_diff_id = Some(1);
     let (_dir, source) = open_oci(image);
     let (files, _, problems) = layerdig::file_history(&source, &source.images()[0], None);
@@ -208,7 +235,8 @@ fn blob_tampering_and_corrupt_layer_do_not_stop_other_layers() {
 fn missing_blob_is_a_layer_error() {
     let l0 = LayerBuilder::new().file("zero.txt", b"0").finish();
     let l1 = LayerBuilder::new().file("one.txt", b"1").finish();
-    let image = SynthImage::new(vec![SynthLayer::new(l0, Comp::Gzip, "a"), SynthLayer::new(l1.clone(), Comp::Gzip, "b")]);
+    let image =
+        SynthImage::new(vec![SynthLayer::new(l0, Comp::Gzip, "a"), SynthLayer::new(l1.clone(), Comp::Gzip, "b")]);
     let dir = tempfile::tempdir().unwrap();
     Layout::oci(&[image], false, false).write_dir(dir.path());
     let digest = sha256(&layerdig_tests::compress(&l1, Comp::Gzip));

@@ -22,7 +22,11 @@ fn locations_of<'r>(report: &'r Report, value: &str) -> Vec<(&'r layerdig::Findi
     report
         .findings
         .iter()
-        .filter(|f| f.secret.as_deref().is_some_and(|s| s == value || s.contains(value) || value.contains(s.trim()) && s.trim().len() > 200))
+        .filter(|f| {
+            f.secret
+                .as_deref()
+                .is_some_and(|s| s == value || s.contains(value) || value.contains(s.trim()) && s.trim().len() > 200)
+        })
         .flat_map(|f| f.locations.iter().map(move |l| (f, l)))
         .collect()
 }
@@ -39,11 +43,17 @@ fn every_planted_secret_in_every_form() {
                 Some(path) => {
                     let layer = p["layer"].as_u64().unwrap() as usize;
                     let (status, removed) = expected(&p, form);
-                    let hit = found.iter().find(|(_, l)| l.path.as_deref() == Some(path) && l.layer_index == Some(layer));
+                    let hit =
+                        found.iter().find(|(_, l)| l.path.as_deref() == Some(path) && l.layer_index == Some(layer));
                     let (f, loc) = hit.unwrap_or_else(|| {
                         panic!("{form}: planted secret at {path} layer {layer} not found; have {:#?}", summary(&report))
                     });
-                    assert_eq!((loc.status, loc.removed_in_layer), (Some(status), removed), "{form}: {path} ({})", f.rule_id);
+                    assert_eq!(
+                        (loc.status, loc.removed_in_layer),
+                        (Some(status), removed),
+                        "{form}: {path} ({})",
+                        f.rule_id
+                    );
                     assert!(loc.line.unwrap_or(0) >= 1, "{form}: {path} line");
                     assert!(loc.layer_digest.as_deref().unwrap_or("").starts_with("sha256:"));
                     assert!(loc.created_by.is_some(), "{form}: {path} created_by");
@@ -51,7 +61,8 @@ fn every_planted_secret_in_every_form() {
                 None => {
                     // The image config's Env.
                     assert!(
-                        found.iter().any(|(_, l)| l.source == Source::Config && l.config_key.as_deref().is_some_and(|k| k.starts_with("Env"))),
+                        found.iter().any(|(_, l)| l.source == Source::Config
+                            && l.config_key.as_deref().is_some_and(|k| k.starts_with("Env"))),
                         "{form}: config secret not found in Env: {:#?}",
                         summary(&report)
                     );
@@ -69,7 +80,10 @@ fn summary(report: &Report) -> Vec<String> {
         .iter()
         .flat_map(|f| {
             f.locations.iter().map(move |l| {
-                format!("{} {} {:?}@{:?} {:?} {:?}", f.rule_id, f.redacted, l.path, l.layer_index, l.status, l.config_key)
+                format!(
+                    "{} {} {:?}@{:?} {:?} {:?}",
+                    f.rule_id, f.redacted, l.path, l.layer_index, l.status, l.config_key
+                )
             })
         })
         .collect()
@@ -104,17 +118,38 @@ fn deleted_opaque_hardlinked_and_config_secrets() {
         .hardlink("srv/backup-token.txt", "srv/conf/token.txt")
         .finish();
     let upper = LayerBuilder::new().whiteout("app/.env").opaque("srv/conf").finish();
-    let mut image = SynthImage::new(vec![SynthLayer::new(base, Comp::Gzip, "COPY . /"), SynthLayer::new(upper, Comp::Zstd, "RUN cleanup")]);
+    let mut image = SynthImage::new(vec![
+        SynthLayer::new(base, Comp::Gzip, "COPY . /"),
+        SynthLayer::new(upper, Comp::Zstd, "RUN cleanup"),
+    ]);
     image.env = vec![format!("GITHUB_TOKEN={gh}")];
     let dir = tempfile::tempdir().unwrap();
     Layout::oci(&[image], false, false).write_dir(dir.path());
     let report = scan_with(dir.path(), true);
     let aws_loc = locations_of(&report, aws);
-    assert!(aws_loc.iter().any(|(_, l)| l.path.as_deref() == Some("app/.env") && l.status == Some(Status::Deleted) && l.removed_in_layer == Some(1)), "{:#?}", summary(&report));
+    assert!(
+        aws_loc.iter().any(|(_, l)| l.path.as_deref() == Some("app/.env")
+            && l.status == Some(Status::Deleted)
+            && l.removed_in_layer == Some(1)),
+        "{:#?}",
+        summary(&report)
+    );
     let gh_locs = locations_of(&report, &gh);
-    let by_path = |p: &str| gh_locs.iter().find(|(_, l)| l.path.as_deref() == Some(p)).map(|(_, l)| (l.status, l.removed_in_layer, l.removed_by));
-    assert_eq!(by_path("srv/conf/token.txt"), Some((Some(Status::Deleted), Some(1), Some(layerdig::RemovedBy::OpaqueDir))));
-    assert_eq!(by_path("srv/backup-token.txt"), Some((Some(Status::Present), None, None)), "hard link keeps it present");
+    let by_path = |p: &str| {
+        gh_locs
+            .iter()
+            .find(|(_, l)| l.path.as_deref() == Some(p))
+            .map(|(_, l)| (l.status, l.removed_in_layer, l.removed_by))
+    };
+    assert_eq!(
+        by_path("srv/conf/token.txt"),
+        Some((Some(Status::Deleted), Some(1), Some(layerdig::RemovedBy::OpaqueDir)))
+    );
+    assert_eq!(
+        by_path("srv/backup-token.txt"),
+        Some((Some(Status::Present), None, None)),
+        "hard link keeps it present"
+    );
     assert!(gh_locs.iter().any(|(_, l)| l.source == Source::Config), "Env");
     // One secret, one finding: the file, the hard link, the Env and the history share it.
     let fps: std::collections::HashSet<_> = gh_locs.iter().map(|(f, _)| &f.fingerprint).collect();
@@ -171,7 +206,8 @@ fn large_file_is_scanned_in_windows_not_skipped() {
     let tar = LayerBuilder::new().file("data/big.log", &content).finish();
     for comp in [Comp::None, Comp::Gzip] {
         let dir = tempfile::tempdir().unwrap();
-        Layout::oci(&[SynthImage::new(vec![SynthLayer::new(tar.clone(), comp, "COPY big.log")])], false, false).write_dir(dir.path());
+        Layout::oci(&[SynthImage::new(vec![SynthLayer::new(tar.clone(), comp, "COPY big.log")])], false, false)
+            .write_dir(dir.path());
         let rules = Rules::builtin();
         let scanner = Scanner::builder().show_secrets(true).window(1 << 20).build(&rules).unwrap();
         let mut sink = Collect::new();
@@ -204,7 +240,20 @@ fn json_report_keeps_the_contract_names() {
     }
     assert!(f.get("secret").is_none());
     let loc = &f["locations"][0];
-    for key in ["image", "source", "config_key", "layer_index", "layer_digest", "created_by", "path", "line", "column", "status", "removed_in_layer", "disposition"] {
+    for key in [
+        "image",
+        "source",
+        "config_key",
+        "layer_index",
+        "layer_digest",
+        "created_by",
+        "path",
+        "line",
+        "column",
+        "status",
+        "removed_in_layer",
+        "disposition",
+    ] {
         assert!(loc.get(key).is_some(), "location.{key}");
     }
 }

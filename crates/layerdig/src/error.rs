@@ -99,10 +99,15 @@ struct DigestSuffix<'a>(Option<&'a Digest>);
 impl fmt::Display for DigestSuffix<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Some(d) => write!(f, " ({}:{})", match d.algorithm() {
-                crate::image::Algorithm::Sha256 => "sha256",
-                _ => "digest",
-            }, d.short()),
+            Some(d) => write!(
+                f,
+                " ({}:{})",
+                match d.algorithm() {
+                    crate::image::Algorithm::Sha256 => "sha256",
+                    _ => "digest",
+                },
+                d.short()
+            ),
             None => Ok(()),
         }
     }
@@ -130,6 +135,9 @@ impl Error {
     /// Whether this error means results are incomplete (everything but a digest mismatch,
     /// after which the layer was still read in full).
     pub fn is_incomplete(&self) -> bool {
-        !matches!(self, Error::Layer { kind: LayerErrorKind::DigestMismatch { .. } | LayerErrorKind::Inconsistent(_), .. })
+        !matches!(
+            self,
+            Error::Layer { kind: LayerErrorKind::DigestMismatch { .. } | LayerErrorKind::Inconsistent(_), .. }
+        )
     }
 }

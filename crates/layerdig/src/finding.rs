@@ -89,11 +89,7 @@ pub fn redact(secret: &[u8]) -> String {
     if chars <= 8 {
         return format!("… ({chars} chars)");
     }
-    let head: String = text
-        .chars()
-        .take(4)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
+    let head: String = text.chars().take(4).map(|c| if c.is_control() { '?' } else { c }).collect();
     format!("{head}… ({chars} chars)")
 }
 

@@ -149,7 +149,8 @@ impl<W: Write> Sink for SarifPrinter<W> {
     }
 }
 
-fn sarif_level(severity: Severity) -> &'static str {
+/// The SARIF `level` of a finding of this severity: `error`, `warning` or `note`.
+pub fn sarif_level(severity: Severity) -> &'static str {
     match severity {
         Severity::Critical | Severity::High => "error",
         Severity::Medium => "warning",
@@ -158,7 +159,7 @@ fn sarif_level(severity: Severity) -> &'static str {
 }
 
 /// GitHub's `security-severity`: a CVSS-like score that sorts alerts.
-fn security_severity(severity: Severity) -> &'static str {
+pub fn security_severity(severity: Severity) -> &'static str {
     match severity {
         Severity::Critical => "9.5",
         Severity::High => "8.0",
@@ -229,7 +230,9 @@ pub fn sarif(report: &Report, rules: &Rules) -> Value {
                     }
                     (loc.path.clone().unwrap_or_default(), region)
                 }
-                Source::Config | Source::History => (format!("{}#{}", loc.image, loc.config_key.clone().unwrap_or_default()), json!({})),
+                Source::Config | Source::History => {
+                    (format!("{}#{}", loc.image, loc.config_key.clone().unwrap_or_default()), json!({}))
+                }
             };
             let status = match (loc.status, loc.removed_in_layer) {
                 (Some(s), Some(m)) => format!("{s} in layer {m}"),

@@ -75,7 +75,11 @@ pub fn resolve(indexes: &[Option<&LayerIndex>], layer: usize, path: &[u8], ordin
     if let Some(Some(own)) = indexes.get(layer)
         && own.last_ordinal(path).is_some_and(|last| last > ordinal)
     {
-        return Resolution { status: Status::Overwritten, removed_in_layer: Some(layer), removed_by: Some(RemovedBy::Rewritten) };
+        return Resolution {
+            status: Status::Overwritten,
+            removed_in_layer: Some(layer),
+            removed_by: Some(RemovedBy::Rewritten),
+        };
     }
     for (upper, index) in indexes.iter().enumerate().skip(layer + 1) {
         let Some(index) = index else { continue };

@@ -13,7 +13,9 @@ use crate::detect::{self, Detector, Match, Rules, Window};
 use crate::error::Error;
 use crate::finding::{self, Finding, Location, Source, Span};
 use crate::image::{ConfigSource, Image, ImageSource, Layer, OpenOptions, Platform};
-use crate::layer::{self, Content, Entry, EntryKind, Flow, LayerIndex, LayerStats, LayerVisitor, LayerWalk, WalkOptions};
+use crate::layer::{
+    self, Content, Entry, EntryKind, Flow, LayerIndex, LayerStats, LayerVisitor, LayerWalk, WalkOptions,
+};
 use crate::resolve::{self, Status};
 
 /// Bytes of a file handed to the detectors at once; larger files are scanned in overlapping
@@ -117,7 +119,9 @@ pub struct ErrorReport {
 impl ErrorReport {
     fn from_error(image: &Path, e: &Error) -> ErrorReport {
         let (layer_index, layer_digest, path) = match e {
-            Error::Layer { layer, digest, path, .. } => (Some(*layer), digest.as_ref().map(|d| d.to_string()), path.clone()),
+            Error::Layer { layer, digest, path, .. } => {
+                (Some(*layer), digest.as_ref().map(|d| d.to_string()), path.clone())
+            }
             _ => (None, None, None),
         };
         ErrorReport {
@@ -208,7 +212,10 @@ impl Report {
     /// Sort findings most severe first, then by rule and fingerprint, for stable output.
     pub fn sort(&mut self) {
         self.findings.sort_by(|a, b| {
-            b.severity.cmp(&a.severity).then_with(|| a.rule_id.cmp(&b.rule_id)).then_with(|| a.fingerprint.cmp(&b.fingerprint))
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.rule_id.cmp(&b.rule_id))
+                .then_with(|| a.fingerprint.cmp(&b.fingerprint))
         });
     }
 }
@@ -275,6 +282,30 @@ struct Options {
     platform: Option<Platform>,
     window: usize,
     scan_config: bool,
+    progress: Option<ProgressHook>,
+}
+
+/// Receives progress while a scan runs, called from the threads doing the work (so it must be
+/// cheap and thread-safe). For progress bars; results still go to the [`Sink`].
+pub trait Progress: Send + Sync {
+    /// An image source was opened: `layers` distinct layers holding `bytes` stored bytes are
+    /// about to be read.
+    fn image_opened(&self, image: &Path, layers: usize, bytes: u64) {
+        let _ = (image, layers, bytes);
+    }
+
+    /// One layer was read (in full or, after a problem, in part).
+    fn layer_done(&self, image: &Path, layer: usize, stats: &LayerStats);
+}
+
+/// A shared [`Progress`] in the scanner's options.
+#[derive(Clone)]
+struct ProgressHook(Arc<dyn Progress>);
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook")
+    }
 }
 
 /// Builds a [`Scanner`] with non-default options.
@@ -293,6 +324,7 @@ impl Default for ScannerBuilder {
                 platform: None,
                 window: DEFAULT_WINDOW,
                 scan_config: true,
+                progress: None,
             },
         }
     }
@@ -336,6 +368,12 @@ impl ScannerBuilder {
         self
     }
 
+    /// Report progress (images opened, layers read) to `progress` while scanning.
+    pub fn progress(&mut self, progress: Arc<dyn Progress>) -> &mut Self {
+        self.options.progress = Some(ProgressHook(progress));
+        self
+    }
+
     /// Build the scanner.
     ///
     /// # Errors
@@ -343,7 +381,10 @@ impl ScannerBuilder {
     pub fn build(&self, rules: &Rules) -> Result<Scanner, Error> {
         let pool = match self.options.threads {
             Some(n) => Some(Arc::new(
-                rayon::ThreadPoolBuilder::new().num_threads(n).build().map_err(|e| Error::Sink(format!("thread pool: {e}")))?,
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .map_err(|e| Error::Sink(format!("thread pool: {e}")))?,
             )),
             None => None,
         };
@@ -404,7 +445,12 @@ impl Scanner {
             Err(e) => {
                 let report = ErrorReport::from_error(path, &e);
                 sink.error(&report)?;
-                Ok(Stats { errors: 1, incomplete: true, duration_ms: started.elapsed().as_millis() as u64, ..Stats::default() })
+                Ok(Stats {
+                    errors: 1,
+                    incomplete: true,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                    ..Stats::default()
+                })
             }
         }
     }
@@ -443,10 +489,22 @@ impl Scanner {
                 key_of.insert((i, layer.index), slot);
             }
         }
+        if let Some(progress) = &self.options.progress {
+            progress.0.image_opened(image_path, unique.len(), unique.iter().map(|l| l.size).sum());
+        }
         let scans: Vec<LayerScan> = self.install(|| {
             unique
                 .par_iter()
-                .map_init(|| Detector::new(&self.rules), |det, layer| self.scan_layer(image_path, layer, det))
+                .map_init(
+                    || Detector::new(&self.rules),
+                    |det, layer| {
+                        let scan = self.scan_layer(image_path, layer, det);
+                        if let Some(progress) = &self.options.progress {
+                            progress.0.layer_done(image_path, layer.index, &scan.walk.stats);
+                        }
+                        scan
+                    },
+                )
                 .collect()
         });
         for scan in &scans {
@@ -522,7 +580,8 @@ impl Scanner {
     }
 
     fn scan_layer(&self, image_path: &Path, layer: &Layer, det: &mut Detector) -> LayerScan {
-        let mut visitor = ScanVisitor { det, scratch: Scratch::new(self.options.window), hits: Vec::new(), by_path: HashMap::new() };
+        let mut visitor =
+            ScanVisitor { det, scratch: Scratch::new(self.options.window), hits: Vec::new(), by_path: HashMap::new() };
         let walk = layer::walk(image_path, layer, &self.options.walk, &mut visitor);
         LayerScan { walk, hits: visitor.hits }
     }
@@ -774,7 +833,15 @@ impl Scratch {
         Scratch { window, buf: Vec::new(), head: Vec::new(), matches: Vec::new() }
     }
 
-    fn scan_content(&mut self, det: &mut Detector, path: &[u8], content: Content<'_>, size: u64, hits: &mut Vec<Hit>, ordinal: u32) {
+    fn scan_content(
+        &mut self,
+        det: &mut Detector,
+        path: &[u8],
+        content: Content<'_>,
+        size: u64,
+        hits: &mut Vec<Hit>,
+        ordinal: u32,
+    ) {
         self.matches.clear();
         match content {
             Content::None => return,
@@ -889,7 +956,11 @@ pub struct FileRecord {
 
 /// The resolved history of every file (regular files, hard and symbolic links) in every layer
 /// of `image`, base layer first, with the problems met on the way.
-pub fn file_history(source: &ImageSource, image: &Image, threads: Option<usize>) -> (Vec<FileRecord>, Vec<LayerStats>, Vec<Error>) {
+pub fn file_history(
+    source: &ImageSource,
+    image: &Image,
+    threads: Option<usize>,
+) -> (Vec<FileRecord>, Vec<LayerStats>, Vec<Error>) {
     struct Lister {
         files: Vec<(Vec<u8>, u32, &'static str, u64)>,
     }

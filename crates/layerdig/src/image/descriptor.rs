@@ -66,11 +66,9 @@ impl std::str::FromStr for Platform {
             [os, arch] if !os.is_empty() && !arch.is_empty() => {
                 Ok(Platform { os: os.to_string(), architecture: arch.to_string(), variant: None })
             }
-            [os, arch, variant] if !os.is_empty() && !arch.is_empty() && !variant.is_empty() => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: Some(variant.to_string()),
-            }),
+            [os, arch, variant] if !os.is_empty() && !arch.is_empty() && !variant.is_empty() => {
+                Ok(Platform { os: os.to_string(), architecture: arch.to_string(), variant: Some(variant.to_string()) })
+            }
             _ => Err(format!("invalid platform {s:?}: expected os/arch or os/arch/variant")),
         }
     }

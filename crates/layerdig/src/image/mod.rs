@@ -217,7 +217,8 @@ pub(crate) fn looks_like_tar(bytes: &[u8]) -> bool {
     let field = &header[148..156];
     let text: String = field.iter().take_while(|&&b| b != 0 && b != b' ').map(|&b| b as char).collect();
     let Ok(stored) = u32::from_str_radix(text.trim(), 8) else { return false };
-    let sum: u32 = header.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u32::from(b) }).sum();
+    let sum: u32 =
+        header.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u32::from(b) }).sum();
     sum == stored && header[0] != 0
 }
 
@@ -237,7 +238,8 @@ impl Opener<'_> {
                 "not a container image: expected a docker-archive or oci-archive tar, a layer tarball (plain, gzip or zstd), an OCI layout directory or a directory",
             ));
         }
-        let index = TarIndex::build(Arc::clone(&map)).map_err(|e| self.format_err(format!("unreadable tar archive: {e}")))?;
+        let index =
+            TarIndex::build(Arc::clone(&map)).map_err(|e| self.format_err(format!("unreadable tar archive: {e}")))?;
         if !Store::archive_is_image(&index) {
             self.single_layer(LayerSource::Blob(Blob::whole(Arc::clone(&map))), bytes.len() as u64);
             return Ok(ImageFormat::LayerTar);
@@ -254,11 +256,18 @@ impl Opener<'_> {
 
     fn open_dir(&mut self) -> Result<ImageFormat, Error> {
         let store = Store::Dir(self.path.clone());
-        if self.path.join("index.json").is_file() && (self.path.join("oci-layout").is_file() || self.path.join("blobs").is_dir()) {
+        if self.path.join("index.json").is_file()
+            && (self.path.join("oci-layout").is_file() || self.path.join("blobs").is_dir())
+        {
             self.open_oci(&store)?;
-            Ok(if self.path.join("manifest.json").is_file() { ImageFormat::DockerOciArchive } else { ImageFormat::OciLayout })
+            Ok(if self.path.join("manifest.json").is_file() {
+                ImageFormat::DockerOciArchive
+            } else {
+                ImageFormat::OciLayout
+            })
         } else if self.path.join("manifest.json").is_file() && self.path.join("repositories").is_file()
-            || self.path.join("manifest.json").is_file() && store.json::<Vec<DockerArchiveEntry>>("manifest.json").is_ok()
+            || self.path.join("manifest.json").is_file()
+                && store.json::<Vec<DockerArchiveEntry>>("manifest.json").is_ok()
         {
             self.open_docker(&store)?;
             Ok(ImageFormat::DockerDirectory)
@@ -275,7 +284,15 @@ impl Opener<'_> {
             platform: None,
             tags: Vec::new(),
             config: None,
-            layers: vec![Layer { index: 0, digest: None, diff_id: None, media_type: None, size, created_by: None, source }],
+            layers: vec![Layer {
+                index: 0,
+                digest: None,
+                diff_id: None,
+                media_type: None,
+                size,
+                created_by: None,
+                source,
+            }],
         });
     }
 
@@ -292,7 +309,9 @@ impl Opener<'_> {
                     match serde_json::from_slice::<ImageConfig>(blob.bytes()) {
                         Ok(config) => (Some(Arc::new(config)), Some(digest)),
                         Err(e) => {
-                            self.problems.push(self.format_err(format!("config {}: not a valid image config: {e}", entry.config)));
+                            self.problems.push(
+                                self.format_err(format!("config {}: not a valid image config: {e}", entry.config)),
+                            );
                             (None, Some(digest))
                         }
                     }
@@ -336,7 +355,13 @@ impl Opener<'_> {
         Ok(())
     }
 
-    fn walk_index(&mut self, store: &Store, index: &ImageIndex, depth: usize, seen: &mut HashSet<Digest>) -> Result<(), Error> {
+    fn walk_index(
+        &mut self,
+        store: &Store,
+        index: &ImageIndex,
+        depth: usize,
+        seen: &mut HashSet<Digest>,
+    ) -> Result<(), Error> {
         if depth > 8 {
             self.problems.push(self.format_err("image index nesting deeper than 8 levels; the rest was not read"));
             return Ok(());
@@ -363,7 +388,8 @@ impl Opener<'_> {
                     continue;
                 }
             };
-            let nested = desc.media_type.is_index() || (value.get("manifests").is_some() && value.get("layers").is_none());
+            let nested =
+                desc.media_type.is_index() || (value.get("manifests").is_some() && value.get("layers").is_none());
             if nested {
                 match serde_json::from_value::<ImageIndex>(value) {
                     Ok(inner) => self.walk_index(store, &inner, depth + 1, seen)?,
@@ -374,7 +400,8 @@ impl Opener<'_> {
             let manifest: ImageManifest = match serde_json::from_value(value) {
                 Ok(m) => m,
                 Err(e) => {
-                    self.problems.push(self.format_err(format!("manifest {}: not an image manifest: {e}", desc.digest)));
+                    self.problems
+                        .push(self.format_err(format!("manifest {}: not an image manifest: {e}", desc.digest)));
                     continue;
                 }
             };
@@ -387,19 +414,23 @@ impl Opener<'_> {
             {
                 continue;
             }
-            let config = match store.get(&blob_path(&manifest.config.digest)) {
-                Ok(blob) => match serde_json::from_slice::<ImageConfig>(blob.bytes()) {
-                    Ok(config) => Some(Arc::new(config)),
+            let config =
+                match store.get(&blob_path(&manifest.config.digest)) {
+                    Ok(blob) => match serde_json::from_slice::<ImageConfig>(blob.bytes()) {
+                        Ok(config) => Some(Arc::new(config)),
+                        Err(e) => {
+                            self.problems.push(self.format_err(format!(
+                                "config {}: not a valid image config: {e}",
+                                manifest.config.digest
+                            )));
+                            None
+                        }
+                    },
                     Err(e) => {
-                        self.problems.push(self.format_err(format!("config {}: not a valid image config: {e}", manifest.config.digest)));
+                        self.problems.push(self.format_err(format!("config {}: {e}", manifest.config.digest)));
                         None
                     }
-                },
-                Err(e) => {
-                    self.problems.push(self.format_err(format!("config {}: {e}", manifest.config.digest)));
-                    None
-                }
-            };
+                };
             let layers = manifest
                 .layers
                 .iter()
@@ -419,7 +450,14 @@ impl Opener<'_> {
                 tags.push(name.clone());
             }
             let platform = desc.platform.clone();
-            let image = self.assemble(Some(desc.digest.clone()), Some(manifest.config.digest.clone()), platform, tags, config, layers);
+            let image = self.assemble(
+                Some(desc.digest.clone()),
+                Some(manifest.config.digest.clone()),
+                platform,
+                tags,
+                config,
+                layers,
+            );
             self.images.push(image);
         }
         Ok(())
@@ -440,7 +478,9 @@ impl Opener<'_> {
             Some(Platform { os: c.os.clone()?, architecture: c.architecture.clone()?, variant: c.variant.clone() })
         });
         let (diff_ids, history): (Vec<Digest>, Vec<Option<String>>) = match config.as_deref() {
-            Some(c) => (c.rootfs.diff_ids.clone(), c.layer_history().into_iter().map(|h| h.map(str::to_string)).collect()),
+            Some(c) => {
+                (c.rootfs.diff_ids.clone(), c.layer_history().into_iter().map(|h| h.map(str::to_string)).collect())
+            }
             None => (Vec::new(), Vec::new()),
         };
         if config.is_some() && diff_ids.len() != layers.len() {

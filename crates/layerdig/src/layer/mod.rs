@@ -287,7 +287,11 @@ impl Walker<'_> {
             if let Some(expected) = self.layer.digest.as_ref().filter(|d| d.is_verifiable())
                 && *expected != digest
             {
-                self.problem(LayerErrorKind::DigestMismatch { what: "blob", expected: expected.to_string(), actual: digest.to_string() });
+                self.problem(LayerErrorKind::DigestMismatch {
+                    what: "blob",
+                    expected: expected.to_string(),
+                    actual: digest.to_string(),
+                });
             }
             self.walk.digest = Some(digest);
         }
@@ -339,7 +343,11 @@ impl Walker<'_> {
             && actual != expected
         {
             self.current_path = None;
-            self.problem(LayerErrorKind::DigestMismatch { what: "diff_id", expected: expected.to_string(), actual: actual.to_string() });
+            self.problem(LayerErrorKind::DigestMismatch {
+                what: "diff_id",
+                expected: expected.to_string(),
+                actual: actual.to_string(),
+            });
         }
         self.walk.diff_id = diff_id;
     }

@@ -1,0 +1,96 @@
+//! Inputs for layerdig's benchmarks: realistic text, binary data and layer tarballs made in code
+//! (deterministic, so runs compare).
+
+/// A small deterministic generator (xorshift64*).
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded generator.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    /// Next value.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A value below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+const WORDS: &[&str] = &[
+    "import", "from", "return", "self", "def", "class", "function", "const", "let", "value", "config", "server",
+    "request", "response", "handler", "error", "result", "string", "number", "public", "private", "static", "module",
+    "export", "default", "timeout", "retries", "logger", "debug", "info", "path", "name", "version", "the", "of",
+    "and", "to", "in", "is", "for", "with", "on", "data", "list", "map", "index", "buffer",
+];
+
+/// Source-code-like and config-like text: identifiers, punctuation, assignments without
+/// secrets, about `len` bytes. No rule keyword is planted on purpose, but common words such as
+/// `key` and `token` occur as they do in real code.
+pub fn source_text(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut out = Vec::with_capacity(len + 128);
+    while out.len() < len {
+        let indent = rng.below(4) * 4;
+        out.extend(std::iter::repeat_n(b' ', indent));
+        let words = 3 + rng.below(8);
+        for w in 0..words {
+            out.extend_from_slice(WORDS[rng.below(WORDS.len())].as_bytes());
+            out.extend_from_slice(match (w, rng.below(6)) {
+                (0, _) => b" ",
+                (_, 0) => b"(",
+                (_, 1) => b") ",
+                (_, 2) => b" = ",
+                (_, 3) => b".",
+                _ => b" ",
+            });
+        }
+        if rng.below(20) == 0 {
+            out.extend_from_slice(b"timeout_ms: 3000 # token bucket key size");
+        }
+        out.push(b'\n');
+    }
+    out.truncate(len);
+    out
+}
+
+/// Text with no letters that any rule keyword could start: digits, spaces and punctuation
+/// (the prefilter's best case).
+pub fn no_keyword_text(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    (0..len).map(|i| if i % 64 == 63 { b'\n' } else { b"0123456789 ,.;:-+=()[]{}"[rng.below(24)] }).collect()
+}
+
+/// Random bytes (compiled code and compressed assets look like this to a scanner).
+pub fn binary(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        out.extend_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A layer tar of `files` text files of `file_size` bytes each.
+pub fn layer_tar(files: usize, file_size: usize) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for i in 0..files {
+        let content = source_text(file_size, i as u64 + 1);
+        let mut h = tar::Header::new_gnu();
+        h.set_size(content.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, format!("usr/lib/app/module_{i:05}.py"), &content[..]).expect("tar");
+    }
+    b.into_inner().expect("tar")
+}
