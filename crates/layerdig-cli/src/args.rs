@@ -1,0 +1,305 @@
+//! The command line: commands, their options and their `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use layerdig::{Platform, Severity, Status};
+
+const ABOUT: &str = "Find leaked secrets in every layer of container images — including the ones a later layer \
+                     \"deleted\", which anyone who pulls the image can still read.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  layerdig scan image.tar                          # docker save / podman save archive
+  layerdig scan -f sarif -o layerdig.sarif img/    # OCI layout directory, SARIF for code scanning
+  layerdig sweep /var/lib/images > findings.jsonl  # every image under a directory
+  layerdig baseline image.tar -o layerdig-baseline.json
+  layerdig layers image.tar
+  layerdig ls image.tar --deleted
+  layerdig rules list
+  layerdig schema > layerdig-report.schema.json
+
+Exit status: 0 nothing actionable at or above the threshold, 1 there is, 2 an error or an
+incomplete scan (partial results are still written).";
+
+/// The `layerdig` command line.
+#[derive(Parser, Debug)]
+#[command(name = "layerdig", version, about = ABOUT, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Scan images for secrets, in every layer, and gate on what is found.
+    #[command(after_help = "\
+Examples:
+  layerdig scan image.tar
+  layerdig scan a.tar b.tar oci-dir/ -f jsonl | jq .
+  layerdig scan --fail-on critical -f sarif -o layerdig.sarif image.tar
+  layerdig scan --status deleted --status overwritten image.tar   # only what the image \"removed\"
+  layerdig scan --baseline layerdig-baseline.json image.tar       # fail only on new findings
+
+Exit status: 0 clean, 1 an actionable finding at or above --fail-on, 2 error or incomplete scan.")]
+    Scan(ScanArgs),
+    /// Find every image under a directory (docker and OCI archives, OCI layouts) and scan them all,
+    /// streaming JSON lines.
+    #[command(after_help = "\
+Example:
+  layerdig sweep /srv/registry-export -o sweep.jsonl   # summary table on stderr
+
+Looks at *.tar files that are image archives (docker save, oci-archive) and at directories holding
+an OCI layout (oci-layout file) or an unpacked docker save (manifest.json). Scans a few images at a
+time: memory stays bounded however many there are.")]
+    Sweep(SweepArgs),
+    /// Write the fingerprints of today's findings, for `scan --baseline`.
+    #[command(after_help = "\
+Example:
+  layerdig baseline image.tar -o layerdig-baseline.json
+  layerdig scan --baseline layerdig-baseline.json image.tar   # later: fail only on new findings
+
+The file holds fingerprints, rule ids and redacted forms, never a secret.")]
+    Baseline(BaselineArgs),
+    /// List an image's layers: digest, sizes, media type, instruction, files added/deleted/overwritten.
+    #[command(after_help = "Example:\n  layerdig layers image.tar")]
+    Layers(ImageArgs),
+    /// List every file of every layer with its fate in the final image.
+    #[command(
+        after_help = "Examples:\n  layerdig ls image.tar --deleted      # what the image 'deleted' but still holds\n  layerdig ls image.tar -f json"
+    )]
+    Ls(LsArgs),
+    /// List or check detection rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Print the JSON Schema of the JSON report (or of the JSON lines, or of a baseline file).
+    #[command(after_help = "Examples:\n  layerdig schema > layerdig-report.schema.json\n  layerdig schema jsonl")]
+    Schema {
+        /// Which document.
+        #[arg(value_enum, default_value_t = SchemaKind::Report)]
+        kind: SchemaKind,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum SchemaKind {
+    /// The `-f json` report.
+    Report,
+    /// One line of `-f jsonl` and `sweep` output.
+    Jsonl,
+    /// A baseline file.
+    Baseline,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImageArgs {
+    /// Image: docker save tar, OCI layout directory, oci-archive tar, layer tar or directory.
+    pub image: PathBuf,
+    /// Pick one platform from a multi-platform image (os/arch[/variant]).
+    #[arg(long)]
+    pub platform: Option<Platform>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Human)]
+    pub format: ListFormat,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+    /// Only files a later layer deleted.
+    #[arg(long)]
+    pub deleted: bool,
+    /// Only files a later layer overwrote.
+    #[arg(long)]
+    pub overwritten: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ListFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// List the built-in rules (and those of --rules files).
+    #[command(
+        after_help = "Examples:\n  layerdig rules list\n  layerdig rules list --format json --rules my-rules.yaml"
+    )]
+    List {
+        /// Extra rule files.
+        #[arg(long = "rules", value_name = "FILE")]
+        rules: Vec<PathBuf>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = ListFormat::Human)]
+        format: ListFormat,
+    },
+    /// Check rule files: patterns compile, examples match, negative examples don't, ids unique.
+    #[command(
+        after_help = "Example:\n  layerdig rules check my-rules.yaml\n\nExit status: 0 all good, 1 problems found, 2 a file could not be read."
+    )]
+    Check {
+        /// Rule files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    /// Grouped by image, most severe first, with a summary.
+    Human,
+    /// One JSON document (see `layerdig schema`).
+    Json,
+    /// One JSON object per line, as found.
+    Jsonl,
+    /// SARIF 2.1.0, for GitHub code scanning and other tools.
+    Sarif,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum When {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum SeverityArg {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl From<SeverityArg> for Severity {
+    fn from(s: SeverityArg) -> Severity {
+        match s {
+            SeverityArg::Critical => Severity::Critical,
+            SeverityArg::High => Severity::High,
+            SeverityArg::Medium => Severity::Medium,
+            SeverityArg::Low => Severity::Low,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum StatusArg {
+    Present,
+    Deleted,
+    Overwritten,
+}
+
+impl From<StatusArg> for Status {
+    fn from(s: StatusArg) -> Status {
+        match s {
+            StatusArg::Present => Status::Present,
+            StatusArg::Deleted => Status::Deleted,
+            StatusArg::Overwritten => Status::Overwritten,
+        }
+    }
+}
+
+/// How images are read: rules, platform, threads.
+#[derive(clap::Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// Extra rule files (YAML, same format as the built-in ones; repeatable).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    /// Pick one platform from multi-platform images (os/arch[/variant]).
+    #[arg(long)]
+    pub platform: Option<Platform>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Progress bar on stderr: auto (when stderr is a terminal), always, never.
+    #[arg(long, value_enum, default_value_t = When::Auto)]
+    pub progress: When,
+    /// No progress bar and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// What counts, and what fails the gate.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PolicyArgs {
+    /// Exit 1 when an actionable finding is at or above this severity [default: high, or the
+    /// policy file's fail_on].
+    #[arg(long, value_enum)]
+    pub fail_on: Option<SeverityArg>,
+    /// Report only findings at or above this severity.
+    #[arg(long, value_enum)]
+    pub min_severity: Option<SeverityArg>,
+    /// Report only locations with this status (repeatable; config and history locations have none).
+    #[arg(long, value_enum)]
+    pub status: Vec<StatusArg>,
+    /// Let findings in test fixtures and documented examples fail the gate too.
+    #[arg(long)]
+    pub include_test_fixtures: bool,
+    /// Policy file [default: ./layerdig.toml when it exists].
+    #[arg(long, value_name = "FILE", conflicts_with = "no_config")]
+    pub config: Option<PathBuf>,
+    /// Ignore ./layerdig.toml.
+    #[arg(long)]
+    pub no_config: bool,
+    /// Report and fail only on findings whose fingerprints are not in FILE (a baseline file or a
+    /// JSON report).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ScanArgs {
+    /// Images: docker save tars, OCI layout directories, oci-archive tars, layer tars, directories.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Write the report to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print secrets unredacted (a file written this way is created with mode 0600).
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Colour: auto (when stdout is a terminal and NO_COLOR is unset), always, never.
+    #[arg(long, value_enum, default_value_t = When::Auto)]
+    pub color: When,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    /// The directory to search.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Write the JSON lines to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Put secrets unredacted in the output (a file written this way is created with mode 0600).
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Follow symbolic links to directories and files.
+    #[arg(long)]
+    pub follow_links: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BaselineArgs {
+    /// Images to take the baseline of.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+    /// Write the baseline to FILE instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}

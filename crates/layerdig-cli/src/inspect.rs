@@ -1,0 +1,219 @@
+//! The inspection commands: `layers`, `ls` and `rules`.
+
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use layerdig::{ImageSource, OpenOptions, Rules, Status};
+
+use crate::args::{ImageArgs, ListFormat, LsArgs, RulesCommand};
+use crate::{human, load_rules};
+
+fn open_image(args: &ImageArgs) -> Result<ImageSource> {
+    let source = ImageSource::open_with(&args.image, &OpenOptions { platform: args.platform.clone() })?;
+    for problem in source.problems() {
+        eprintln!("layerdig: warning: {problem}");
+    }
+    Ok(source)
+}
+
+pub fn layers(args: ImageArgs) -> Result<ExitCode> {
+    let source = open_image(&args)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut incomplete = source.problems().iter().any(|p| p.is_incomplete());
+    let mut doc = Vec::new();
+    for image in source.images() {
+        let (files, stats, problems) = layerdig::file_history(&source, image, None);
+        for p in &problems {
+            eprintln!("layerdig: error: {p}");
+            incomplete |= p.is_incomplete();
+        }
+        let mut overwritten = vec![0u64; image.layers.len()];
+        let mut removed = vec![0u64; image.layers.len()];
+        for f in &files {
+            if let Some(m) = f.removed_in_layer.filter(|&m| m < image.layers.len() && m != f.layer_index) {
+                match f.status {
+                    Status::Overwritten => overwritten[m] += 1,
+                    Status::Deleted => removed[m] += 1,
+                    Status::Present => {}
+                }
+            }
+        }
+        let layers: Vec<serde_json::Value> = image
+            .layers
+            .iter()
+            .zip(&stats)
+            .map(|(l, s)| {
+                serde_json::json!({
+                    "index": l.index,
+                    "digest": l.digest.as_ref().map(|d| d.to_string()),
+                    "diff_id": l.diff_id.as_ref().map(|d| d.to_string()),
+                    "media_type": l.media_type.as_ref().map(|m| m.to_string()),
+                    "size": s.compressed_bytes.max(l.size),
+                    "uncompressed_size": s.uncompressed_bytes,
+                    "created_by": l.created_by,
+                    "files": s.files,
+                    "added": s.added,
+                    "deleted": s.deleted,
+                    "files_deleted": removed[l.index],
+                    "overwritten": overwritten[l.index],
+                })
+            })
+            .collect();
+        doc.push(serde_json::json!({
+            "path": source.path().display().to_string(),
+            "format": source.format().as_str(),
+            "digest": image.manifest_digest.as_ref().or(image.config_digest.as_ref()).map(|d| d.to_string()),
+            "platform": image.platform.as_ref().map(|p| p.to_string()),
+            "layers": layers,
+        }));
+    }
+    if args.format == ListFormat::Json {
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    } else {
+        for image in &doc {
+            writeln!(
+                out,
+                "{} ({}{})",
+                image["path"].as_str().unwrap_or(""),
+                image["format"].as_str().unwrap_or(""),
+                image["platform"].as_str().map(|p| format!(", {p}")).unwrap_or_default()
+            )?;
+            writeln!(
+                out,
+                "{:>3}  {:<19} {:>10} {:>10}  {:>6} {:>6} {:>6}  CREATED BY",
+                "#", "DIGEST", "SIZE", "UNPACKED", "ADDED", "DEL", "OVER"
+            )?;
+            for l in image["layers"].as_array().into_iter().flatten() {
+                let digest = l["digest"].as_str().or(l["diff_id"].as_str()).unwrap_or("-");
+                let short = digest.split(':').nth(1).map(|h| &h[..h.len().min(12)]).unwrap_or(digest);
+                writeln!(
+                    out,
+                    "{:>3}  sha256:{:<12} {:>10} {:>10}  {:>6} {:>6} {:>6}  {}",
+                    l["index"].as_u64().unwrap_or(0),
+                    short,
+                    human::bytes(l["size"].as_u64().unwrap_or(0)),
+                    human::bytes(l["uncompressed_size"].as_u64().unwrap_or(0)),
+                    l["added"].as_u64().unwrap_or(0),
+                    l["deleted"].as_u64().unwrap_or(0),
+                    l["overwritten"].as_u64().unwrap_or(0),
+                    human::one_line(l["created_by"].as_str().unwrap_or("-"), 80)
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if incomplete { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+pub fn ls(args: LsArgs) -> Result<ExitCode> {
+    let source = open_image(&args.image)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut incomplete = source.problems().iter().any(|p| p.is_incomplete());
+    let mut all = Vec::new();
+    for image in source.images() {
+        let (files, _, problems) = layerdig::file_history(&source, image, None);
+        for p in &problems {
+            eprintln!("layerdig: error: {p}");
+            incomplete |= p.is_incomplete();
+        }
+        let wanted = |s: Status| match (args.deleted, args.overwritten) {
+            (false, false) => true,
+            (d, o) => (d && s == Status::Deleted) || (o && s == Status::Overwritten),
+        };
+        for f in files.into_iter().filter(|f| wanted(f.status)) {
+            all.push((image.platform.as_ref().map(|p| p.to_string()), f));
+        }
+    }
+    if args.image.format == ListFormat::Json {
+        let doc: Vec<serde_json::Value> = all
+            .iter()
+            .map(|(platform, f)| {
+                let mut v = serde_json::to_value(f).unwrap_or_default();
+                if let Some(p) = platform {
+                    v["platform"] = serde_json::json!(p);
+                }
+                v
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    } else {
+        for (_, f) in &all {
+            let status = match (f.status, f.removed_in_layer) {
+                (Status::Present, _) => "present".to_string(),
+                (s, Some(m)) => format!("{s} in layer {m}"),
+                (s, None) => s.to_string(),
+            };
+            writeln!(out, "{:>3}  {:<24} {:>10}  /{}", f.layer_index, status, f.size, f.path)?;
+        }
+    }
+    out.flush()?;
+    Ok(if incomplete { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+pub fn rules_cmd(cmd: RulesCommand) -> Result<ExitCode> {
+    match cmd {
+        RulesCommand::List { rules, format } => {
+            let rules = load_rules(&rules)?;
+            let mut out = BufWriter::new(io::stdout().lock());
+            if format == ListFormat::Json {
+                let list: Vec<serde_json::Value> = rules
+                    .rules()
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "id": r.id, "name": r.name, "provider": r.provider, "severity": r.severity,
+                            "confidence": r.confidence, "keywords": r.keywords, "references": r.references,
+                        })
+                    })
+                    .collect();
+                serde_json::to_writer_pretty(&mut out, &list)?;
+                writeln!(out)?;
+            } else {
+                for r in rules.rules() {
+                    writeln!(out, "{:<44} {:<9} {}", r.id, r.severity.as_str(), r.name)?;
+                }
+                writeln!(out, "{} rules", rules.rules().len())?;
+            }
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Check { files } => {
+            let mut problems_found = 0usize;
+            let mut unreadable = 0usize;
+            let mut out = BufWriter::new(io::stdout().lock());
+            for file in &files {
+                let rules = match Rules::from_file(file) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("layerdig: error: {}: {e}", file.display());
+                        unreadable += 1;
+                        continue;
+                    }
+                };
+                let problems = rules.check();
+                for p in &problems {
+                    writeln!(out, "{}: {p}", file.display())?;
+                }
+                problems_found += problems.len();
+                if let Err(e) = Rules::builtin().extend(&rules) {
+                    writeln!(out, "{}: {e}", file.display())?;
+                    problems_found += 1;
+                } else if problems.is_empty() {
+                    writeln!(out, "{}: {} rules ok", file.display(), rules.rules().len())?;
+                }
+            }
+            out.flush()?;
+            Ok(if unreadable > 0 {
+                ExitCode::from(2)
+            } else if problems_found > 0 {
+                eprintln!("layerdig: {problems_found} problem(s) in rule files");
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}

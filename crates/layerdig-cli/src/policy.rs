@@ -1,0 +1,346 @@
+//! The policy file, `layerdig.toml`: the failure threshold, severity overrides per rule, and
+//! allow entries (by rule, path glob, image or fingerprint, each with a reason and an optional
+//! expiry date).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use globset::{Glob, GlobBuilder, GlobMatcher};
+use layerdig::{Finding, ImageReport, Location, Severity};
+use serde::{Deserialize, Serialize};
+
+/// The file name looked for in the working directory.
+pub const FILE_NAME: &str = "layerdig.toml";
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    fail_on: Option<Severity>,
+    #[serde(default)]
+    severity: BTreeMap<String, Severity>,
+    #[serde(default)]
+    allow: Vec<AllowFile>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct AllowFile {
+    rule: Option<String>,
+    path: Option<String>,
+    image: Option<String>,
+    fingerprint: Option<String>,
+    reason: Option<String>,
+    expires: Option<DateValue>,
+}
+
+/// `expires = 2027-01-31` (a TOML date) or `expires = "2027-01-31"`.
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum DateValue {
+    Toml(toml::value::Datetime),
+    Text(String),
+}
+
+/// A calendar date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Date {
+    year: i32,
+    month: u8,
+    day: u8,
+}
+
+impl Date {
+    fn parse(text: &str) -> Option<Date> {
+        let mut parts = text.trim().splitn(3, '-');
+        let year = parts.next()?.parse().ok()?;
+        let month: u8 = parts.next()?.parse().ok()?;
+        let day: u8 = parts.next()?.parse().ok()?;
+        ((1..=12).contains(&month) && (1..=31).contains(&day)).then_some(Date { year, month, day })
+    }
+
+    /// Today, in UTC.
+    pub fn today() -> Date {
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        Date::from_days((secs / 86_400) as i64)
+    }
+
+    /// The civil date `days` after 1970-01-01 (Howard Hinnant's algorithm).
+    fn from_days(days: i64) -> Date {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        Date { year, month, day }
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// Why a location is not reported as failing: the allow entry that matched it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suppression {
+    /// The entry's position among the file's `[[allow]]` entries, from 1.
+    pub entry: usize,
+    /// The entry's reason.
+    pub reason: String,
+    /// The entry's expiry date, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+/// One `[[allow]]` entry, compiled. Every criterion it gives must match.
+#[derive(Debug)]
+struct Allow {
+    number: usize,
+    rule: Option<GlobMatcher>,
+    path: Option<GlobMatcher>,
+    image: Option<GlobMatcher>,
+    fingerprint: Option<String>,
+    suppression: Suppression,
+    expired: bool,
+    describe: String,
+}
+
+/// A loaded policy.
+#[derive(Debug, Default)]
+pub struct Policy {
+    /// Where it came from (`None`: no policy file).
+    pub source: Option<PathBuf>,
+    /// The failure threshold it sets.
+    pub fail_on: Option<Severity>,
+    overrides: BTreeMap<String, Severity>,
+    allow: Vec<Allow>,
+}
+
+impl Policy {
+    /// Find the policy: `explicit` if given (it must exist), else `./layerdig.toml` if it exists,
+    /// else none.
+    ///
+    /// # Errors
+    /// When the file cannot be read or is invalid.
+    pub fn discover(explicit: Option<&Path>, disabled: bool, today: Date) -> Result<Policy> {
+        if let Some(path) = explicit {
+            return Policy::load(path, today);
+        }
+        let default = Path::new(FILE_NAME);
+        if !disabled && default.is_file() {
+            return Policy::load(default, today);
+        }
+        Ok(Policy::default())
+    }
+
+    /// Load and check a policy file.
+    ///
+    /// # Errors
+    /// When the file cannot be read, is not valid TOML, has unknown keys, or an allow entry has
+    /// no criterion, no reason, a bad glob, fingerprint or date.
+    pub fn load(path: &Path, today: Date) -> Result<Policy> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading policy file {}", path.display()))?;
+        Policy::parse(&text, today).with_context(|| format!("policy file {}", path.display())).map(|mut p| {
+            p.source = Some(path.to_path_buf());
+            p
+        })
+    }
+
+    /// Parse a policy from TOML text.
+    ///
+    /// # Errors
+    /// As [`Policy::load`].
+    pub fn parse(text: &str, today: Date) -> Result<Policy> {
+        let file: PolicyFile = toml::from_str(text)?;
+        let mut allow = Vec::new();
+        for (i, entry) in file.allow.into_iter().enumerate() {
+            let number = i + 1;
+            let at = || format!("[[allow]] entry {number}");
+            let reason = match entry.reason.as_deref().map(str::trim) {
+                Some(r) if !r.is_empty() => r.to_string(),
+                _ => bail!("{}: `reason` is required: say why this is allowed", at()),
+            };
+            if entry.rule.is_none() && entry.path.is_none() && entry.image.is_none() && entry.fingerprint.is_none() {
+                bail!("{}: give at least one of `rule`, `path`, `image`, `fingerprint`", at());
+            }
+            let glob = |pattern: &str, literal_separator: bool, what: &str| -> Result<GlobMatcher> {
+                let g: Glob = GlobBuilder::new(pattern)
+                    .literal_separator(literal_separator)
+                    .build()
+                    .with_context(|| format!("{}: bad {what} glob {pattern:?}", at()))?;
+                Ok(g.compile_matcher())
+            };
+            let rule = entry.rule.as_deref().map(|r| glob(r, false, "rule")).transpose()?;
+            let path = entry.path.as_deref().map(|p| glob(p.trim_start_matches('/'), true, "path")).transpose()?;
+            let image = entry.image.as_deref().map(|p| glob(p, false, "image")).transpose()?;
+            let fingerprint = match entry.fingerprint {
+                Some(fp) => {
+                    let fp = fp.trim().to_ascii_lowercase();
+                    if fp.len() != 64 || !fp.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        bail!("{}: `fingerprint` must be the 64 hex digits a report gives, not {fp:?}", at());
+                    }
+                    Some(fp)
+                }
+                None => None,
+            };
+            let expires = match entry.expires {
+                None => None,
+                Some(value) => {
+                    let text = match &value {
+                        DateValue::Toml(dt) => dt.to_string(),
+                        DateValue::Text(s) => s.clone(),
+                    };
+                    match Date::parse(&text) {
+                        Some(d) if text.trim().len() == 10 => Some(d),
+                        _ => bail!("{}: `expires` must be a date like 2027-01-31, not {text:?}", at()),
+                    }
+                }
+            };
+            let mut criteria = Vec::new();
+            for (key, value) in [("rule", &entry.rule), ("path", &entry.path), ("image", &entry.image)] {
+                if let Some(v) = value {
+                    criteria.push(format!("{key} {v:?}"));
+                }
+            }
+            if let Some(fp) = &fingerprint {
+                criteria.push(format!("fingerprint {}…", &fp[..12]));
+            }
+            allow.push(Allow {
+                number,
+                rule,
+                path,
+                image,
+                fingerprint,
+                suppression: Suppression { entry: number, reason, expires: expires.map(|d| d.to_string()) },
+                expired: expires.is_some_and(|d| d < today),
+                describe: criteria.join(", "),
+            });
+        }
+        Ok(Policy { source: None, fail_on: file.fail_on, overrides: file.severity, allow })
+    }
+
+    /// One warning per expired allow entry: they no longer suppress anything.
+    pub fn expiry_warnings(&self) -> Vec<String> {
+        let file = self.source.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| FILE_NAME.to_string());
+        self.allow
+            .iter()
+            .filter(|a| a.expired)
+            .map(|a| {
+                format!(
+                    "{file}: [[allow]] entry {} ({}) expired on {}; it no longer suppresses anything: fix the finding, or renew the entry with a new reason",
+                    a.number,
+                    a.describe,
+                    a.suppression.expires.as_deref().unwrap_or("?")
+                )
+            })
+            .collect()
+    }
+
+    /// The severity a finding of `rule_id` gets.
+    pub fn severity(&self, rule_id: &str, default: Severity) -> Severity {
+        self.overrides.get(rule_id).copied().unwrap_or(default)
+    }
+
+    /// The severity overrides, by rule id.
+    pub fn overrides(&self) -> &BTreeMap<String, Severity> {
+        &self.overrides
+    }
+
+    /// The allow entry that suppresses `location` of `finding`, if any (expired entries never
+    /// do). `image` describes the image the location is in (for tags and digest).
+    pub fn suppression(
+        &self,
+        finding: &Finding,
+        location: &Location,
+        image: Option<&ImageReport>,
+    ) -> Option<&Suppression> {
+        self.allow.iter().filter(|a| !a.expired).find(|a| a.matches(finding, location, image)).map(|a| &a.suppression)
+    }
+}
+
+impl Allow {
+    fn matches(&self, finding: &Finding, location: &Location, image: Option<&ImageReport>) -> bool {
+        if let Some(rule) = &self.rule
+            && !rule.is_match(&finding.rule_id)
+        {
+            return false;
+        }
+        if let Some(fp) = &self.fingerprint
+            && *fp != finding.fingerprint
+        {
+            return false;
+        }
+        if let Some(glob) = &self.path {
+            match &location.path {
+                Some(p) if glob.is_match(p.trim_start_matches('/')) => {}
+                _ => return false,
+            }
+        }
+        if let Some(glob) = &self.image {
+            let name = Path::new(&location.image).file_name().map(|n| n.to_string_lossy().into_owned());
+            let mut names: Vec<&str> = vec![location.image.as_str()];
+            if let Some(n) = &name {
+                names.push(n);
+            }
+            if let Some(img) = image.filter(|i| i.path == location.image) {
+                names.extend(img.tags.iter().map(String::as_str));
+                names.extend(img.digest.as_deref());
+            }
+            if !names.iter().any(|n| glob.is_match(n)) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(Date::from_days(0).to_string(), "1970-01-01");
+        assert_eq!(Date::from_days(19_723).to_string(), "2024-01-01");
+        assert_eq!(Date::from_days(20_089).to_string(), "2025-01-01");
+        assert_eq!(Date::from_days(11_016).to_string(), "2000-02-29");
+    }
+
+    #[test]
+    fn parse_errors_name_the_entry() {
+        let today = Date::parse("2026-01-01").unwrap();
+        let cases = [
+            ("[[allow]]\nrule = \"x\"\n", "`reason` is required"),
+            ("[[allow]]\nreason = \"r\"\n", "at least one of"),
+            ("[[allow]]\nfingerprint = \"abc\"\nreason = \"r\"\n", "64 hex digits"),
+            ("[[allow]]\nrule = \"x\"\nreason = \"r\"\nexpires = \"soon\"\n", "must be a date"),
+            ("[[allow]]\npath = \"a/[\"\nreason = \"r\"\n", "bad path glob"),
+            ("fail_on = \"severe\"\n", "unknown variant"),
+            ("[[allow]]\nrule = \"x\"\nreason = \"r\"\nwhy = 1\n", "unknown field"),
+        ];
+        for (text, want) in cases {
+            let err = format!("{:#}", Policy::parse(text, today).unwrap_err());
+            assert!(err.contains(want), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn expiry() {
+        let today = Date::parse("2026-06-15").unwrap();
+        let p = Policy::parse(
+            "[[allow]]\nrule = \"a\"\nreason = \"r\"\nexpires = 2026-06-14\n[[allow]]\nrule = \"b\"\nreason = \"r\"\nexpires = \"2026-06-15\"\n",
+            today,
+        )
+        .unwrap();
+        let w = p.expiry_warnings();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("entry 1") && w[0].contains("2026-06-14"), "{w:?}");
+    }
+}

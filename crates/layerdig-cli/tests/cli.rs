@@ -1,0 +1,1089 @@
+//! The `layerdig` command end to end, on the committed fixture images (`fixtures/images`, with
+//! `planted.json` saying which secret is where) and on small inputs made here: every command,
+//! output format, exit status, filter, policy entry kind, the baseline, and redaction.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    fixtures().join(name)
+}
+
+/// The four forms of the demo image.
+const FORMS: [&str; 4] = ["demo.docker.tar", "demo.oci.tar", "demo.zstd.oci", "demo.umoci.oci"];
+
+/// The fastest form to read (uncompressed layers), for tests about the CLI rather than formats.
+const DOCKER: &str = "demo.docker.tar";
+
+/// `layerdig` with no inherited colour or policy surprises: run in an empty directory.
+fn layerdig() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_layerdig"));
+    cmd.env_remove("NO_COLOR").env_remove("COLUMNS").current_dir(std::env::temp_dir());
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    layerdig().args(args).output().expect("run layerdig")
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    layerdig().current_dir(dir).args(args).output().expect("run layerdig")
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exit status")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_out(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}\nstderr: {}", stdout(o), stderr(o)))
+}
+
+fn jsonl_out(o: &Output) -> Vec<Value> {
+    stdout(o).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line ({e}): {l}"))).collect()
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+/// The planted secrets.
+fn planted() -> Vec<Value> {
+    let text = std::fs::read_to_string(fixture("planted.json")).expect("planted.json");
+    let v: Value = serde_json::from_str(&text).expect("planted.json is JSON");
+    v["planted"].as_array().expect("planted").clone()
+}
+
+fn planted_values() -> Vec<String> {
+    planted().iter().map(|p| p["secret"].as_str().expect("secret").trim().to_string()).collect()
+}
+
+/// The strings that must never appear without --show-secrets: each one-line secret, and for
+/// multi-line ones (PEM keys) every body line long enough to be distinctive.
+fn secret_probes() -> Vec<String> {
+    let mut probes = Vec::new();
+    for value in planted_values() {
+        if value.contains('\n') {
+            probes.extend(value.lines().filter(|l| l.len() >= 24 && !l.starts_with("-----")).map(str::to_string));
+        } else {
+            probes.push(value);
+        }
+    }
+    assert!(probes.len() > 10);
+    probes
+}
+
+fn assert_no_secret(what: &str, text: &str) {
+    for probe in secret_probes() {
+        assert!(!text.contains(&probe), "{what} shows a planted secret starting {:?}", &probe[..6]);
+    }
+}
+
+/// Expected (status, removed_in_layer) of a planted file in a form.
+fn expected_status(p: &Value, form: &str) -> (&'static str, Option<u64>) {
+    let status = p["status"].as_str().expect("status");
+    if status.starts_with("present") {
+        if form == "demo.umoci.oci" && status.contains("deleted in layer 8") {
+            return ("deleted", Some(8));
+        }
+        return ("present", None);
+    }
+    match status {
+        "deleted" => ("deleted", p["removed_in_layer"].as_u64()),
+        "overwritten" => ("overwritten", p["removed_in_layer"].as_u64()),
+        other => panic!("unknown planted status {other}"),
+    }
+}
+
+/// The finding whose secret is `value`.
+fn finding_with_secret<'a>(report: &'a Value, value: &str) -> Option<&'a Value> {
+    report["findings"].as_array()?.iter().find(|f| f["secret"].as_str().is_some_and(|s| s.trim() == value.trim()))
+}
+
+fn findings(report: &Value) -> &Vec<Value> {
+    report["findings"].as_array().expect("findings array")
+}
+
+fn validator(schema: &Value) -> jsonschema::Validator {
+    jsonschema::validator_for(schema).unwrap_or_else(|e| panic!("schema does not compile: {e}"))
+}
+
+fn assert_valid(v: &jsonschema::Validator, instance: &Value, what: &str) {
+    let errors: Vec<String> =
+        v.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path)).take(10).collect();
+    assert!(errors.is_empty(), "{what} does not validate:\n{}", errors.join("\n"));
+}
+
+fn schema_of(kind: &str) -> Value {
+    let o = run(&["schema", kind]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    json_out(&o)
+}
+
+/// A scratch directory holding a plain-directory "image" with these files.
+fn dir_image(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, content) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, content).expect("write");
+    }
+    dir
+}
+
+/// The planted AWS key pair, as an `.env` file would hold it.
+fn aws_env() -> String {
+    let values = planted_values();
+    let id = values.iter().find(|v| v.starts_with("AKIA")).expect("planted AWS key id");
+    let secret = &values[1];
+    format!("AWS_ACCESS_KEY_ID={id}\nAWS_SECRET_ACCESS_KEY={secret}\n")
+}
+
+/// Copy a file or directory tree.
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for entry in std::fs::read_dir(from).expect("read_dir") {
+            let entry = entry.expect("entry");
+            copy_tree(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).expect("copy");
+    }
+}
+
+fn scan_json(image: &str, extra: &[&str]) -> (Output, Value) {
+    let path = fixture(image);
+    let mut args = vec!["scan", "-f", "json", path_str(&path)];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    let v = json_out(&o);
+    (o, v)
+}
+
+fn rule_ids(report: &Value) -> Vec<String> {
+    findings(report).iter().map(|f| f["rule_id"].as_str().expect("rule_id").to_string()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every planted secret, every form
+
+#[test]
+fn scan_shows_every_planted_secret_with_its_status_and_layer_in_every_form() {
+    for form in FORMS {
+        let (o, report) = scan_json(form, &["--show-secrets"]);
+        assert_eq!(code(&o), 1, "{form}: critical secrets fail the default gate; stderr: {}", stderr(&o));
+        assert!(report["errors"].as_array().expect("errors").is_empty(), "{form}: {}", report["errors"]);
+        for p in planted() {
+            let value = p["secret"].as_str().expect("secret");
+            let f = finding_with_secret(&report, value).unwrap_or_else(|| {
+                panic!("{form}: planted secret {:?}… not found; rules: {:?}", &value[..6], rule_ids(&report))
+            });
+            let locations = f["locations"].as_array().expect("locations");
+            match p["path"].as_str() {
+                Some(path) => {
+                    let layer = p["layer"].as_u64().expect("layer");
+                    let (status, removed) = expected_status(&p, form);
+                    let loc = locations
+                        .iter()
+                        .find(|l| l["path"] == json!(path) && l["layer_index"] == json!(layer))
+                        .unwrap_or_else(|| panic!("{form}: {path} in layer {layer} not among {locations:#?}"));
+                    assert_eq!(loc["status"], json!(status), "{form}: {path}");
+                    assert_eq!(loc["removed_in_layer"], json!(removed), "{form}: {path}");
+                    assert_eq!(loc["source"], json!("file"));
+                    assert!(loc["layer_digest"].as_str().is_some_and(|d| d.starts_with("sha256:")), "{form}: {path}");
+                    assert!(loc["line"].as_u64().is_some_and(|l| l >= 1), "{form}: {path}");
+                    assert_eq!(loc["disposition"], json!("actionable"), "{form}: {path}");
+                    assert_eq!(f["fails_gate"], json!(true), "{form}: {path}");
+                }
+                None => {
+                    assert!(
+                        locations.iter().any(|l| l["source"] == json!("config")
+                            && l["config_key"].as_str().is_some_and(|k| k.starts_with("Env"))),
+                        "{form}: the config secret is not in Env: {locations:#?}"
+                    );
+                    assert!(locations.iter().any(|l| l["source"] == json!("history")), "{form}: nor in the history");
+                }
+            }
+        }
+
+        // The human report says the same: badge, path, layer.
+        let o = run(&["scan", "--color", "never", path_str(&fixture(form))]);
+        assert_eq!(code(&o), 1, "{form}");
+        let text = stdout(&o);
+        for p in planted() {
+            let Some(path) = p["path"].as_str() else {
+                assert!(text.contains("CONFIG  Env[") && text.contains("HISTORY  history["), "{form}: {text}");
+                continue;
+            };
+            let layer = p["layer"].as_u64().expect("layer");
+            let badge = match expected_status(&p, form) {
+                ("present", _) => "PRESENT".to_string(),
+                (s, Some(m)) => format!("{} in layer {m}", s.to_uppercase()),
+                (s, None) => s.to_uppercase(),
+            };
+            assert!(
+                text.lines().any(|l| l.contains(&badge)
+                    && l.contains(&format!("/{path}:"))
+                    && l.contains(&format!("layer {layer} "))),
+                "{form}: no line with {badge} /{path} layer {layer} in\n{text}"
+            );
+        }
+        assert_no_secret(form, &text);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formats
+
+#[test]
+fn human_report_snapshot() {
+    let o = run_in(&fixtures(), &["scan", "--color", "never", DOCKER]);
+    assert_eq!(code(&o), 1);
+    insta::with_settings!({filters => vec![(r"in \d+\.\d+s", "in [duration]")]}, {
+        insta::assert_snapshot!("human_demo_docker", stdout(&o));
+    });
+    assert!(stderr(&o).is_empty(), "{}", stderr(&o));
+}
+
+#[test]
+fn json_report_keeps_the_contract_and_validates_against_layerdig_schema() {
+    let report_schema = validator(&schema_of("report"));
+    let (o, report) = scan_json(DOCKER, &[]);
+    assert_eq!(code(&o), 1);
+    assert_valid(&report_schema, &report, "the JSON report");
+    // The names other tools rely on.
+    let image = &report["images"][0];
+    for key in ["path", "format", "digest", "platform", "layers"] {
+        assert!(image.get(key).is_some(), "image.{key}");
+    }
+    for key in ["index", "digest", "diff_id", "media_type", "size", "created_by"] {
+        assert!(image["layers"][0].get(key).is_some(), "layer.{key}");
+    }
+    let f = &findings(&report)[0];
+    for key in ["rule_id", "rule_name", "severity", "confidence", "fingerprint", "redacted", "locations"] {
+        assert!(f.get(key).is_some(), "finding.{key}");
+    }
+    assert!(f.get("secret").is_none(), "no secret without --show-secrets");
+    let loc = &f["locations"][0];
+    for key in [
+        "image",
+        "source",
+        "config_key",
+        "layer_index",
+        "layer_digest",
+        "created_by",
+        "path",
+        "line",
+        "column",
+        "status",
+        "removed_in_layer",
+        "disposition",
+    ] {
+        assert!(loc.get(key).is_some(), "location.{key}");
+    }
+    assert_eq!(report["gate"]["exit_code"], json!(1));
+    assert_eq!(report["gate"]["result"], json!("fail"));
+    assert_eq!(report["gate"]["fail_on"], json!("high"));
+    assert_eq!(report["stats"]["findings"].as_u64(), Some(findings(&report).len() as u64));
+    // Most severe first.
+    let rank = |s: &Value| ["low", "medium", "high", "critical"].iter().position(|x| s == x).expect("severity");
+    let sev: Vec<usize> = findings(&report).iter().map(|f| rank(&f["severity"])).collect();
+    assert!(sev.windows(2).all(|w| w[0] >= w[1]), "{sev:?}");
+
+    // With secrets shown, still valid.
+    let (_, shown) = scan_json(DOCKER, &["--show-secrets"]);
+    assert_valid(&report_schema, &shown, "the JSON report with --show-secrets");
+}
+
+#[test]
+fn several_images_are_scanned_and_one_secret_is_one_finding_across_them() {
+    let paths: Vec<PathBuf> = FORMS.iter().map(|f| fixture(f)).collect();
+    let mut args = vec!["scan", "-f", "json", "--threads", "2"];
+    args.extend(paths.iter().map(|p| path_str(p)));
+    let o = run(&args);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let report = json_out(&o);
+    assert_valid(&validator(&schema_of("report")), &report, "a report of four images");
+    assert_eq!(report["images"].as_array().map(Vec::len), Some(4));
+    assert_eq!(report["stats"]["images"], json!(4));
+    // The same secret in four images: one finding, locations in each.
+    let fps: HashSet<&str> = findings(&report).iter().map(|f| f["fingerprint"].as_str().expect("fp")).collect();
+    assert_eq!(fps.len(), findings(&report).len(), "fingerprints are unique");
+    for f in findings(&report) {
+        let images: HashSet<&str> =
+            f["locations"].as_array().expect("locations").iter().map(|l| l["image"].as_str().expect("image")).collect();
+        assert_eq!(images.len(), 4, "{} is in every form", f["rule_id"]);
+    }
+    // --threads 1 finds the same.
+    args[4] = "1";
+    let one = json_out(&run(&args));
+    let fps1: HashSet<&str> = findings(&one).iter().map(|f| f["fingerprint"].as_str().expect("fp")).collect();
+    assert_eq!(fps, fps1);
+}
+
+#[test]
+fn jsonl_streams_one_object_a_line_valid_against_the_line_schema() {
+    let line_schema = validator(&schema_of("jsonl"));
+    let a = fixture(DOCKER);
+    let b = fixture("demo.zstd.oci");
+    let o = run(&["scan", "-f", "jsonl", path_str(&a), path_str(&b)]);
+    assert_eq!(code(&o), 1);
+    let lines = jsonl_out(&o);
+    for (i, line) in lines.iter().enumerate() {
+        assert_valid(&line_schema, line, &format!("line {}", i + 1));
+    }
+    let kinds: Vec<&str> = lines.iter().map(|l| l["type"].as_str().expect("type")).collect();
+    assert_eq!(kinds.first(), Some(&"image"));
+    assert_eq!(kinds.last(), Some(&"stats"));
+    assert_eq!(kinds.iter().filter(|k| **k == "image").count(), 2);
+    assert_eq!(kinds.iter().filter(|k| **k == "stats").count(), 1);
+    // Findings are per image, as produced: each image's findings follow its image line.
+    let mut current = None;
+    for line in &lines {
+        match line["type"].as_str() {
+            Some("image") => current = line["path"].as_str(),
+            Some("finding") => {
+                assert!(
+                    line["locations"].as_array().expect("locations").iter().all(|l| l["image"].as_str() == current)
+                );
+            }
+            _ => {}
+        }
+    }
+    let stats = lines.last().expect("stats line");
+    assert_eq!(stats["gate"]["exit_code"], json!(1));
+    assert_eq!(stats["findings"].as_u64(), Some(kinds.iter().filter(|k| **k == "finding").count() as u64));
+    assert_no_secret("jsonl", &stdout(&o));
+}
+
+#[test]
+fn sarif_validates_against_the_sarif_2_1_0_schema() {
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/sarif-schema-2.1.0.json");
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).expect("SARIF schema")).expect("schema JSON");
+    let sarif_schema = validator(&schema);
+    for form in [DOCKER, "demo.umoci.oci"] {
+        let o = run(&["scan", "-f", "sarif", path_str(&fixture(form))]);
+        assert_eq!(code(&o), 1, "{form}");
+        let doc = json_out(&o);
+        assert_valid(&sarif_schema, &doc, &format!("{form} SARIF"));
+        assert_eq!(doc["version"], json!("2.1.0"));
+        let run0 = &doc["runs"][0];
+        let rules = run0["tool"]["driver"]["rules"].as_array().expect("rules");
+        assert!(!rules.is_empty());
+        for rule in rules {
+            assert!(rule["help"]["text"].as_str().is_some_and(|t| t.contains("Revoke")), "help text: {rule}");
+            assert!(rule["properties"]["security-severity"].as_str().is_some(), "severity: {rule}");
+        }
+        let results = run0["results"].as_array().expect("results");
+        assert!(results.len() >= planted().len());
+        for r in results {
+            assert!(r["partialFingerprints"]["secretFingerprint/v1"].as_str().is_some_and(|f| f.len() == 64));
+            let props = &r["properties"];
+            assert!(props["image"].as_str().is_some_and(|i| i.ends_with(form)));
+            assert!(props.get("layerIndex").is_some() && props.get("status").is_some());
+        }
+        // The deleted .env is reported with its status and layer.
+        assert!(
+            results
+                .iter()
+                .any(|r| r["properties"]["status"] == json!("deleted") && r["properties"]["layerIndex"] == json!(1))
+        );
+        assert_no_secret("SARIF", &stdout(&o));
+    }
+}
+
+#[test]
+fn sarif_leaves_out_what_the_policy_allows_and_notes_test_fixtures() {
+    let image = dir_image(&[("app/tests/.env", &aws_env()), ("srv/.env", &aws_env())]);
+    let policy = tempfile::tempdir().expect("tempdir");
+    let config = policy.path().join("policy.toml");
+    std::fs::write(&config, "[[allow]]\npath = \"srv/**\"\nreason = \"staging keys, rotated daily\"\n").expect("write");
+    let o = run(&["scan", "-f", "sarif", "--config", path_str(&config), path_str(image.path())]);
+    let doc = json_out(&o);
+    let results = doc["runs"][0]["results"].as_array().expect("results");
+    assert!(!results.is_empty());
+    for r in results {
+        let uri = r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].as_str().expect("uri");
+        assert!(uri.starts_with("app/tests/"), "allowed location in SARIF: {uri}");
+        assert_eq!(r["level"], json!("note"), "a test fixture is a note");
+    }
+    assert_eq!(code(&o), 0, "only test fixtures left: {}", stderr(&o));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exit status
+
+#[test]
+fn exit_0_when_nothing_actionable() {
+    let clean = dir_image(&[("app/README", "nothing to see here\n"), ("app/config.yml", "token: ${GITHUB_TOKEN}\n")]);
+    for format in ["human", "json", "jsonl", "sarif"] {
+        let o = run(&["scan", "-f", format, path_str(clean.path())]);
+        assert_eq!(code(&o), 0, "{format}: {}{}", stdout(&o), stderr(&o));
+    }
+    let o = run(&["scan", "--color", "never", path_str(clean.path())]);
+    assert!(stdout(&o).contains("PASS: nothing actionable at or above high (exit 0)"), "{}", stdout(&o));
+}
+
+#[test]
+fn exit_1_on_findings_at_or_above_fail_on_and_policy_fail_on() {
+    // Make every finding of the demo image medium, then move the threshold around.
+    let (_, report) = scan_json(DOCKER, &[]);
+    let mut toml = String::from("[severity]\n");
+    for id in rule_ids(&report) {
+        toml.push_str(&format!("{id:?} = \"medium\"\n"));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("layerdig.toml"), &toml).expect("write");
+    let image = fixture(DOCKER);
+    let img = path_str(&image);
+    assert_eq!(code(&run_in(dir.path(), &["scan", "-q", img])), 0, "medium findings pass the default high gate");
+    assert_eq!(code(&run_in(dir.path(), &["scan", "-q", "--fail-on", "medium", img])), 1);
+    assert_eq!(code(&run_in(dir.path(), &["scan", "-q", "--fail-on", "low", img])), 1);
+    assert_eq!(code(&run_in(dir.path(), &["scan", "-q", "--fail-on", "critical", img])), 0);
+    // fail_on in the policy file; --fail-on on the command line wins over it.
+    std::fs::write(dir.path().join("layerdig.toml"), format!("fail_on = \"medium\"\n{toml}")).expect("write");
+    assert_eq!(code(&run_in(dir.path(), &["scan", "-q", img])), 1);
+    assert_eq!(code(&run_in(dir.path(), &["scan", "-q", "--fail-on", "high", img])), 0);
+    // --no-config ignores the file: the real severities fail the default gate.
+    assert_eq!(code(&run_in(dir.path(), &["scan", "-q", "--no-config", img])), 1);
+    // The override shows in the report.
+    let o = run_in(dir.path(), &["scan", "-f", "json", img]);
+    assert!(findings(&json_out(&o)).iter().all(|f| f["severity"] == json!("medium")));
+    let o = run_in(dir.path(), &["scan", "-f", "sarif", img]);
+    let doc = json_out(&o);
+    for rule in doc["runs"][0]["tool"]["driver"]["rules"].as_array().expect("rules") {
+        assert_eq!(rule["properties"]["severity"], json!("medium"), "{rule}");
+        assert_eq!(rule["defaultConfiguration"]["level"], json!("warning"));
+    }
+}
+
+#[test]
+fn exit_2_on_errors_with_partial_results_still_written() {
+    // An unreadable input.
+    let o = run(&["scan", "-f", "json", "/nonexistent/image.tar"]);
+    assert_eq!(code(&o), 2);
+    let report = json_out(&o);
+    assert_eq!(report["errors"][0]["incomplete"], json!(true));
+    assert_eq!(report["gate"]["result"], json!("incomplete"));
+    assert!(stderr(&o).contains("/nonexistent/image.tar"), "{}", stderr(&o));
+
+    // A copy of the umoci image whose settings.yml layer (6) is cut short: the other layers are
+    // still scanned and reported.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("demo.oci");
+    copy_tree(&fixture("demo.umoci.oci"), &copy);
+    let (_, good) = scan_json("demo.umoci.oci", &[]);
+    let digest = good["images"][0]["layers"][6]["digest"].as_str().expect("layer 6 digest").to_string();
+    let blob = copy.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let bytes = std::fs::read(&blob).expect("blob");
+    std::fs::write(&blob, &bytes[..bytes.len() / 2]).expect("truncate");
+    for format in ["json", "human", "jsonl", "sarif"] {
+        let o = run(&["scan", "-f", format, "--color", "never", path_str(&copy)]);
+        assert_eq!(code(&o), 2, "{format}: an incomplete scan exits 2 even with failing findings");
+        if format == "json" {
+            let report = json_out(&o);
+            assert_valid(&validator(&schema_of("report")), &report, "a report with errors");
+            let errors = report["errors"].as_array().expect("errors");
+            assert!(
+                errors.iter().any(|e| e["incomplete"] == json!(true) && e["layer_index"] == json!(6)),
+                "{errors:#?}"
+            );
+            assert!(rule_ids(&report).len() >= planted().len() - 1, "the other layers' findings are kept");
+            assert!(stderr(&o).contains("layer 6"), "the error names the layer: {}", stderr(&o));
+        }
+        if format == "human" {
+            let text = stdout(&o);
+            assert!(text.contains("INCOMPLETE"), "{text}");
+            assert!(text.contains("error: ") && text.contains("layer 6"), "{text}");
+            // One section for the image, its problems under it (they come before the image).
+            let headers = text.lines().filter(|l| l.starts_with(path_str(&copy))).count();
+            assert_eq!(headers, 1, "{text}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filters
+
+#[test]
+fn status_and_severity_filters() {
+    let (_, all) = scan_json(DOCKER, &[]);
+    let total = findings(&all).len() as u64;
+
+    let (_, deleted) = scan_json(DOCKER, &["--status", "deleted"]);
+    assert!(!findings(&deleted).is_empty());
+    for f in findings(&deleted) {
+        assert!(f["locations"].as_array().expect("locations").iter().all(|l| l["status"] == json!("deleted")), "{f}");
+    }
+    assert!(
+        findings(&deleted).iter().all(|f| f["locations"][0]["source"] == json!("file")),
+        "config locations have no status"
+    );
+
+    let (_, two) = scan_json(DOCKER, &["--status", "present", "--status", "overwritten"]);
+    let statuses: HashSet<&str> = findings(&two)
+        .iter()
+        .flat_map(|f| f["locations"].as_array().expect("l").iter())
+        .map(|l| l["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(statuses, HashSet::from(["present", "overwritten"]));
+    assert_eq!(two["stats"]["filtered"].as_u64().expect("filtered") + findings(&two).len() as u64, total);
+
+    let (_, critical) = scan_json(DOCKER, &["--min-severity", "critical"]);
+    assert!(!findings(&critical).is_empty());
+    assert!(findings(&critical).iter().all(|f| f["severity"] == json!("critical")));
+    assert!(critical["stats"]["filtered"].as_u64().expect("filtered") > 0);
+
+    // Filtered-out findings do not fail the gate.
+    let (o, none) = scan_json(DOCKER, &["--status", "present", "--min-severity", "critical", "--fail-on", "critical"]);
+    assert_eq!(code(&o), 1, "the present RSA key is critical");
+    assert_eq!(findings(&none).len(), 1, "{}", none["findings"]);
+}
+
+#[test]
+fn test_fixtures_are_counted_but_fail_only_with_include_test_fixtures() {
+    let image = dir_image(&[("app/tests/.env", &aws_env())]);
+    let path = path_str(image.path());
+    let o = run(&["scan", "-f", "json", path]);
+    assert_eq!(code(&o), 0, "a secret under tests/ does not fail the gate: {}", stdout(&o));
+    let report = json_out(&o);
+    assert!(!findings(&report).is_empty(), "it is still reported");
+    for f in findings(&report) {
+        assert_eq!(f["locations"][0]["disposition"], json!("test_fixture"));
+        assert_eq!(f["fails_gate"], json!(false));
+    }
+    assert!(report["stats"]["by_disposition"]["test_fixture"].as_u64().is_some_and(|n| n > 0));
+    let o = run(&["scan", "--color", "never", path]);
+    assert!(stdout(&o).contains("(test fixture)") && stdout(&o).contains("in test fixtures"), "{}", stdout(&o));
+
+    let o = run(&["scan", "-q", "--include-test-fixtures", path]);
+    assert_eq!(code(&o), 1, "with --include-test-fixtures it fails");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policy file
+
+fn policy_dir(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("layerdig.toml"), text).expect("write policy");
+    dir
+}
+
+fn suppressed_rules(report: &Value) -> Vec<(String, Value)> {
+    findings(report)
+        .iter()
+        .filter_map(|f| f.get("suppressed").map(|s| (f["rule_id"].as_str().expect("rule_id").to_string(), s.clone())))
+        .collect()
+}
+
+#[test]
+fn policy_allow_by_rule_path_image_and_fingerprint() {
+    let image = fixture(DOCKER);
+    let img = path_str(&image);
+    let (_, report) = scan_json(DOCKER, &[]);
+    let aws_rule = rule_ids(&report).into_iter().find(|r| r.starts_with("aws.access")).expect("an AWS key id rule");
+    let rsa = findings(&report)
+        .iter()
+        .find(|f| f["locations"][0]["path"] == json!("etc/ssl/private/tls.key"))
+        .expect("the RSA key")
+        .clone();
+    let schema = validator(&schema_of("report"));
+
+    // By rule (a glob), by path (a glob), by fingerprint.
+    let dir = policy_dir(&format!(
+        "[[allow]]\nrule = \"{aws_rule}\"\nreason = \"rotated\"\n\n\
+         [[allow]]\npath = \"/root/.ssh/**\"\nreason = \"throwaway key\"\nexpires = 2999-12-31\n\n\
+         [[allow]]\nfingerprint = \"{}\"\nreason = \"self-signed test cert\"\n",
+        rsa["fingerprint"].as_str().expect("fingerprint")
+    ));
+    let o = run_in(dir.path(), &["scan", "-f", "json", img]);
+    let r = json_out(&o);
+    assert_valid(&schema, &r, "a report with suppressions");
+    let suppressed = suppressed_rules(&r);
+    assert_eq!(suppressed.len(), 3, "{suppressed:#?}");
+    let by_entry = |n: u64| suppressed.iter().find(|(_, s)| s["entry"] == json!(n)).cloned();
+    assert_eq!(by_entry(1).map(|(r, s)| (r, s["reason"].clone())), Some((aws_rule.clone(), json!("rotated"))));
+    assert_eq!(by_entry(2).expect("path entry").1["expires"], json!("2999-12-31"));
+    assert_eq!(by_entry(3).expect("fingerprint entry").0, rsa["rule_id"].as_str().expect("rule").to_string());
+    for f in findings(&r) {
+        if f.get("suppressed").is_some() {
+            assert_eq!(f["fails_gate"], json!(false), "{f}");
+            assert!(f["locations"].as_array().expect("l").iter().all(|l| l.get("suppressed").is_some()));
+        }
+    }
+    assert_eq!(r["stats"]["suppressed"], json!(3));
+    assert_eq!(r["gate"]["policy"], json!("layerdig.toml"));
+    assert_eq!(code(&o), 1, "the rest still fails");
+    // The human report hides them and says so.
+    let o = run_in(dir.path(), &["scan", "--color", "never", img]);
+    assert!(stdout(&o).contains("3 allowed by the policy"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("/root/.ssh/id_ed25519"), "{}", stdout(&o));
+
+    // By image: a glob over the path, the file name, a tag or the digest.
+    let tag_dir = policy_dir("[[allow]]\nimage = \"localhost/layerdig-demo:*\"\nreason = \"the demo image\"\n");
+    let o = run_in(tag_dir.path(), &["scan", "-q", path_str(&fixture("demo.oci.tar"))]);
+    assert_eq!(code(&o), 0, "everything in the tagged image is allowed: {}", stdout(&o));
+    let name_dir = policy_dir("[[allow]]\nimage = \"demo.docker.*\"\nreason = \"the demo image\"\n");
+    let o = run_in(name_dir.path(), &["scan", "-f", "json", img, path_str(&fixture("demo.zstd.oci"))]);
+    let r = json_out(&o);
+    for f in findings(&r) {
+        for l in f["locations"].as_array().expect("locations") {
+            let allowed = l.get("suppressed").is_some();
+            assert_eq!(allowed, l["image"].as_str().expect("image").ends_with(DOCKER), "{l}");
+        }
+        assert!(f.get("suppressed").is_none(), "the zstd copy is not allowed");
+    }
+    assert_eq!(code(&o), 1);
+    // Several criteria in one entry must all match.
+    let both =
+        policy_dir(&format!("[[allow]]\nrule = \"{aws_rule}\"\npath = \"etc/**\"\nreason = \"never matches\"\n"));
+    let r = json_out(&run_in(both.path(), &["scan", "-f", "json", img]));
+    assert!(suppressed_rules(&r).is_empty());
+}
+
+#[test]
+fn expired_allow_entries_stop_suppressing_and_say_so() {
+    let image = fixture(DOCKER);
+    let dir = policy_dir("[[allow]]\npath = \"app/**\"\nreason = \"was fine last year\"\nexpires = 2020-01-31\n");
+    let o = run_in(dir.path(), &["scan", "-f", "json", path_str(&image)]);
+    let err = stderr(&o);
+    assert!(err.contains("warning") && err.contains("expired on 2020-01-31") && err.contains("entry 1"), "{err}");
+    assert!(suppressed_rules(&json_out(&o)).is_empty(), "an expired entry suppresses nothing");
+    // Quoted dates work too, and a date in the future suppresses.
+    let dir = policy_dir("[[allow]]\npath = \"app/**\"\nreason = \"until the rebuild\"\nexpires = \"2999-01-31\"\n");
+    let o = run_in(dir.path(), &["scan", "-f", "json", path_str(&image)]);
+    assert!(!stderr(&o).contains("expired"), "{}", stderr(&o));
+    assert!(suppressed_rules(&json_out(&o)).len() >= 5);
+}
+
+#[test]
+fn invalid_policy_files_are_errors_that_say_what_is_wrong() {
+    let image = fixture(DOCKER);
+    let cases = [
+        ("[[allow]]\nrule = \"aws.*\"\n", "`reason` is required"),
+        ("[[allow]]\nreason = \"why\"\n", "at least one of"),
+        ("[[allow]]\npath = \"a/[\"\nreason = \"r\"\n", "bad path glob"),
+        ("[[allow]]\nfingerprint = \"abc\"\nreason = \"r\"\n", "64 hex digits"),
+        ("[[allow]]\nrule = \"x\"\nreason = \"r\"\nexpires = \"next year\"\n", "must be a date"),
+        ("fail_on = \"severe\"\n", "fail_on"),
+        ("[[alow]]\nrule = \"x\"\n", "unknown field"),
+    ];
+    for (text, want) in cases {
+        let dir = policy_dir(text);
+        let o = run_in(dir.path(), &["scan", path_str(&image)]);
+        assert_eq!(code(&o), 2, "{text}");
+        assert!(stderr(&o).contains("layerdig.toml") && stderr(&o).contains(want), "{text}: {}", stderr(&o));
+        assert!(o.stdout.is_empty());
+    }
+    // --config names the file; a missing one is an error.
+    let o = run(&["scan", "--config", "/nonexistent/layerdig.toml", path_str(&image)]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("/nonexistent/layerdig.toml"), "{}", stderr(&o));
+    let dir = policy_dir("");
+    let elsewhere = dir.path().join("strict.toml");
+    std::fs::write(&elsewhere, "fail_on = \"low\"\n").expect("write");
+    let o = run(&["scan", "-f", "json", "--config", path_str(&elsewhere), path_str(&image)]);
+    assert_eq!(json_out(&o)["gate"]["fail_on"], json!("low"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baseline
+
+#[test]
+fn baseline_then_scan_fails_only_on_new_findings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("baseline.json");
+    let image = fixture(DOCKER);
+    let o = run(&["baseline", path_str(&image), "-o", path_str(&file)]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = std::fs::read_to_string(&file).expect("baseline written");
+    assert_no_secret("the baseline file", &text);
+    let baseline: Value = serde_json::from_str(&text).expect("baseline JSON");
+    assert_valid(&validator(&schema_of("baseline")), &baseline, "the baseline");
+    let (_, report) = scan_json(DOCKER, &[]);
+    let fps: HashSet<&str> = findings(&report).iter().map(|f| f["fingerprint"].as_str().expect("fp")).collect();
+    let base_fps: HashSet<&str> = baseline["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["fingerprint"].as_str().expect("fp"))
+        .collect();
+    assert_eq!(fps, base_fps);
+
+    // Nothing new: exit 0, nothing reported, all counted as baselined. Other forms of the same
+    // image carry the same secrets.
+    for form in [DOCKER, "demo.zstd.oci"] {
+        let o = run(&["scan", "-f", "json", "--baseline", path_str(&file), path_str(&fixture(form))]);
+        assert_eq!(code(&o), 0, "{form}");
+        let r = json_out(&o);
+        assert!(findings(&r).is_empty());
+        assert_eq!(r["stats"]["baselined"].as_u64(), Some(fps.len() as u64));
+        assert_eq!(r["gate"]["baseline"].as_str(), Some(path_str(&file)));
+    }
+
+    // Drop one entry: that finding is new, and only it is reported and fails.
+    let mut reduced = baseline.clone();
+    let removed = reduced["findings"].as_array_mut().expect("findings").remove(0);
+    std::fs::write(&file, serde_json::to_string(&reduced).expect("json")).expect("write");
+    let o = run(&["scan", "-f", "json", "--baseline", path_str(&file), path_str(&image)]);
+    assert_eq!(code(&o), 1);
+    let r = json_out(&o);
+    assert_eq!(findings(&r).len(), 1);
+    assert_eq!(findings(&r)[0]["fingerprint"], removed["fingerprint"]);
+
+    // A JSON report, or a plain list of fingerprints, works as a baseline too.
+    let report_file = dir.path().join("report.json");
+    std::fs::write(&report_file, serde_json::to_string(&report).expect("json")).expect("write");
+    assert_eq!(code(&run(&["scan", "-q", "--baseline", path_str(&report_file), path_str(&image)])), 0);
+    let list_file = dir.path().join("list.json");
+    std::fs::write(&list_file, serde_json::to_string(&fps.iter().collect::<Vec<_>>()).expect("json")).expect("write");
+    assert_eq!(code(&run(&["scan", "-q", "--baseline", path_str(&list_file), path_str(&image)])), 0);
+    // A file that is not a baseline is an error.
+    std::fs::write(&list_file, "{\"nothing\": 1}").expect("write");
+    let o = run(&["scan", "-q", "--baseline", path_str(&list_file), path_str(&image)]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("baseline"), "{}", stderr(&o));
+    // To standard output.
+    let o = run(&["baseline", "-q", path_str(&image)]);
+    assert_eq!(code(&o), 0);
+    assert_eq!(json_out(&o)["layerdig_baseline"], json!(1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redaction
+
+#[test]
+fn no_output_shows_a_secret_without_show_secrets() {
+    let image = fixture(DOCKER);
+    let img = path_str(&image);
+    for format in ["human", "json", "jsonl", "sarif"] {
+        let o = run(&["scan", "-f", format, "--color", "always", img]);
+        assert_no_secret(format, &stdout(&o));
+        assert_no_secret(format, &stderr(&o));
+    }
+    for args in [
+        vec!["layers", img],
+        vec!["layers", "-f", "json", img],
+        vec!["ls", img],
+        vec!["ls", "-f", "json", img],
+        vec!["baseline", img],
+    ] {
+        let o = run(&args);
+        assert_no_secret(&args.join(" "), &stdout(&o));
+        assert_no_secret(&args.join(" "), &stderr(&o));
+    }
+    let sweep = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&image, sweep.path().join(DOCKER)).expect("copy");
+    let o = run(&["sweep", path_str(sweep.path())]);
+    assert_no_secret("sweep", &stdout(&o));
+    assert_no_secret("sweep", &stderr(&o));
+}
+
+#[test]
+fn show_secrets_shows_them_and_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let image = fixture(DOCKER);
+    let img = path_str(&image);
+    let values = planted_values();
+    let dir = tempfile::tempdir().expect("tempdir");
+    for format in ["json", "jsonl", "human"] {
+        let out = dir.path().join(format!("report.{format}"));
+        // An existing, world-readable file is narrowed before secrets go in.
+        std::fs::write(&out, "old").expect("write");
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let o = run(&["scan", "-f", format, "--show-secrets", "-o", path_str(&out), img]);
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        assert!(o.stdout.is_empty(), "the report goes to the file");
+        let mode = std::fs::metadata(&out).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{format}: mode {mode:o}");
+        let text = std::fs::read_to_string(&out).expect("read");
+        for v in &values {
+            let probe = if v.contains('\n') { v.lines().nth(1).expect("body line").to_string() } else { v.clone() };
+            assert!(text.contains(&probe), "{format}: secret {:?}… not shown", &probe[..6]);
+        }
+    }
+    // Without --show-secrets a new file gets the usual mode.
+    let plain = dir.path().join("plain.json");
+    run(&["scan", "-f", "json", "-o", path_str(&plain), img]);
+    assert_no_secret("-o without --show-secrets", &std::fs::read_to_string(&plain).expect("read"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sweep
+
+#[test]
+fn sweep_finds_every_image_under_a_directory() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let r = root.path();
+    std::fs::create_dir_all(r.join("team-a/nested")).expect("mkdir");
+    std::fs::create_dir_all(r.join("team-b")).expect("mkdir");
+    std::fs::copy(fixture(DOCKER), r.join("team-a/app.tar")).expect("copy");
+    copy_tree(&fixture("demo.zstd.oci"), &r.join("team-a/nested/app-oci"));
+    std::fs::copy(fixture("demo.oci.tar"), r.join("team-b/app-oci.tar")).expect("copy");
+    // Not images: a plain tarball, a web app's manifest.json, other files.
+    let src = dir_image(&[("notes.txt", "hello\n")]);
+    let plain = std::process::Command::new("tar")
+        .args(["cf", path_str(&r.join("team-b/backup.tar")), "-C", path_str(src.path()), "notes.txt"])
+        .status()
+        .expect("tar");
+    assert!(plain.success());
+    std::fs::create_dir_all(r.join("team-b/web")).expect("mkdir");
+    std::fs::write(r.join("team-b/web/manifest.json"), "{\"name\": \"app\"}").expect("write");
+    std::fs::write(r.join("team-b/web/index.html"), "<html></html>").expect("write");
+
+    let o = run(&["sweep", path_str(r)]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let line_schema = validator(&schema_of("jsonl"));
+    let lines = jsonl_out(&o);
+    for line in &lines {
+        assert_valid(&line_schema, line, "a sweep line");
+    }
+    let images: Vec<&str> =
+        lines.iter().filter(|l| l["type"] == json!("image")).map(|l| l["path"].as_str().expect("path")).collect();
+    let mut names: Vec<String> =
+        images.iter().map(|p| Path::new(p).strip_prefix(r).expect("under root").display().to_string()).collect();
+    names.sort();
+    assert_eq!(names, ["team-a/app.tar", "team-a/nested/app-oci", "team-b/app-oci.tar"]);
+    // Every planted secret of each image is in the stream.
+    let per_image = lines.iter().filter(|l| l["type"] == json!("finding")).count();
+    assert!(per_image >= 3 * planted().len(), "{per_image}");
+    assert_eq!(lines.last().expect("stats")["type"], json!("stats"));
+    // The summary table on stderr.
+    let table = stderr(&o);
+    for name in ["team-a/app.tar", "team-a/nested/app-oci", "team-b/app-oci.tar"] {
+        assert!(table.lines().any(|l| l.starts_with(name) && l.ends_with("fail")), "{name} row in\n{table}");
+    }
+    assert!(table.contains("IMAGE") && table.contains("3 image input(s)"), "{table}");
+    assert!(table.contains("skipped 1 .tar file(s) that are not images"), "{table}");
+
+    // -q: no table; -o: the stream goes to a file.
+    let out = root.path().join("sweep.jsonl");
+    let o = run(&["sweep", "-q", "-o", path_str(&out), path_str(&r.join("team-b"))]);
+    assert_eq!(code(&o), 1);
+    assert!(o.stdout.is_empty() && o.stderr.is_empty(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&out).expect("read").lines().count() > planted().len());
+
+    // A directory with no images is clean; a file is not a directory.
+    assert_eq!(code(&run(&["sweep", "-q", path_str(&r.join("team-b/web"))])), 0);
+    let o = run(&["sweep", path_str(&r.join("team-a/app.tar"))]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("not a directory"), "{}", stderr(&o));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema, layers, ls, rules
+
+#[test]
+fn schema_command_prints_json_schemas() {
+    for kind in ["report", "jsonl", "baseline"] {
+        let schema = schema_of(kind);
+        assert_eq!(schema["$schema"], json!("https://json-schema.org/draft/2020-12/schema"), "{kind}");
+        assert!(jsonschema::meta::is_valid(&schema), "{kind} is a valid JSON Schema");
+        validator(&schema);
+    }
+    // Default is the report.
+    let o = run(&["schema"]);
+    assert_eq!(json_out(&o)["title"], json!("layerdig JSON report"));
+}
+
+#[test]
+fn layers_and_ls_list_the_image() {
+    let image = fixture(DOCKER);
+    let img = path_str(&image);
+    let o = run(&["layers", img]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(text.contains("rm /app/.env") && text.contains("CREATED BY"), "{text}");
+    let o = run(&["layers", "-f", "json", img]);
+    let doc = json_out(&o);
+    assert_eq!(doc[0]["layers"].as_array().map(Vec::len), Some(8));
+
+    let o = run(&["ls", "--deleted", img]);
+    assert_eq!(code(&o), 0);
+    let text = stdout(&o);
+    assert!(text.lines().any(|l| l.contains("/app/.env") && l.contains("deleted in layer 2")), "{text}");
+    assert!(text.lines().all(|l| l.contains("deleted")), "{text}");
+    let o = run(&["ls", "-f", "json", img]);
+    let files = json_out(&o);
+    let settings = files
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["path"] == json!("app/settings.yml") && f["layer_index"] == json!(6))
+        .expect("settings.yml in layer 6");
+    assert_eq!((settings["status"].clone(), settings["removed_in_layer"].clone()), (json!("overwritten"), json!(7)));
+
+    for cmd in ["layers", "ls"] {
+        let o = run(&[cmd, "/nonexistent/image.tar"]);
+        assert_eq!(code(&o), 2);
+        assert!(stderr(&o).contains("/nonexistent/image.tar"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn platform_picks_one_image() {
+    let image = fixture("demo.oci.tar");
+    let (o, report) = scan_json("demo.oci.tar", &["--platform", "linux/amd64"]);
+    assert_eq!(code(&o), 1);
+    assert_eq!(report["images"][0]["platform"], json!("linux/amd64"));
+    let o = run(&["scan", "-f", "json", "--platform", "linux/s390x", path_str(&image)]);
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(err.contains("no image for platform linux/s390x") && err.contains("layerdig layers"), "{err}");
+    assert_eq!(json_out(&o)["errors"][0]["incomplete"], json!(true));
+}
+
+const GOOD_RULES: &str = r#"provider: Acme
+rules:
+  - id: acme.api-key
+    name: Acme API key
+    severity: high
+    keywords: [acmekey_]
+    pattern: '\b(acmekey_[a-z0-9]{24})\b'
+    references: [https://acme.example/docs/keys]
+    examples:
+      - 'ACME_KEY=acmekey_0123456789abcdefghijklmn'
+      - 'key: acmekey_zyxwvutsrqponmlkjihgfedc'
+    negative_examples:
+      - 'ACME_KEY=acmekey_short'
+"#;
+
+#[test]
+fn rules_list_check_and_extra_rules_in_scans() {
+    let o = run(&["rules", "list"]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).trim_end().ends_with("rules"), "{}", stdout(&o));
+    let o = run(&["rules", "list", "-f", "json"]);
+    let list = json_out(&o);
+    let ids: HashSet<&str> = list.as_array().expect("rules").iter().map(|r| r["id"].as_str().expect("id")).collect();
+    assert!(ids.len() > 10);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("acme.yaml");
+    std::fs::write(&good, GOOD_RULES).expect("write");
+    let o = run(&["rules", "check", path_str(&good)]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("1 rules ok"), "{}", stdout(&o));
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, GOOD_RULES.replace("'key: acmekey_zyxwvutsrqponmlkjihgfedc'", "'key: nothing here'"))
+        .expect("write");
+    let o = run(&["rules", "check", path_str(&bad)]);
+    assert_eq!(code(&o), 1, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("acme.api-key"), "{}", stdout(&o));
+    assert_eq!(code(&run(&["rules", "check", "/nonexistent/rules.yaml"])), 2);
+
+    // --rules adds to the built-in rules.
+    let o = run(&["rules", "list", "-f", "json", "--rules", path_str(&good)]);
+    assert!(json_out(&o).as_array().expect("rules").iter().any(|r| r["id"] == json!("acme.api-key")));
+    let image = dir_image(&[("srv/app.conf", "key = acmekey_0123456789abcdefghijklmn\n")]);
+    let o = run(&["scan", "-f", "json", "--rules", path_str(&good), path_str(image.path())]);
+    assert_eq!(code(&o), 1);
+    assert!(rule_ids(&json_out(&o)).contains(&"acme.api-key".to_string()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feel: colour, progress, quiet, help, broken pipe
+
+#[test]
+fn colour_follows_the_flag_and_no_color() {
+    let image = fixture(DOCKER);
+    let img = path_str(&image);
+    assert!(stdout(&run(&["scan", "--color", "always", img])).contains("\x1b["));
+    assert!(!stdout(&run(&["scan", "--color", "never", img])).contains("\x1b["));
+    // auto: not a terminal here.
+    assert!(!stdout(&run(&["scan", img])).contains("\x1b["));
+    let o = layerdig().env("NO_COLOR", "1").args(["scan", img]).output().expect("run");
+    assert!(!stdout(&o).contains("\x1b["));
+}
+
+#[test]
+fn progress_on_stderr_only_when_asked_or_on_a_terminal() {
+    let image = fixture(DOCKER);
+    let img = path_str(&image);
+    let o = run(&["scan", "-f", "json", "--progress", "always", img]);
+    assert!(stderr(&o).contains("layers") && stderr(&o).contains("images"), "{}", stderr(&o));
+    json_out(&o); // stdout is still just the report
+    for args in [
+        vec!["scan", "-f", "json", img],
+        vec!["scan", "-f", "json", "--progress", "never", img],
+        vec!["scan", "-f", "json", "-q", "--progress", "always", img],
+    ] {
+        let o = run(&args);
+        assert!(o.stderr.is_empty(), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn quiet_drops_the_summary() {
+    let image = fixture(DOCKER);
+    let loud = stdout(&run(&["scan", "--color", "never", path_str(&image)]));
+    let quiet = stdout(&run(&["scan", "-q", "--color", "never", path_str(&image)]));
+    assert!(loud.contains("FAIL:") && !quiet.contains("FAIL:"));
+    assert!(quiet.contains("DELETED in layer 2"));
+}
+
+#[test]
+fn help_shows_an_example_per_command() {
+    for cmd in [
+        vec![],
+        vec!["scan"],
+        vec!["sweep"],
+        vec!["baseline"],
+        vec!["layers"],
+        vec!["ls"],
+        vec!["schema"],
+        vec!["rules", "list"],
+        vec!["rules", "check"],
+    ] {
+        let mut args = cmd.clone();
+        args.push("--help");
+        let o = run(&args);
+        assert_eq!(code(&o), 0, "{args:?}");
+        let text = stdout(&o);
+        assert!(text.contains("Example"), "{args:?}: {text}");
+        assert!(text.contains("layerdig "), "{args:?}");
+    }
+    assert!(stdout(&run(&["--help"])).contains("Exit status"));
+    assert_eq!(code(&run(&["scan"])), 2, "a usage error");
+}
+
+#[test]
+fn a_closed_pipe_stops_quietly() {
+    use std::process::Stdio;
+    let image = fixture(DOCKER);
+    for format in ["jsonl", "json", "human"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_layerdig"))
+            .args(["scan", "-f", format, path_str(&image), path_str(&image)])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // The reader goes away before anything is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.is_empty(), "{format}: {err}");
+        assert_ne!(out.status.code(), Some(2), "{format}: a closed pipe is not an error");
+    }
+}
