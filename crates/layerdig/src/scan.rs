@@ -524,8 +524,8 @@ impl Scanner {
         for (i, image) in source.images().iter().enumerate() {
             stats.images += 1;
             let layer_scans: Vec<&LayerScan> = image.layers.iter().map(|l| &scans[key_of[&(i, l.index)]]).collect();
-            let findings = self.assemble(source, image, &layer_scans, &mut detector);
-            let report = image_report(source, image, &layer_scans, &findings);
+            let (findings, redactor) = self.assemble(source, image, &layer_scans, &mut detector);
+            let report = image_report(source, image, &layer_scans, redactor.as_ref());
             if !sink.image(&report)? {
                 return Ok(stats);
             }
@@ -615,7 +615,14 @@ impl Scanner {
     }
 
     /// Resolve statuses and turn one image's hits (and its config's) into findings.
-    fn assemble(&self, source: &ImageSource, image: &Image, layers: &[&LayerScan], det: &mut Detector) -> Vec<Finding> {
+    /// Also returns the redactor for the image's free text (`None` when secrets are shown).
+    fn assemble(
+        &self,
+        source: &ImageSource,
+        image: &Image,
+        layers: &[&LayerScan],
+        det: &mut Detector,
+    ) -> (Vec<Finding>, Option<Redactor>) {
         let image_name = source.path().display().to_string();
         let platform = image.platform.as_ref().map(|p| p.to_string());
         let indexes: Vec<Option<&LayerIndex>> = layers.iter().map(|s| Some(&s.walk.index)).collect();
@@ -706,8 +713,8 @@ impl Scanner {
             }
         }
         // created_by strings carry build arguments: never print a secret through them.
-        if !self.options.show_secrets {
-            let redactor = Redactor::new(secrets);
+        let redactor = (!self.options.show_secrets).then(|| Redactor::new(secrets));
+        if let Some(redactor) = &redactor {
             for f in &mut out {
                 for loc in &mut f.locations {
                     if let Some(cb) = &loc.created_by {
@@ -717,7 +724,7 @@ impl Scanner {
             }
         }
         out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.rule_id.cmp(&b.rule_id)));
-        out
+        (out, redactor)
     }
 }
 
@@ -751,13 +758,10 @@ impl Redactor {
     }
 }
 
-fn image_report(source: &ImageSource, image: &Image, scans: &[&LayerScan], findings: &[Finding]) -> ImageReport {
-    // The findings' created_by strings are already redacted: use them for the layers too.
-    let redacted_by: HashMap<usize, String> = findings
-        .iter()
-        .flat_map(|f| f.locations.iter())
-        .filter_map(|l| Some((l.layer_index?, l.created_by.clone()?)))
-        .collect();
+/// Every layer's `created_by` goes through `redactor`, whether or not the layer had a finding:
+/// a secret found anywhere in the image (a build argument in the history, say) must not be
+/// printed through another layer's instruction.
+fn image_report(source: &ImageSource, image: &Image, scans: &[&LayerScan], redactor: Option<&Redactor>) -> ImageReport {
     ImageReport {
         path: source.path().display().to_string(),
         format: source.format().as_str().to_string(),
@@ -776,7 +780,10 @@ fn image_report(source: &ImageSource, image: &Image, scans: &[&LayerScan], findi
                 compression: scan.walk.compression,
                 size: scan.walk.stats.compressed_bytes.max(layer.size),
                 uncompressed_size: scan.walk.stats.uncompressed_bytes,
-                created_by: redacted_by.get(&layer.index).cloned().or_else(|| layer.created_by.clone()),
+                created_by: layer.created_by.as_deref().map(|cb| match redactor {
+                    Some(r) => r.redact(cb),
+                    None => cb.to_string(),
+                }),
                 files: scan.walk.stats.files,
                 added: scan.walk.stats.added,
                 deleted: scan.walk.stats.deleted,
