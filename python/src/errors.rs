@@ -1,0 +1,96 @@
+//! The exception hierarchy and the conversion of the library's errors into it.
+//!
+//! ```text
+//! Exception
+//! └── LayerdigError            anything layerdig reports that is not an OS error
+//!     ├── ImageFormatError     not an image, or malformed manifests / configs
+//!     └── RuleError            a rule file that does not parse or compile
+//! OSError (FileNotFoundError, PermissionError, …)   the OS refused a read
+//! UserWarning
+//! └── LayerdigWarning          a problem that did not stop `layers()` / `files()`
+//! ```
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyOSError, PyUserWarning};
+use pyo3::prelude::*;
+
+create_exception!(
+    layerdig,
+    LayerdigError,
+    PyException,
+    "Base class of layerdig's errors. The message names the image and, where they apply, the layer and the path inside it."
+);
+create_exception!(
+    layerdig,
+    ImageFormatError,
+    LayerdigError,
+    "The input is not a container image layerdig can read, or its manifests or configuration are malformed."
+);
+create_exception!(
+    layerdig,
+    RuleError,
+    LayerdigError,
+    "A rule file could not be parsed or one of its rules does not compile."
+);
+create_exception!(
+    layerdig,
+    LayerdigWarning,
+    PyUserWarning,
+    "A problem that did not stop layers() or files() (a corrupt layer, a digest mismatch, a missing blob): what could be read is returned."
+);
+
+/// The library's error on its way to Python (boxed: it is large, and travels through `Result`s).
+pub struct Error(pub Box<layerdig::Error>);
+
+impl From<layerdig::Error> for Error {
+    fn from(e: layerdig::Error) -> Self {
+        Error(Box::new(e))
+    }
+}
+
+impl From<layerdig::detect::RuleError> for Error {
+    fn from(e: layerdig::detect::RuleError) -> Self {
+        Error(Box::new(layerdig::Error::Rule(e)))
+    }
+}
+
+impl From<Error> for PyErr {
+    fn from(Error(e): Error) -> PyErr {
+        match *e {
+            layerdig::Error::Io { path, source } => os_error(&path, &source),
+            layerdig::Error::Rule(layerdig::detect::RuleError::Io { path, source }) => os_error(&path, &source),
+            e @ layerdig::Error::ImageFormat { .. } => ImageFormatError::new_err(e.to_string()),
+            e @ layerdig::Error::Rule(_) => RuleError::new_err(e.to_string()),
+            e => LayerdigError::new_err(e.to_string()),
+        }
+    }
+}
+
+/// `OSError(errno, strerror, filename)`, which Python turns into the matching subclass
+/// (`FileNotFoundError` for ENOENT, `PermissionError` for EACCES, ...).
+fn os_error(path: &std::path::Path, source: &std::io::Error) -> PyErr {
+    Python::attach(|py| {
+        let made = match source.raw_os_error() {
+            Some(errno) => py
+                .import("os")
+                .and_then(|os| os.getattr("strerror"))
+                .and_then(|strerror| strerror.call1((errno,)))
+                .and_then(|text| py.get_type::<PyOSError>().call1((errno, text, path.as_os_str()))),
+            None => py.get_type::<PyOSError>().call1((format!("{}: {source}", path.display()),)),
+        };
+        match made {
+            Ok(instance) => PyErr::from_value(instance),
+            Err(e) => e,
+        }
+    })
+}
+
+/// Report problems that did not stop a listing as `LayerdigWarning`s.
+pub fn warn_all(py: Python<'_>, problems: &[String]) -> PyResult<()> {
+    let category = py.get_type::<LayerdigWarning>();
+    for p in problems {
+        let message = std::ffi::CString::new(p.replace('\0', "\\0")).unwrap_or_default();
+        PyErr::warn(py, &category, &message, 1)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,324 @@
+//! The native half of the `layerdig` Python package: a thin shell over the `layerdig` crate.
+//!
+//! Every function that reads an image releases the GIL (`Python::detach`) for the whole read,
+//! so scans in a thread pool run in parallel. Results are frozen classes over the library's own
+//! types (see `types`); errors become the exception hierarchy in `errors`.
+
+mod errors;
+mod iter;
+mod rules;
+mod types;
+
+use std::path::{Path, PathBuf};
+
+use layerdig::detect::Detector;
+use layerdig::layer::{Content, Entry, Flow, LayerVisitor, WalkOptions};
+use layerdig::{Collect, Image as CoreImage, ImageSource, LayerReport, OpenOptions, Platform, Scanner, Status};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use rayon::prelude::*;
+
+use crate::errors::Error;
+use crate::rules::Rules;
+use crate::types::{ErrorReport, FileRecord, Finding, Image, Layer, Location, Report, Stats};
+
+/// `"os/arch[/variant]"` into a platform; ValueError when malformed.
+fn parse_platform(platform: Option<&str>) -> PyResult<Option<Platform>> {
+    platform.map(|p| p.parse::<Platform>().map_err(PyValueError::new_err)).transpose()
+}
+
+fn check_threads(threads: Option<usize>) -> PyResult<Option<usize>> {
+    match threads {
+        Some(0) => Err(PyValueError::new_err("threads must be at least 1")),
+        t => Ok(t),
+    }
+}
+
+/// A scanner with the options every scanning function takes.
+fn scanner(
+    rules: &layerdig::Rules,
+    show_secrets: bool,
+    threads: Option<usize>,
+    platform: Option<Platform>,
+) -> Result<Scanner, Error> {
+    let mut builder = Scanner::builder();
+    builder.show_secrets(show_secrets).platform(platform);
+    if let Some(n) = threads {
+        builder.threads(n);
+    }
+    Ok(builder.build(rules)?)
+}
+
+fn open(path: &Path, platform: Option<Platform>) -> Result<ImageSource, Error> {
+    Ok(ImageSource::open_with(path, &OpenOptions { platform })?)
+}
+
+/// Run `f` in a thread pool of `threads` workers (or rayon's global pool).
+fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, Error> {
+    match threads {
+        Some(n) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .map_err(|e| layerdig::Error::Sink(format!("thread pool: {e}")))?;
+            Ok(pool.install(f))
+        }
+        None => Ok(f()),
+    }
+}
+
+/// Scan an image for secrets in every layer, its configuration and its build history.
+///
+/// `path` is a `docker save` / `podman save` archive, an OCI layout directory or `oci-archive`
+/// tar, a single layer tarball (plain, gzip or zstd) or a directory. The GIL is released for
+/// the whole scan.
+///
+/// Raises FileNotFoundError (or another OSError) when the path cannot be read,
+/// ImageFormatError when it is not an image or no image has the requested platform, ValueError
+/// for a malformed platform or threads=0. Problems inside the image (a corrupt layer, a digest
+/// mismatch) do not raise: they are in `Report.errors`.
+#[pyfunction]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None))]
+fn scan(
+    py: Python<'_>,
+    path: PathBuf,
+    platform: Option<&str>,
+    show_secrets: bool,
+    threads: Option<usize>,
+    rules: Option<PyRef<'_, Rules>>,
+) -> PyResult<Report> {
+    let platform = parse_platform(platform)?;
+    let threads = check_threads(threads)?;
+    let rules = rules.map(|r| r.inner.clone());
+    let (report, rules) = py.detach(move || -> Result<_, Error> {
+        let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
+        let scanner = scanner(&rules, show_secrets, threads, platform.clone())?;
+        let source = open(&path, platform)?;
+        let mut sink = Collect::new();
+        let stats = scanner.scan_source(&source, &mut sink)?;
+        Ok((sink.into_report(stats), rules))
+    })?;
+    Report::new(py, report, rules)
+}
+
+/// Scan an image like `scan()`, yielding each finding as soon as the scanner produces it.
+///
+/// The scan runs on a background thread; waiting for the next finding releases the GIL.
+/// After the last finding the iterator's `images`, `errors` and `stats` hold the rest of the
+/// report. Raises like `scan()` (opening errors at the call, not at the first `next()`).
+#[pyfunction]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None))]
+fn iter_scan(
+    py: Python<'_>,
+    path: PathBuf,
+    platform: Option<&str>,
+    show_secrets: bool,
+    threads: Option<usize>,
+    rules: Option<PyRef<'_, Rules>>,
+) -> PyResult<iter::ScanIterator> {
+    let platform = parse_platform(platform)?;
+    let threads = check_threads(threads)?;
+    let rules = rules.map(|r| r.inner.clone());
+    let (scanner, source) = py.detach(move || -> Result<_, Error> {
+        let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
+        let scanner = scanner(&rules, show_secrets, threads, platform.clone())?;
+        let source = open(&path, platform)?;
+        Ok((scanner, source))
+    })?;
+    Ok(iter::ScanIterator::start(scanner, source))
+}
+
+/// Run one buffer through the detectors as if it were the file at `path` inside an image
+/// (the path matters: credential files and test fixtures are recognised by it). The findings'
+/// locations have a path, line and column but no image or layer.
+#[pyfunction]
+#[pyo3(signature = (data, path="-", *, show_secrets=false, rules=None))]
+fn scan_bytes(
+    py: Python<'_>,
+    data: std::borrow::Cow<'_, [u8]>,
+    path: &str,
+    show_secrets: bool,
+    rules: Option<PyRef<'_, Rules>>,
+) -> PyResult<Vec<Finding>> {
+    let rules = rules.map(|r| r.inner.clone());
+    let data: &[u8] = &data;
+    let findings = py.detach(move || -> Result<_, Error> {
+        let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
+        let scanner = scanner(&rules, show_secrets, None, None)?;
+        Ok(scanner.scan_slice(path, data))
+    })?;
+    Ok(findings.into_iter().map(|inner| Finding { inner }).collect())
+}
+
+/// Replace secrets the built-in detectors find in a build instruction with their redacted form,
+/// as the scanner does for the layers of a report.
+fn redact_created_by(detector: &mut Detector, index: usize, text: &str) -> String {
+    let mut matches = Vec::new();
+    detector.scan_config(&format!("history[{index}].created_by"), text, &mut matches);
+    let mut secrets: Vec<Vec<u8>> = matches.into_iter().map(|m| m.secret).filter(|s| s.len() >= 4).collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_string();
+    for s in secrets {
+        let secret = String::from_utf8_lossy(&s).into_owned();
+        out = out.replace(&secret, &format!("[REDACTED {}]", layerdig::finding::redact(&s)));
+    }
+    out
+}
+
+/// A visitor that lets the walker read (count, index and verify) every entry.
+struct ReadAll;
+
+impl LayerVisitor for ReadAll {
+    fn visit(&mut self, _: &Entry<'_>, _: Content<'_>) -> Result<Flow, layerdig::Error> {
+        Ok(Flow::Continue)
+    }
+}
+
+fn layer_reports(
+    source: &ImageSource,
+    image: &CoreImage,
+    show_secrets: bool,
+) -> (Vec<LayerReport>, Vec<layerdig::Error>) {
+    let options = WalkOptions::default();
+    let walks: Vec<_> = image
+        .layers
+        .par_iter()
+        .map(|layer| layerdig::layer::walk(source.path(), layer, &options, &mut ReadAll))
+        .collect();
+    let mut detector = Detector::new(&layerdig::Rules::builtin());
+    let mut problems = Vec::new();
+    let mut reports = Vec::new();
+    for (layer, walk) in image.layers.iter().zip(walks) {
+        let created_by = match (&layer.created_by, show_secrets) {
+            (Some(c), false) => Some(redact_created_by(&mut detector, layer.index, c)),
+            (c, _) => c.clone(),
+        };
+        reports.push(LayerReport {
+            index: layer.index,
+            digest: layer.digest.as_ref().or(walk.digest.as_ref()).map(|d| d.to_string()),
+            diff_id: layer.diff_id.as_ref().or(walk.diff_id.as_ref()).map(|d| d.to_string()),
+            media_type: layer.media_type.as_ref().map(|m| m.to_string()),
+            compression: walk.compression,
+            size: walk.stats.compressed_bytes.max(layer.size),
+            uncompressed_size: walk.stats.uncompressed_bytes,
+            created_by,
+            files: walk.stats.files,
+            added: walk.stats.added,
+            deleted: walk.stats.deleted,
+        });
+        problems.extend(walk.problems);
+    }
+    (reports, problems)
+}
+
+/// The layers of the image at `path`, base first: digests, media type, compression, sizes, the
+/// instruction that made each (secrets in it redacted unless `show_secrets`), files added and
+/// whiteouts. Every layer is read (in parallel, the GIL released) to count and verify it.
+///
+/// For a multi-platform input the layers of every image are listed (each `Layer.platform` says
+/// whose) unless `platform` picks one. Problems that do not stop the listing (a corrupt layer,
+/// a digest mismatch) are issued as `LayerdigWarning`s. Raises like `scan()`.
+#[pyfunction]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None))]
+fn layers(
+    py: Python<'_>,
+    path: PathBuf,
+    platform: Option<&str>,
+    show_secrets: bool,
+    threads: Option<usize>,
+) -> PyResult<Vec<Layer>> {
+    let platform = parse_platform(platform)?;
+    let threads = check_threads(threads)?;
+    let (layers, problems) = py.detach(move || -> Result<_, Error> {
+        let source = open(&path, platform)?;
+        let mut problems: Vec<layerdig::Error> = Vec::new();
+        let mut layers = Vec::new();
+        for image in source.images() {
+            let (reports, more) = in_pool(threads, || layer_reports(&source, image, show_secrets))?;
+            let platform = image.platform.as_ref().map(|p| p.to_string());
+            layers.extend(reports.into_iter().map(|inner| Layer { inner, platform: platform.clone() }));
+            problems.extend(more);
+        }
+        let opening = source.problems().iter().map(|p| p.to_string());
+        let problems: Vec<String> = opening.chain(problems.iter().map(|p| p.to_string())).collect();
+        Ok((layers, problems))
+    })?;
+    errors::warn_all(py, &problems)?;
+    Ok(layers)
+}
+
+/// Every file (regular files, hard and symbolic links) of every layer of the image at `path`,
+/// base layer first, with its fate in the final image: `present`, `deleted` or `overwritten`
+/// (and the layer that did it). `status` keeps only files with that status.
+///
+/// Problems that do not stop the listing are issued as `LayerdigWarning`s. Raises like
+/// `scan()`, and ValueError for an unknown status.
+#[pyfunction]
+#[pyo3(signature = (path, status=None, *, platform=None, threads=None))]
+fn files(
+    py: Python<'_>,
+    path: PathBuf,
+    status: Option<&str>,
+    platform: Option<&str>,
+    threads: Option<usize>,
+) -> PyResult<Vec<FileRecord>> {
+    let wanted = match status {
+        None => None,
+        Some("present") => Some(Status::Present),
+        Some("deleted") => Some(Status::Deleted),
+        Some("overwritten") => Some(Status::Overwritten),
+        Some(other) => {
+            return Err(PyValueError::new_err(format!(
+                "unknown status '{other}': expected 'present', 'deleted' or 'overwritten'"
+            )));
+        }
+    };
+    let platform = parse_platform(platform)?;
+    let threads = check_threads(threads)?;
+    let (records, problems) = py.detach(move || -> Result<_, Error> {
+        let source = open(&path, platform)?;
+        let mut problems: Vec<String> = source.problems().iter().map(|p| p.to_string()).collect();
+        let mut records = Vec::new();
+        for image in source.images() {
+            let (files, _, more) = layerdig::file_history(&source, image, threads);
+            let platform = image.platform.as_ref().map(|p| p.to_string());
+            records.extend(
+                files
+                    .into_iter()
+                    .filter(|f| wanted.is_none_or(|w| f.status == w))
+                    .map(|inner| FileRecord { inner, platform: platform.clone() }),
+            );
+            problems.extend(more.iter().map(|p| p.to_string()));
+        }
+        Ok((records, problems))
+    })?;
+    errors::warn_all(py, &problems)?;
+    Ok(records)
+}
+
+/// layerdig's native module; import `layerdig`, which re-exports everything here.
+#[pymodule(gil_used = false)]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(scan, m)?)?;
+    m.add_function(wrap_pyfunction!(iter_scan, m)?)?;
+    m.add_function(wrap_pyfunction!(scan_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(layers, m)?)?;
+    m.add_function(wrap_pyfunction!(files, m)?)?;
+    m.add_class::<Rules>()?;
+    m.add_class::<Report>()?;
+    m.add_class::<Finding>()?;
+    m.add_class::<Location>()?;
+    m.add_class::<Image>()?;
+    m.add_class::<Layer>()?;
+    m.add_class::<ErrorReport>()?;
+    m.add_class::<Stats>()?;
+    m.add_class::<FileRecord>()?;
+    m.add_class::<iter::ScanIterator>()?;
+    m.add("LayerdigError", py.get_type::<errors::LayerdigError>())?;
+    m.add("ImageFormatError", py.get_type::<errors::ImageFormatError>())?;
+    m.add("RuleError", py.get_type::<errors::RuleError>())?;
+    m.add("LayerdigWarning", py.get_type::<errors::LayerdigWarning>())?;
+    Ok(())
+}
