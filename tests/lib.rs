@@ -67,6 +67,16 @@ impl LayerBuilder {
         self
     }
 
+    /// A regular file whose header name field holds `name` as is (at most 100 bytes): `..`
+    /// components and absolute paths that [`LayerBuilder::file`] would refuse.
+    pub fn file_raw_name(mut self, name: &[u8], content: &[u8]) -> Self {
+        let mut h = Self::header(tar::EntryType::Regular, content.len() as u64, 0o644);
+        h.as_old_mut().name[..name.len()].copy_from_slice(name);
+        h.set_cksum();
+        self.builder.append(&h, content).expect("append");
+        self
+    }
+
     /// A directory.
     pub fn dir(mut self, path: &str) -> Self {
         let mut h = Self::header(tar::EntryType::Directory, 0, 0o755);
@@ -96,6 +106,48 @@ impl LayerBuilder {
     pub fn symlink(mut self, path: &str, target: &str) -> Self {
         let mut h = Self::header(tar::EntryType::Symlink, 0, 0o777);
         self.builder.append_link(&mut h, path, target).expect("append symlink");
+        self
+    }
+
+    /// A regular file named by a PAX `path` record (any length, any bytes).
+    pub fn pax_file(mut self, path: &[u8], content: &[u8]) -> Self {
+        let mut record = Vec::new();
+        let body_len = b" path=".len() + path.len() + 1;
+        let mut len = body_len + 1;
+        while len != body_len + len.to_string().len() {
+            len = body_len + len.to_string().len();
+        }
+        record.extend_from_slice(len.to_string().as_bytes());
+        record.extend_from_slice(b" path=");
+        record.extend_from_slice(path);
+        record.push(b'\n');
+        let mut x = Self::header(tar::EntryType::XHeader, record.len() as u64, 0o644);
+        x.set_path("PaxHeaders/x").expect("pax header name");
+        x.set_cksum();
+        self.builder.append(&x, &record[..]).expect("append pax");
+        let mut h = Self::header(tar::EntryType::Regular, content.len() as u64, 0o644);
+        h.set_path("pax-placeholder").expect("placeholder name");
+        h.set_cksum();
+        self.builder.append(&h, content).expect("append");
+        self
+    }
+
+    /// A GNU sparse file of `real_size` bytes that are all hole: no data is stored.
+    pub fn sparse_hole(mut self, path: &str, real_size: u64) -> Self {
+        let mut h = Self::header(tar::EntryType::GNUSparse, 0, 0o644);
+        h.set_path(path).expect("sparse name");
+        let octal = |v: u64| {
+            let text = format!("{v:011o}\0");
+            let mut field = [0u8; 12];
+            field.copy_from_slice(text.as_bytes());
+            field
+        };
+        let gnu = h.as_gnu_mut().expect("gnu header");
+        gnu.realsize = octal(real_size);
+        gnu.sparse[0].offset = octal(real_size);
+        gnu.sparse[0].numbytes = octal(0);
+        h.set_cksum();
+        self.builder.append(&h, &[][..]).expect("append sparse");
         self
     }
 
@@ -322,6 +374,26 @@ impl Layout {
         std::fs::write(path, b.into_inner().expect("tar")).expect("write tar");
     }
 
+    /// Write as a tar archive in which each `(name, target)` of `links` is a symbolic link.
+    pub fn write_tar_with_links(&self, path: &Path, links: &[(&str, &str)]) {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, bytes) in &self.files {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(bytes.len() as u64);
+            h.set_mode(0o644);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, name, &bytes[..]).expect("append");
+        }
+        for (name, target) in links {
+            let mut h = tar::Header::new_ustar();
+            h.set_size(0);
+            h.set_mode(0o777);
+            h.set_entry_type(tar::EntryType::Symlink);
+            b.append_link(&mut h, name, target).expect("append link");
+        }
+        std::fs::write(path, b.into_inner().expect("tar")).expect("write tar");
+    }
+
     /// Replace the bytes of the blob with this digest (for tampering tests).
     pub fn replace_blob(&mut self, digest: &str, bytes: Vec<u8>) {
         let name = format!("blobs/sha256/{}", &digest[7..]);
@@ -330,5 +402,37 @@ impl Layout {
                 *b = bytes.clone();
             }
         }
+    }
+}
+
+/// Assert the names of the JSON contract other tools rely on (README, `layerdig schema`): an
+/// image object, its first layer, and a finding with its first location, without its secret.
+pub fn assert_json_contract(image: &Value, finding: &Value) {
+    for key in ["path", "format", "digest", "platform", "layers"] {
+        assert!(image.get(key).is_some(), "image.{key}");
+    }
+    for key in ["index", "digest", "diff_id", "media_type", "size", "created_by"] {
+        assert!(image["layers"][0].get(key).is_some(), "layer.{key}");
+    }
+    for key in ["rule_id", "rule_name", "severity", "confidence", "fingerprint", "redacted", "locations"] {
+        assert!(finding.get(key).is_some(), "finding.{key}");
+    }
+    assert!(finding.get("secret").is_none(), "no secret unless asked for");
+    let location = &finding["locations"][0];
+    for key in [
+        "image",
+        "source",
+        "config_key",
+        "layer_index",
+        "layer_digest",
+        "created_by",
+        "path",
+        "line",
+        "column",
+        "status",
+        "removed_in_layer",
+        "disposition",
+    ] {
+        assert!(location.get(key).is_some(), "location.{key}");
     }
 }

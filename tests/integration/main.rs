@@ -3,4 +3,5 @@
 mod cli;
 mod core;
 mod fixtures;
+mod hostile;
 mod scan;

@@ -227,33 +227,5 @@ fn json_report_keeps_the_contract_names() {
     for key in ["images", "findings", "errors", "stats"] {
         assert!(v.get(key).is_some(), "{key}");
     }
-    let image = &v["images"][0];
-    for key in ["path", "format", "digest", "platform", "layers"] {
-        assert!(image.get(key).is_some(), "image.{key}");
-    }
-    for key in ["index", "digest", "diff_id", "media_type", "size", "created_by"] {
-        assert!(image["layers"][0].get(key).is_some(), "layer.{key}");
-    }
-    let f = &v["findings"][0];
-    for key in ["rule_id", "rule_name", "severity", "confidence", "fingerprint", "redacted", "locations"] {
-        assert!(f.get(key).is_some(), "finding.{key}");
-    }
-    assert!(f.get("secret").is_none());
-    let loc = &f["locations"][0];
-    for key in [
-        "image",
-        "source",
-        "config_key",
-        "layer_index",
-        "layer_digest",
-        "created_by",
-        "path",
-        "line",
-        "column",
-        "status",
-        "removed_in_layer",
-        "disposition",
-    ] {
-        assert!(loc.get(key).is_some(), "location.{key}");
-    }
+    layerdig_tests::assert_json_contract(&v["images"][0], &v["findings"][0]);
 }

@@ -272,35 +272,7 @@ fn json_report_keeps_the_contract_and_validates_against_layerdig_schema() {
     assert_eq!(code(&o), 1);
     assert_valid(&report_schema, &report, "the JSON report");
     // The names other tools rely on.
-    let image = &report["images"][0];
-    for key in ["path", "format", "digest", "platform", "layers"] {
-        assert!(image.get(key).is_some(), "image.{key}");
-    }
-    for key in ["index", "digest", "diff_id", "media_type", "size", "created_by"] {
-        assert!(image["layers"][0].get(key).is_some(), "layer.{key}");
-    }
-    let f = &findings(&report)[0];
-    for key in ["rule_id", "rule_name", "severity", "confidence", "fingerprint", "redacted", "locations"] {
-        assert!(f.get(key).is_some(), "finding.{key}");
-    }
-    assert!(f.get("secret").is_none(), "no secret without --show-secrets");
-    let loc = &f["locations"][0];
-    for key in [
-        "image",
-        "source",
-        "config_key",
-        "layer_index",
-        "layer_digest",
-        "created_by",
-        "path",
-        "line",
-        "column",
-        "status",
-        "removed_in_layer",
-        "disposition",
-    ] {
-        assert!(loc.get(key).is_some(), "location.{key}");
-    }
+    layerdig_tests::assert_json_contract(&report["images"][0], &findings(&report)[0]);
     assert_eq!(report["gate"]["exit_code"], json!(1));
     assert_eq!(report["gate"]["result"], json!("fail"));
     assert_eq!(report["gate"]["fail_on"], json!("high"));
@@ -521,6 +493,33 @@ fn exit_2_on_errors_with_partial_results_still_written() {
             assert_eq!(headers, 1, "{text}");
         }
     }
+}
+
+/// Issue 7: a layer blob that is a symbolic link out of the image directory is an error at that
+/// layer, never followed; the exit code is 2 and the other layers' findings are still printed.
+#[cfg(unix)]
+#[test]
+fn hostile_layer_link_out_of_the_image_exits_2_with_the_other_findings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("demo.oci");
+    copy_tree(&fixture("demo.umoci.oci"), &copy);
+    let (_, good) = scan_json("demo.umoci.oci", &[]);
+    let digest = good["images"][0]["layers"][6]["digest"].as_str().expect("layer 6 digest").to_string();
+    let blob = copy.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    std::fs::remove_file(&blob).expect("rm blob");
+    std::os::unix::fs::symlink("/etc/passwd", &blob).expect("symlink");
+    let o = run(&["scan", "-f", "json", path_str(&copy)]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let report = json_out(&o);
+    let errors = report["errors"].as_array().expect("errors");
+    assert!(
+        errors.iter().any(|e| e["layer_index"] == json!(6)
+            && e["incomplete"] == json!(true)
+            && e["message"].as_str().is_some_and(|m| m.contains("links outside the image directory"))),
+        "{errors:#?}"
+    );
+    assert!(rule_ids(&report).len() >= planted().len() - 1, "the other layers' findings are kept");
+    assert!(!stdout(&o).contains("root:") && !stderr(&o).contains("root:"), "the link was not followed");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ pub enum Error {
 #[non_exhaustive]
 pub enum LayerErrorKind {
     /// The manifest names a blob the image does not contain.
-    #[error("blob {0} is missing from the image")]
+    #[error("blob missing from the image: {0}")]
     MissingBlob(String),
     /// The blob or its uncompressed stream does not hash to the digest the manifest or config
     /// gives. This is evidence of corruption or tampering; the layer is still scanned.

@@ -884,7 +884,10 @@ impl Scratch {
                     // Fill the buffer up to a whole window plus overlap.
                     while !eof && self.buf.len() < cap {
                         let start = self.buf.len();
-                        let want = (cap - start).min(256 << 10);
+                        // No more than the file has left (plus a little, to see its end): a
+                        // zero-filled 256 KiB per tiny file made a layer of many entries crawl.
+                        let left = size.saturating_sub(offset + start as u64).saturating_add(1).max(8 << 10);
+                        let want = (cap - start).min(256 << 10).min(usize::try_from(left).unwrap_or(usize::MAX));
                         self.buf.resize(start + want, 0);
                         match reader.read(&mut self.buf[start..]) {
                             Ok(0) => {

@@ -238,11 +238,17 @@ impl Opener<'_> {
                 "not a container image: expected a docker-archive or oci-archive tar, a layer tarball (plain, gzip or zstd), an OCI layout directory or a directory",
             ));
         }
-        let index =
-            TarIndex::build(Arc::clone(&map)).map_err(|e| self.format_err(format!("unreadable tar archive: {e}")))?;
+        let (index, broken) = TarIndex::build(Arc::clone(&map));
         if !Store::archive_is_image(&index) {
+            // A layer tarball, perhaps cut short: the layer walker reads what there is and
+            // reports where it breaks off.
             self.single_layer(LayerSource::Blob(Blob::whole(Arc::clone(&map))), bytes.len() as u64);
             return Ok(ImageFormat::LayerTar);
+        }
+        if let Some(e) = broken {
+            self.problems.push(self.format_err(format!(
+                "the archive is corrupt or truncated ({e}); what comes after that point is missing"
+            )));
         }
         let store = Store::Archive(index);
         if store.exists("index.json") {
@@ -349,7 +355,19 @@ impl Opener<'_> {
         if self.images.is_empty() {
             return Err(match &self.options.platform {
                 Some(wanted) => self.format_err(format!("no image for platform {wanted}")),
-                None => self.format_err("OCI layout: index.json lists no image manifests"),
+                None if self.problems.is_empty() => self.format_err("OCI layout: index.json lists no image manifests"),
+                None => {
+                    // Why there is none: the problems met on the way, or they would be lost.
+                    let why: Vec<String> = self
+                        .problems
+                        .iter()
+                        .map(|p| match p {
+                            Error::ImageFormat { message, .. } => message.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect();
+                    self.format_err(format!("OCI layout: no readable image manifest: {}", why.join("; ")))
+                }
             });
         }
         Ok(())

@@ -89,9 +89,15 @@ pub(crate) fn normalize_name(name: &str) -> Option<String> {
 }
 
 impl TarIndex {
-    /// Index an uncompressed tar held in `map`. Fails on the first malformed header.
-    pub(crate) fn build(map: Arc<Mapped>) -> Result<TarIndex, String> {
+    /// Index an uncompressed tar held in `map`. On a malformed or truncated entry the index
+    /// keeps the entries before it, and the error says what is wrong.
+    pub(crate) fn build(map: Arc<Mapped>) -> (TarIndex, Option<String>) {
         let mut items = HashMap::new();
+        let error = Self::read_items(&map, &mut items).err();
+        (TarIndex { map, items }, error)
+    }
+
+    fn read_items(map: &Mapped, items: &mut HashMap<String, Item>) -> Result<(), String> {
         {
             let bytes = map.bytes();
             let mut archive = tar::Archive::new(Cursor::new(bytes));
@@ -129,7 +135,7 @@ impl TarIndex {
                 items.insert(name, item);
             }
         }
-        Ok(TarIndex { map, items })
+        Ok(())
     }
 
     fn contains_image_files(&self) -> bool {

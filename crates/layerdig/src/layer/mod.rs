@@ -305,7 +305,7 @@ impl Walker<'_> {
                         self.walk.digest = diff_id.clone();
                     }
                     self.walk.stats.uncompressed_bytes = bytes.len() as u64;
-                    self.walk_tar(Stream::Plain(bytes), visitor);
+                    self.walk_tar(Stream::Plain(bytes), cap, visitor);
                     self.finish_diff_id(diff_id);
                     return;
                 }
@@ -321,7 +321,7 @@ impl Walker<'_> {
             },
         };
         let mut reader = HashingReader { inner: decoded, hasher: verify.then(Sha256::new), count: 0, cap };
-        self.walk_tar(Stream::Reader(Box::new(&mut reader)), visitor);
+        self.walk_tar(Stream::Reader(Box::new(&mut reader)), cap, visitor);
         // Read what follows the tar's end (padding) so the digest covers the whole stream.
         if self.walk.complete {
             match io::copy(&mut reader, &mut io::sink()) {
@@ -365,21 +365,21 @@ impl Walker<'_> {
         self.problem(kind);
     }
 
-    fn walk_tar(&mut self, stream: Stream<'_>, visitor: &mut dyn LayerVisitor) {
+    fn walk_tar(&mut self, stream: Stream<'_>, cap: u64, visitor: &mut dyn LayerVisitor) {
         let compression = self.walk.compression.unwrap_or(Compression::None);
         match stream {
             Stream::Plain(bytes) => {
                 let mut archive = tar::Archive::new(Cursor::new(bytes));
                 match archive.entries_with_seek() {
-                    Ok(entries) => self.entries(entries, Some(bytes), visitor, compression),
-                    Err(e) => self.stream_error(e, compression, u64::MAX),
+                    Ok(entries) => self.entries(entries, Some(bytes), cap, visitor, compression),
+                    Err(e) => self.stream_error(e, compression, cap),
                 }
             }
             Stream::Reader(reader) => {
                 let mut archive = tar::Archive::new(reader);
                 match archive.entries() {
-                    Ok(entries) => self.entries(entries, None, visitor, compression),
-                    Err(e) => self.stream_error(e, compression, u64::MAX),
+                    Ok(entries) => self.entries(entries, None, cap, visitor, compression),
+                    Err(e) => self.stream_error(e, compression, cap),
                 }
             }
         }
@@ -389,17 +389,22 @@ impl Walker<'_> {
         &mut self,
         entries: impl Iterator<Item = io::Result<tar::Entry<'r, R>>>,
         plain: Option<&[u8]>,
+        cap: u64,
         visitor: &mut dyn LayerVisitor,
         compression: Compression,
     ) {
         let mut ordinal: u32 = 0;
+        // Holes in sparse files expand to zeros that are not in the stream, so the stream's cap
+        // does not see them: they draw on a budget of their own, the same size (issue 7).
+        let mut sparse_budget = cap;
+        let mut sparse_capped = false;
         let mut path_buf = Vec::new();
         let mut target_buf = Vec::new();
         for entry in entries {
             let mut entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    self.stream_error(e, compression, u64::MAX);
+                    self.stream_error(e, compression, cap);
                     return;
                 }
             };
@@ -439,6 +444,13 @@ impl Walker<'_> {
                     tar::EntryType::Link => match entry.link_name_bytes() {
                         Some(t) => {
                             normalize(&t, &mut target_buf);
+                            if self.walk.index.last_ordinal(&target_buf).is_none() {
+                                // A tar's hard link names an earlier entry of the same tar.
+                                let target = String::from_utf8_lossy(&target_buf).into_owned();
+                                self.problem(LayerErrorKind::Inconsistent(format!(
+                                    "hard link to /{target}, which is not earlier in this layer"
+                                )));
+                            }
                             Kind::Hardlink
                         }
                         None => Kind::Other,
@@ -483,17 +495,43 @@ impl Walker<'_> {
             }
             let flow = if matches!(kind, Kind::File) {
                 self.walk.stats.file_bytes += size;
-                let in_place = plain.and_then(|bytes| {
-                    if entry_type == tar::EntryType::GNUSparse {
-                        return None;
-                    }
-                    let start = usize::try_from(entry.raw_file_position()).ok()?;
-                    let end = start.checked_add(usize::try_from(size).ok()?)?;
-                    bytes.get(start..end)
+                let sparse = entry_type == tar::EntryType::GNUSparse;
+                let in_place = plain.filter(|_| !sparse).map(|bytes| {
+                    let start = usize::try_from(entry.raw_file_position()).unwrap_or(usize::MAX).min(bytes.len());
+                    let want = usize::try_from(size).unwrap_or(usize::MAX);
+                    let end = start.saturating_add(want).min(bytes.len());
+                    (&bytes[start..end], end - start == want)
                 });
                 match in_place {
-                    Some(slice) => visitor.visit(&view, Content::Slice(slice)),
-                    None => visitor.visit(&view, Content::Reader(&mut entry)),
+                    Some((slice, true)) => visitor.visit(&view, Content::Slice(slice)),
+                    Some((slice, _)) => {
+                        // The header declares more bytes than the layer holds: scan what there
+                        // is, then say so (the tar reader would see a clean end of archive).
+                        let flow = visitor.visit(&view, Content::Slice(slice));
+                        self.problem(LayerErrorKind::Tar(format!(
+                            "entry declares {size} bytes but only {} are in the layer",
+                            slice.len()
+                        )));
+                        if let Err(e) = flow {
+                            self.walk.problems.push(e);
+                        }
+                        return;
+                    }
+                    None if sparse && size > sparse_budget => {
+                        let budget = std::mem::take(&mut sparse_budget);
+                        let flow = visitor.visit(&view, Content::Reader(&mut (&mut entry).take(budget)));
+                        if !sparse_capped {
+                            sparse_capped = true;
+                            self.problem(LayerErrorKind::OutputCap { cap });
+                        }
+                        flow
+                    }
+                    None => {
+                        if sparse {
+                            sparse_budget -= size;
+                        }
+                        visitor.visit(&view, Content::Reader(&mut entry))
+                    }
                 }
             } else {
                 visitor.visit(&view, Content::None)

@@ -1,0 +1,446 @@
+//! Malformed and hostile inputs (issue 7): each is answered by a clear error naming the image,
+//! and the layer and path where there is one; the rest of the image is still scanned; nothing
+//! panics, hangs or allocates without bound.
+
+use std::io::Write;
+use std::path::Path;
+
+use flate2::Compression as GzLevel;
+use flate2::write::GzEncoder;
+use layerdig::{Collect, ErrorReport, ImageSource, Report, Rules, Scanner, Status};
+use layerdig_tests::{Comp, LayerBuilder, Layout, SynthImage, SynthLayer, compress, sha256};
+use serde_json::{Value, json};
+
+const KEY: &str = "AKIAZ7Q3XH2PLMN4RT5V";
+const KEY2: &str = "AKIAB2C3D4E5F6G7H2J3";
+const MIB: u64 = 1 << 20;
+
+fn scan_capped(path: &Path, cap: Option<u64>) -> Report {
+    let rules = Rules::builtin();
+    let mut builder = Scanner::builder();
+    builder.show_secrets(true).threads(2);
+    if let Some(cap) = cap {
+        builder.max_layer_bytes(cap);
+    }
+    let scanner = builder.build(&rules).unwrap();
+    let mut sink = Collect::new();
+    let stats = scanner.scan_path(path, &mut sink).unwrap();
+    sink.into_report(stats)
+}
+
+fn scan(path: &Path) -> Report {
+    scan_capped(path, None)
+}
+
+/// The layers in which `key` was found at `path`, with the status there.
+fn found(report: &Report, key: &str, path: &str) -> Vec<(Option<usize>, Option<Status>)> {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.secret.as_deref() == Some(key))
+        .flat_map(|f| f.locations.iter())
+        .filter(|l| l.path.as_deref() == Some(path))
+        .map(|l| (l.layer_index, l.status))
+        .collect()
+}
+
+/// The one error about `layer` whose message contains `needle`, checked to name the image.
+fn error_at<'r>(report: &'r Report, image: &Path, layer: Option<usize>, needle: &str) -> &'r ErrorReport {
+    let e = report
+        .errors
+        .iter()
+        .find(|e| e.layer_index == layer && e.message.contains(needle))
+        .unwrap_or_else(|| panic!("no error at layer {layer:?} with {needle:?}: {:#?}", report.errors));
+    let image = image.display().to_string();
+    assert_eq!(e.image, image);
+    assert!(e.message.starts_with(&image), "the message names the image: {}", e.message);
+    if let Some(layer) = layer {
+        assert!(e.message.contains(&format!("layer {layer}")), "the message names the layer: {}", e.message);
+    }
+    e
+}
+
+fn env_layer(path: &str, key: &str) -> Vec<u8> {
+    LayerBuilder::new().file(path, format!("aws_access_key_id = {key}\n").as_bytes()).finish()
+}
+
+/// A two-layer OCI layout: layer 0 holds `KEY` at `app/.env` (always readable), layer 1 is
+/// `layer1` compressed with `comp`, whose blob is then replaced by `tamper(blob)`.
+fn two_layer_oci(dir: &Path, layer1: Vec<u8>, comp: Comp, tamper: impl FnOnce(Vec<u8>) -> Vec<u8>) -> Layout {
+    let image = SynthImage::new(vec![
+        SynthLayer::new(env_layer("app/.env", KEY), Comp::Gzip, "COPY .env"),
+        SynthLayer::new(layer1.clone(), comp, "RUN hostile"),
+    ]);
+    let mut layout = Layout::oci(&[image], false, false);
+    let blob = compress(&layer1, comp);
+    layout.replace_blob(&sha256(&blob), tamper(blob));
+    layout.write_dir(dir);
+    layout
+}
+
+fn assert_layer0_kept(report: &Report) {
+    assert_eq!(found(report, KEY, "app/.env"), vec![(Some(0), Some(Status::Present))], "{:#?}", report.errors);
+}
+
+/// Some lines of text with `KEY2` at the start and a lot after it.
+fn big_text() -> Vec<u8> {
+    let mut content = format!("aws_access_key_id = {KEY2}\n").into_bytes();
+    // Lines that do not compress to nothing, so a cut in the blob is a cut in this file.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    while content.len() < 256 << 10 {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        content.extend_from_slice(format!("line {:016x} {:016x}\n", x, x.rotate_left(17)).as_bytes());
+    }
+    content
+}
+
+#[test]
+fn truncated_gzip_and_zstd_streams() {
+    for (comp, format) in [(Comp::Gzip, "gzip"), (Comp::Zstd, "zstd")] {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = LayerBuilder::new().file("data/big.log", &big_text()).file("data/after", b"x").finish();
+        two_layer_oci(dir.path(), tar, comp, |b| b[..b.len() / 2].to_vec());
+        let report = scan(dir.path());
+        let e = error_at(&report, dir.path(), Some(1), &format!("{format} stream is corrupt or truncated"));
+        assert!(e.incomplete && e.layer_digest.is_some(), "{e:#?}");
+        assert_eq!(e.path.as_deref(), Some("data/big.log"), "the entry being read when the stream ended");
+        assert!(report.is_incomplete());
+        assert_layer0_kept(&report);
+        assert_eq!(found(&report, KEY2, "data/big.log").len(), 1, "{format}: what came before the cut is kept");
+    }
+}
+
+#[test]
+fn corrupt_tar_header_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tar = LayerBuilder::new()
+        .file("first/.env", format!("aws_access_key_id = {KEY2}\n").as_bytes())
+        .file("second/file", b"x")
+        .finish();
+    // The second header starts after the first header and its one block of data.
+    tar[1024 + 3] ^= 0x55;
+    two_layer_oci(dir.path(), tar, Comp::None, |b| b);
+    let report = scan(dir.path());
+    let e = error_at(&report, dir.path(), Some(1), "tar stream is corrupt or truncated");
+    assert!(e.incomplete && e.message.contains("checksum"), "{e:#?}");
+    assert_layer0_kept(&report);
+    assert_eq!(found(&report, KEY2, "first/.env").len(), 1, "the entry before the bad header is kept");
+}
+
+/// Regression (issue 7): when no manifest could be read, the reasons were dropped and the error
+/// said only that index.json lists none (`image::Opener::open_oci`).
+#[test]
+fn index_or_manifest_not_json_and_missing_blobs() {
+    let layer1 = env_layer("b/.env", KEY2);
+    // index.json that is not JSON: the whole image is unreadable, and says so.
+    let dir = tempfile::tempdir().unwrap();
+    two_layer_oci(dir.path(), layer1.clone(), Comp::Gzip, |b| b);
+    std::fs::write(dir.path().join("index.json"), b"{ not json").unwrap();
+    let report = scan(dir.path());
+    let e = error_at(&report, dir.path(), None, "OCI layout");
+    assert!(e.incomplete && e.message.contains("index.json"), "{e:#?}");
+    assert!(report.findings.is_empty());
+
+    // A manifest that is not JSON.
+    let dir = tempfile::tempdir().unwrap();
+    two_layer_oci(dir.path(), layer1.clone(), Comp::Gzip, |b| b);
+    let index: Value = serde_json::from_slice(&std::fs::read(dir.path().join("index.json")).unwrap()).unwrap();
+    let manifest = index["manifests"][0]["digest"].as_str().unwrap();
+    std::fs::write(dir.path().join("blobs/sha256").join(&manifest[7..]), b"\x00\x01 garbage").unwrap();
+    let report = scan(dir.path());
+    let e = error_at(&report, dir.path(), None, "not JSON");
+    assert!(e.incomplete && e.message.contains(manifest), "names the manifest: {e:#?}");
+
+    // A layer blob that is missing: reported at its layer, the other layer still scanned.
+    let dir = tempfile::tempdir().unwrap();
+    two_layer_oci(dir.path(), layer1.clone(), Comp::Gzip, |b| b);
+    let digest = sha256(&compress(&layer1, Comp::Gzip));
+    std::fs::remove_file(dir.path().join("blobs/sha256").join(&digest[7..])).unwrap();
+    let report = scan(dir.path());
+    let e = error_at(&report, dir.path(), Some(1), "blob missing from the image");
+    assert_eq!(e.layer_digest.as_deref(), Some(digest.as_str()));
+    assert!(e.incomplete);
+    assert_layer0_kept(&report);
+}
+
+#[test]
+fn digest_mismatch_is_reported_and_the_layer_still_scanned() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = compress(&env_layer("swapped/.env", KEY2), Comp::Gzip);
+    two_layer_oci(dir.path(), env_layer("b/.env", KEY2), Comp::Gzip, |_| other);
+    let report = scan(dir.path());
+    let e = error_at(&report, dir.path(), Some(1), "blob digest mismatch");
+    assert!(!e.incomplete, "the layer was read in full: {e:#?}");
+    assert_layer0_kept(&report);
+    assert_eq!(found(&report, KEY2, "swapped/.env"), vec![(Some(1), Some(Status::Present))]);
+}
+
+/// A layer blob that inflates to a tar holding one file of `size` zero bytes, as a run of
+/// compressed members (gzip) or frames (zstd) of 1 MiB each: built in a few KiB of memory.
+fn bomb(comp: Comp, size: u64) -> Vec<u8> {
+    let mut header = tar::Header::new_gnu();
+    header.set_path("bomb.bin").unwrap();
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    let zeros = vec![0u8; MIB as usize];
+    let member = |bytes: &[u8]| match comp {
+        Comp::Gzip => {
+            let mut e = GzEncoder::new(Vec::new(), GzLevel::best());
+            e.write_all(bytes).unwrap();
+            e.finish().unwrap()
+        }
+        Comp::Zstd => zstd::encode_all(bytes, 19).unwrap(),
+        Comp::None => bytes.to_vec(),
+    };
+    let mut out = member(header.as_bytes());
+    let chunk = member(&zeros);
+    for _ in 0..size / MIB {
+        out.extend_from_slice(&chunk);
+    }
+    out
+}
+
+/// Regression (issue 7): a cap reached inside the tar reader was reported as a cap of
+/// `u64::MAX` bytes (`layer::Walker::walk_tar`, `entries`).
+#[test]
+fn gzip_and_zstd_bombs_stop_at_the_layer_cap_and_say_so() {
+    let cap = 64 * MIB;
+    for (comp, name) in [(Comp::Gzip, "gzip"), (Comp::Zstd, "zstd")] {
+        let blob = bomb(comp, 512 * MIB);
+        assert!(blob.len() < 2 << 20, "{name}: the bomb is tiny ({} bytes)", blob.len());
+        let dir = tempfile::tempdir().unwrap();
+        // The synthetic layer's tar is a stand-in; the blob is replaced by the bomb.
+        two_layer_oci(dir.path(), LayerBuilder::new().file("x", b"x").finish(), comp, |_| blob);
+        let report = scan_capped(dir.path(), Some(cap));
+        let e = error_at(&report, dir.path(), Some(1), &format!("per-layer cap of {cap} bytes"));
+        assert!(e.incomplete, "{name}: {e:#?}");
+        assert_eq!(e.path.as_deref(), Some("bomb.bin"), "{name}");
+        let layer = &report.images[0].layers[1];
+        assert!(layer.uncompressed_size <= cap, "{name}: read {} bytes", layer.uncompressed_size);
+        assert_layer0_kept(&report);
+    }
+}
+
+/// Regression (issue 7): each tiny file zero-filled a 256 KiB read buffer; 200k entries took
+/// minutes (`scan.rs` `Scratch::scan_content`).
+#[test]
+fn a_layer_of_200k_entries_is_read_to_the_end() {
+    const N: usize = 200_000;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.tar.gz");
+    // Streamed to disk: the tar is ~100 MiB unpacked, a few MiB packed.
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut builder = tar::Builder::new(GzEncoder::new(file, GzLevel::fast()));
+    for i in 0..N {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(0);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut h, format!("d{}/f{i}", i % 100), &[][..]).unwrap();
+    }
+    let mut h = tar::Header::new_gnu();
+    let last = format!("aws_access_key_id = {KEY}\n");
+    h.set_size(last.len() as u64);
+    h.set_mode(0o644);
+    h.set_entry_type(tar::EntryType::Regular);
+    builder.append_data(&mut h, "last/.env", last.as_bytes()).unwrap();
+    builder.into_inner().unwrap().finish().unwrap().flush().unwrap();
+    let report = scan(&path);
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    assert_eq!(report.images[0].layers[0].files, N as u64 + 1);
+    assert_eq!(found(&report, KEY, "last/.env"), vec![(Some(0), Some(Status::Present))]);
+}
+
+#[test]
+fn odd_entry_names_are_normalised_and_kept() {
+    let long = format!("deep/{}/.env", "a".repeat(64 << 10));
+    let line = format!("aws_access_key_id = {KEY}\n");
+    let tar = LayerBuilder::new()
+        .file_raw_name(b"../../escape/.env", line.as_bytes())
+        .file_raw_name(b"/abs/.env", line.as_bytes())
+        .pax_file(long.as_bytes(), line.as_bytes())
+        .file_bytes(b"caf\xe9/\xff.env", line.as_bytes())
+        .file("dup/.env", format!("aws_access_key_id = {KEY2}\n").as_bytes())
+        .file("dup/.env", line.as_bytes())
+        .finish();
+    let dir = tempfile::tempdir().unwrap();
+    Layout::oci(&[SynthImage::new(vec![SynthLayer::new(tar, Comp::Gzip, "COPY odd")])], false, false)
+        .write_dir(dir.path());
+    let report = scan(dir.path());
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    let present = vec![(Some(0), Some(Status::Present))];
+    assert_eq!(found(&report, KEY, "escape/.env"), present, "`..` never climbs out of the root");
+    assert_eq!(found(&report, KEY, "abs/.env"), present, "absolute paths become relative");
+    assert_eq!(found(&report, KEY, &long), present, "a 64 KiB PAX name is read in full");
+    assert_eq!(found(&report, KEY, "caf\u{fffd}/\u{fffd}.env"), present, "non-UTF-8 names are shown lossily");
+    assert_eq!(found(&report, KEY, "dup/.env"), present, "the later duplicate wins");
+    assert_eq!(found(&report, KEY2, "dup/.env"), vec![(Some(0), Some(Status::Overwritten))]);
+}
+
+#[test]
+fn outer_archive_symlinks_loop_or_leave_the_archive_are_errors_never_followed() {
+    let image = SynthImage::new(vec![
+        SynthLayer::new(env_layer("app/.env", KEY), Comp::None, "COPY .env"),
+        SynthLayer::new(env_layer("b/.env", KEY2), Comp::None, "RUN b"),
+        SynthLayer::new(env_layer("c/.env", KEY2), Comp::None, "RUN c"),
+    ]);
+    let mut layout = Layout::docker_classic(&image);
+    layout.files.retain(|(name, _)| name != "01/layer.tar" && name != "02/layer.tar");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("image.tar");
+    layout.write_tar_with_links(
+        &path,
+        &[
+            ("01/layer.tar", "../03/layer.tar"),
+            ("03/layer.tar", "../01/layer.tar"),
+            ("02/layer.tar", "../../etc/passwd"),
+        ],
+    );
+    let report = scan(&path);
+    let e = error_at(&report, &path, Some(1), "too many levels of links");
+    assert!(e.incomplete && e.message.contains("blob missing from the image"), "{e:#?}");
+    let e = error_at(&report, &path, Some(2), "outside the archive");
+    assert!(e.incomplete && !e.message.contains("root:"), "{e:#?}");
+    assert_layer0_kept(&report);
+    assert!(found(&report, KEY2, "b/.env").is_empty() && found(&report, KEY2, "c/.env").is_empty());
+
+    // The same as a directory: a link out of the image directory is refused too.
+    #[cfg(unix)]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        layout.write_dir(dir.path());
+        std::fs::create_dir_all(dir.path().join("01")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("01/layer.tar")).unwrap();
+        let report = scan(dir.path());
+        let e = error_at(&report, dir.path(), Some(1), "links outside the image directory");
+        assert!(e.incomplete && !e.message.contains("root:"), "{e:#?}");
+        assert_layer0_kept(&report);
+    }
+}
+
+/// Regression (issue 7): a dangling hard link passed in silence (`layer::Walker::entries`).
+#[test]
+fn hardlink_to_a_missing_target_is_reported_at_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let tar = LayerBuilder::new().hardlink("etc/link", "nowhere/at/all").file("b/.env", b"x").finish();
+    two_layer_oci(dir.path(), tar, Comp::Gzip, |b| b);
+    let report = scan(dir.path());
+    let e = error_at(&report, dir.path(), Some(1), "hard link to /nowhere/at/all");
+    assert_eq!(e.path.as_deref(), Some("etc/link"));
+    assert!(!e.incomplete, "nothing was left unread: {e:#?}");
+    assert_layer0_kept(&report);
+}
+
+/// Regression (issue 7): the holes of a sparse file were not counted against any cap, so a
+/// tiny entry could declare terabytes of zeros to scan (`layer::Walker::entries`).
+#[test]
+fn sparse_files_are_read_and_their_holes_count_against_the_cap() {
+    // A small sparse file reads as its zeros; a 4 GiB one of pure hole stops at the cap with an
+    // error at its path, and the entries after it are still read (issue 7).
+    let cap = 64 * MIB;
+    let dir = tempfile::tempdir().unwrap();
+    let tar = LayerBuilder::new()
+        .sparse_hole("small.bin", MIB)
+        .sparse_hole("huge.bin", 4 << 30)
+        .file("after/.env", format!("aws_access_key_id = {KEY2}\n").as_bytes())
+        .finish();
+    two_layer_oci(dir.path(), tar, Comp::Gzip, |b| b);
+    let report = scan_capped(dir.path(), Some(cap));
+    let e = error_at(&report, dir.path(), Some(1), &format!("per-layer cap of {cap} bytes"));
+    assert_eq!(e.path.as_deref(), Some("huge.bin"));
+    assert!(e.incomplete);
+    assert_eq!(report.errors.len(), 1, "{:#?}", report.errors);
+    assert_eq!(found(&report, KEY2, "after/.env"), vec![(Some(1), Some(Status::Present))]);
+    assert_layer0_kept(&report);
+}
+
+/// Regression (issue 7): a plain layer tarball cut short was rejected whole as an unreadable
+/// archive (`image::Opener::open_file`), and an uncompressed layer cut inside an entry's data
+/// ended as if complete (`layer::Walker::entries`).
+#[test]
+fn declared_size_larger_than_the_data_is_a_truncated_tar() {
+    let content = big_text();
+    let tar = LayerBuilder::new().file("data/big.log", &content).finish();
+    let cut = &tar[..512 + content.len() / 2];
+    for comp in [Comp::None, Comp::Gzip] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("layer.tar");
+        std::fs::write(&path, compress(cut, comp)).unwrap();
+        let report = scan(&path);
+        let needle = if comp == Comp::None { "declares 262" } else { "corrupt or truncated" };
+        let e = error_at(&report, &path, Some(0), needle);
+        assert!(e.incomplete, "{comp:?}: {e:#?}");
+        assert_eq!(e.path.as_deref(), Some("data/big.log"), "{comp:?}");
+        assert_eq!(found(&report, KEY2, "data/big.log").len(), 1, "{comp:?}: what was there is scanned");
+    }
+}
+
+#[test]
+fn whiteout_for_a_path_that_never_existed_is_harmless() {
+    let dir = tempfile::tempdir().unwrap();
+    let tar = LayerBuilder::new().whiteout("never/existed").opaque("nor/this").finish();
+    two_layer_oci(dir.path(), tar, Comp::Gzip, |b| b);
+    let report = scan(dir.path());
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    assert_layer0_kept(&report);
+}
+
+#[test]
+fn config_with_more_or_fewer_diff_ids_than_layers() {
+    for (extra, listed) in [(true, 3), (false, 1)] {
+        let image = SynthImage::new(vec![
+            SynthLayer::new(env_layer("app/.env", KEY), Comp::Gzip, "COPY .env"),
+            SynthLayer::new(env_layer("b/.env", KEY2), Comp::Gzip, "RUN b"),
+        ]);
+        let mut layout = Layout::docker_classic(&image);
+        for (name, bytes) in &mut layout.files {
+            if name.ends_with(".json") && name != "manifest.json" {
+                let mut config: Value = serde_json::from_slice(bytes).unwrap();
+                let ids = config["rootfs"]["diff_ids"].as_array_mut().unwrap();
+                if extra {
+                    ids.push(json!(sha256(b"no such layer")));
+                } else {
+                    ids.pop();
+                }
+                *bytes = serde_json::to_vec(&config).unwrap();
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("image.tar");
+        layout.write_tar(&path);
+        let report = scan(&path);
+        let needle = format!("the config lists {listed} diff_ids for 2 layers");
+        let e = error_at(&report, &path, Some(listed.min(2)), &needle);
+        assert!(!e.incomplete, "{e:#?}");
+        assert_layer0_kept(&report);
+        assert_eq!(found(&report, KEY2, "b/.env"), vec![(Some(1), Some(Status::Present))]);
+    }
+}
+
+#[test]
+fn nested_indexes_that_point_at_each_other_terminate() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = SynthImage::new(vec![SynthLayer::new(env_layer("app/.env", KEY), Comp::Gzip, "COPY .env")]);
+    Layout::oci(&[image], false, false).write_dir(dir.path());
+    let top: Value = serde_json::from_slice(&std::fs::read(dir.path().join("index.json")).unwrap()).unwrap();
+    let real = top["manifests"][0].clone();
+    let (a, b) = (format!("sha256:{}", "a".repeat(64)), format!("sha256:{}", "b".repeat(64)));
+    let index_desc = |d: &str| json!({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": d, "size": 1});
+    let write = |d: &str, v: Value| {
+        std::fs::write(dir.path().join("blobs/sha256").join(&d[7..]), serde_json::to_vec(&v).unwrap()).unwrap()
+    };
+    // a → b, a itself; b → a, the real image.
+    write(&a, json!({"schemaVersion": 2, "manifests": [index_desc(&b), index_desc(&a)]}));
+    write(&b, json!({"schemaVersion": 2, "manifests": [index_desc(&a), real]}));
+    std::fs::write(
+        dir.path().join("index.json"),
+        serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": [index_desc(&a)]})).unwrap(),
+    )
+    .unwrap();
+    let source = ImageSource::open(dir.path()).unwrap();
+    assert_eq!(source.images().len(), 1);
+    let report = scan(dir.path());
+    assert_layer0_kept(&report);
+}
