@@ -16,6 +16,7 @@ __all__ = [
     "Report",
     "Finding",
     "Location",
+    "Suppression",
     "Image",
     "Layer",
     "ErrorReport",
@@ -25,6 +26,7 @@ __all__ = [
     "LayerdigError",
     "ImageFormatError",
     "RuleError",
+    "PolicyError",
     "LayerdigWarning",
 ]
 
@@ -44,6 +46,9 @@ class ImageFormatError(LayerdigError):
 class RuleError(LayerdigError):
     """A rule file could not be parsed or one of its rules does not compile."""
 
+class PolicyError(LayerdigError):
+    """A policy file (``config=``) is not valid."""
+
 class LayerdigWarning(UserWarning):
     """A problem that did not stop ``layers()`` or ``files()``."""
 
@@ -62,6 +67,20 @@ class Rules:
     def ids(self) -> list[str]: ...
     def __len__(self) -> int: ...
     def __contains__(self, id: str, /) -> bool: ...
+
+@final
+class Suppression:
+    """The policy file's ``[[allow]]`` entry that suppresses a finding or location."""
+
+    @property
+    def entry(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def expires(self) -> str | None: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 @final
 class Location:
@@ -97,6 +116,8 @@ class Location:
     def removed_by(self) -> _RemovedBy | None: ...
     @property
     def disposition(self) -> _Disposition: ...
+    @property
+    def suppressed(self) -> Suppression | None: ...
     def to_dict(self) -> dict[str, Any]: ...
     def to_json(self, pretty: bool = False) -> str: ...
     @classmethod
@@ -133,6 +154,8 @@ class Finding:
     def best_status(self) -> _Status | None: ...
     @property
     def actionable(self) -> bool: ...
+    @property
+    def suppressed(self) -> Suppression | None: ...
     def to_dict(self) -> dict[str, Any]: ...
     def to_json(self, pretty: bool = False) -> str: ...
     @classmethod
@@ -331,6 +354,7 @@ def scan(
     show_secrets: bool = False,
     threads: int | None = None,
     rules: Rules | None = None,
+    config: _StrPath | None = None,
 ) -> Report: ...
 def iter_scan(
     path: _StrPath,
@@ -339,6 +363,7 @@ def iter_scan(
     show_secrets: bool = False,
     threads: int | None = None,
     rules: Rules | None = None,
+    config: _StrPath | None = None,
 ) -> ScanIterator: ...
 def scan_bytes(
     data: bytes | bytearray,

@@ -4,7 +4,8 @@
 //! Exception
 //! └── LayerdigError            anything layerdig reports that is not an OS error
 //!     ├── ImageFormatError     not an image, or malformed manifests / configs
-//!     └── RuleError            a rule file that does not parse or compile
+//!     ├── RuleError            a rule file that does not parse or compile
+//!     └── PolicyError          a policy file (`config=`) that is not valid
 //! OSError (FileNotFoundError, PermissionError, …)   the OS refused a read
 //! UserWarning
 //! └── LayerdigWarning          a problem that did not stop `layers()` / `files()`
@@ -31,6 +32,12 @@ create_exception!(
     RuleError,
     LayerdigError,
     "A rule file could not be parsed or one of its rules does not compile."
+);
+create_exception!(
+    layerdig,
+    PolicyError,
+    LayerdigError,
+    "A policy file (layerdig.toml, the config= of scan() and iter_scan()) is not valid: not TOML, an unknown key, or an [[allow]] entry without a reason or criterion, or with a bad glob, fingerprint or date."
 );
 create_exception!(
     layerdig,
@@ -64,6 +71,22 @@ impl From<Error> for PyErr {
             e => LayerdigError::new_err(e.to_string()),
         }
     }
+}
+
+/// A policy file's error: OSError when it cannot be read, else `PolicyError` with the whole
+/// chain of causes in the message (as the CLI prints it).
+pub fn policy_error(e: layerdig::policy::PolicyError) -> PyErr {
+    if let layerdig::policy::PolicyError::Read { path, source } = &e {
+        return os_error(path, source);
+    }
+    let mut message = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    PolicyError::new_err(message)
 }
 
 /// `OSError(errno, strerror, filename)`, which Python turns into the matching subclass

@@ -7,12 +7,15 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use layerdig::policy::Policy;
 use layerdig::{ErrorReport as CoreErrorReport, ImageReport, ImageSource, Scanner, Sink};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::errors::Error;
-use crate::types::{ErrorReport, Finding, Image, Stats};
+use crate::types::{ErrorReport, Finding, Image, Stats, suppressions};
 
 /// How many results may wait in the channel before the scanner blocks.
 const BOUND: usize = 64;
@@ -21,22 +24,34 @@ const SIGNAL_POLL: Duration = Duration::from_millis(100);
 
 enum Msg {
     Image(Box<ImageReport>),
-    Finding(Box<layerdig::Finding>),
+    Finding(Box<Finding>),
     Error(Box<CoreErrorReport>),
     Done(Result<layerdig::Stats, layerdig::Error>),
 }
 
-/// Sends everything to the iterator; stops the scan once the iterator is gone.
+/// Sends everything to the iterator; stops the scan once the iterator is gone. With a policy,
+/// findings get its severity overrides and the suppressions of its allow entries (judged with
+/// the image report sent just before them, as the CLI does).
 struct ChannelSink {
     tx: SyncSender<Msg>,
+    policy: Option<Arc<Policy>>,
+    image: Option<ImageReport>,
 }
 
 impl Sink for ChannelSink {
     fn image(&mut self, image: &ImageReport) -> Result<bool, layerdig::Error> {
+        if self.policy.is_some() {
+            self.image = Some(image.clone());
+        }
         Ok(self.tx.send(Msg::Image(Box::new(image.clone()))).is_ok())
     }
     fn finding(&mut self, finding: &layerdig::Finding) -> Result<bool, layerdig::Error> {
-        Ok(self.tx.send(Msg::Finding(Box::new(finding.clone()))).is_ok())
+        let mut finding = Finding::new(finding.clone());
+        if let Some(policy) = &self.policy {
+            finding.inner.severity = policy.severity(&finding.inner.rule_id, finding.inner.severity);
+            finding.suppressed = suppressions(policy, &finding.inner, self.image.as_slice());
+        }
+        Ok(self.tx.send(Msg::Finding(Box::new(finding))).is_ok())
     }
     fn error(&mut self, error: &CoreErrorReport) -> Result<bool, layerdig::Error> {
         Ok(self.tx.send(Msg::Error(Box::new(error.clone()))).is_ok())
@@ -53,7 +68,7 @@ struct State {
 
 /// What one wait on the channel gave.
 enum Step {
-    Finding(layerdig::Finding),
+    Finding(Finding),
     Timeout,
     End(Result<(), layerdig::Error>),
 }
@@ -67,10 +82,10 @@ pub struct ScanIterator {
 }
 
 impl ScanIterator {
-    pub fn start(scanner: Scanner, source: ImageSource) -> ScanIterator {
+    pub fn start(scanner: Scanner, source: ImageSource, policy: Option<Arc<Policy>>) -> ScanIterator {
         let (tx, rx) = sync_channel(BOUND);
         let thread = std::thread::spawn(move || {
-            let mut sink = ChannelSink { tx: tx.clone() };
+            let mut sink = ChannelSink { tx: tx.clone(), policy, image: None };
             let result = scanner.scan_source(&source, &mut sink);
             let _ = tx.send(Msg::Done(result));
         });
@@ -128,7 +143,7 @@ impl ScanIterator {
         loop {
             let step = py.detach(|| -> PyResult<Step> { Ok(ScanIterator::step(&mut *self.lock()?)) })?;
             match step {
-                Step::Finding(inner) => return Ok(Some(Finding { inner })),
+                Step::Finding(finding) => return Ok(Some(finding)),
                 Step::Timeout => py.check_signals()?,
                 Step::End(Ok(())) => return Ok(None),
                 Step::End(Err(e)) => return Err(Error::from(e).into()),

@@ -10,17 +10,22 @@ mod rules;
 mod types;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use layerdig::detect::Detector;
 use layerdig::layer::{Content, Entry, Flow, LayerVisitor, WalkOptions};
-use layerdig::{Collect, Image as CoreImage, ImageSource, LayerReport, OpenOptions, Platform, Scanner, Status};
+use layerdig::policy::{Date, Policy};
+use layerdig::{
+    Collect, ErrorReport as CoreErrorReport, Image as CoreImage, ImageReport, ImageSource, LayerReport, OpenOptions,
+    Platform, Scanner, Sink, Status,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use rayon::prelude::*;
 
 use crate::errors::Error;
 use crate::rules::Rules;
-use crate::types::{ErrorReport, FileRecord, Finding, Image, Layer, Location, Report, Stats};
+use crate::types::{ErrorReport, FileRecord, Finding, Image, Layer, Location, Report, Stats, Suppression};
 
 /// `"os/arch[/variant]"` into a platform; ValueError when malformed.
 fn parse_platform(platform: Option<&str>) -> PyResult<Option<Platform>> {
@@ -53,6 +58,42 @@ fn open(path: &Path, platform: Option<Platform>) -> Result<ImageSource, Error> {
     Ok(ImageSource::open_with(path, &OpenOptions { platform })?)
 }
 
+/// Load the policy file `config` names (expired allow entries are issued as
+/// `LayerdigWarning`s, as the CLI warns about them). OSError when it cannot be read,
+/// PolicyError when it is not valid.
+fn load_policy(py: Python<'_>, config: Option<PathBuf>) -> PyResult<Option<Arc<Policy>>> {
+    let Some(path) = config else {
+        return Ok(None);
+    };
+    let policy = py.detach(|| Policy::load(&path, Date::today())).map_err(errors::policy_error)?;
+    errors::warn_all(py, &policy.expiry_warnings())?;
+    Ok(Some(Arc::new(policy)))
+}
+
+/// Passes everything on to `inner`, with the policy's severity overrides applied to findings.
+pub(crate) struct Overridden<'a> {
+    policy: &'a Policy,
+    inner: &'a mut dyn Sink,
+}
+
+impl Sink for Overridden<'_> {
+    fn image(&mut self, image: &ImageReport) -> Result<bool, layerdig::Error> {
+        self.inner.image(image)
+    }
+    fn finding(&mut self, finding: &layerdig::Finding) -> Result<bool, layerdig::Error> {
+        let severity = self.policy.severity(&finding.rule_id, finding.severity);
+        if severity == finding.severity {
+            return self.inner.finding(finding);
+        }
+        let mut finding = finding.clone();
+        finding.severity = severity;
+        self.inner.finding(&finding)
+    }
+    fn error(&mut self, error: &CoreErrorReport) -> Result<bool, layerdig::Error> {
+        self.inner.error(error)
+    }
+}
+
 /// Run `f` in a thread pool of `threads` workers (or rayon's global pool).
 fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, Error> {
     match threads {
@@ -73,12 +114,20 @@ fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Res
 /// tar, a single layer tarball (plain, gzip or zstd) or a directory. The GIL is released for
 /// the whole scan.
 ///
-/// Raises FileNotFoundError (or another OSError) when the path cannot be read,
-/// ImageFormatError when it is not an image or no image has the requested platform, ValueError
-/// for a malformed platform or threads=0. Problems inside the image (a corrupt layer, a digest
-/// mismatch) do not raise: they are in `Report.errors`.
+/// `config` names a policy file (`layerdig.toml`, as the CLI reads it): its `[severity]`
+/// overrides change the findings' severity, and the locations its `[[allow]]` entries match
+/// are marked (`Location.suppressed`, and `Finding.suppressed` when every location is) but
+/// kept. Its `fail_on` is the CLI's gate and is not used here. Expired allow entries suppress
+/// nothing and are issued as `LayerdigWarning`s.
+///
+/// Raises FileNotFoundError (or another OSError) when the path or the policy file cannot be
+/// read, ImageFormatError when it is not an image or no image has the requested platform,
+/// PolicyError for an invalid policy file, ValueError for a malformed platform or threads=0.
+/// Problems inside the image (a corrupt layer, a digest mismatch) do not raise: they are in
+/// `Report.errors`.
 #[pyfunction]
-#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None))]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None))]
+#[allow(clippy::too_many_arguments)]
 fn scan(
     py: Python<'_>,
     path: PathBuf,
@@ -86,28 +135,37 @@ fn scan(
     show_secrets: bool,
     threads: Option<usize>,
     rules: Option<PyRef<'_, Rules>>,
+    config: Option<PathBuf>,
 ) -> PyResult<Report> {
     let platform = parse_platform(platform)?;
     let threads = check_threads(threads)?;
+    let policy = load_policy(py, config)?;
     let rules = rules.map(|r| r.inner.clone());
+    let scan_policy = policy.clone();
     let (report, rules) = py.detach(move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
         let scanner = scanner(&rules, show_secrets, threads, platform.clone())?;
         let source = open(&path, platform)?;
         let mut sink = Collect::new();
-        let stats = scanner.scan_source(&source, &mut sink)?;
+        let stats = match &scan_policy {
+            Some(policy) => scanner.scan_source(&source, &mut Overridden { policy, inner: &mut sink })?,
+            None => scanner.scan_source(&source, &mut sink)?,
+        };
         Ok((sink.into_report(stats), rules))
     })?;
-    Report::new(py, report, rules)
+    Report::new(py, report, rules, policy.as_deref())
 }
 
 /// Scan an image like `scan()`, yielding each finding as soon as the scanner produces it.
 ///
 /// The scan runs on a background thread; waiting for the next finding releases the GIL.
 /// After the last finding the iterator's `images`, `errors` and `stats` hold the rest of the
-/// report. Raises like `scan()` (opening errors at the call, not at the first `next()`).
+/// report. `config` applies a policy file as in `scan()` (a finding found in several images is
+/// yielded once per image, each with its own suppressions). Raises like `scan()` (opening and
+/// policy errors at the call, not at the first `next()`).
 #[pyfunction]
-#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None))]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None))]
+#[allow(clippy::too_many_arguments)]
 fn iter_scan(
     py: Python<'_>,
     path: PathBuf,
@@ -115,9 +173,11 @@ fn iter_scan(
     show_secrets: bool,
     threads: Option<usize>,
     rules: Option<PyRef<'_, Rules>>,
+    config: Option<PathBuf>,
 ) -> PyResult<iter::ScanIterator> {
     let platform = parse_platform(platform)?;
     let threads = check_threads(threads)?;
+    let policy = load_policy(py, config)?;
     let rules = rules.map(|r| r.inner.clone());
     let (scanner, source) = py.detach(move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
@@ -125,7 +185,7 @@ fn iter_scan(
         let source = open(&path, platform)?;
         Ok((scanner, source))
     })?;
-    Ok(iter::ScanIterator::start(scanner, source))
+    Ok(iter::ScanIterator::start(scanner, source, policy))
 }
 
 /// Run one buffer through the detectors as if it were the file at `path` inside an image
@@ -147,7 +207,7 @@ fn scan_bytes(
         let scanner = scanner(&rules, show_secrets, None, None)?;
         Ok(scanner.scan_slice(path, data))
     })?;
-    Ok(findings.into_iter().map(|inner| Finding { inner }).collect())
+    Ok(findings.into_iter().map(Finding::new).collect())
 }
 
 /// Replace secrets the built-in detectors find in a build instruction with their redacted form,
@@ -310,6 +370,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Report>()?;
     m.add_class::<Finding>()?;
     m.add_class::<Location>()?;
+    m.add_class::<Suppression>()?;
     m.add_class::<Image>()?;
     m.add_class::<Layer>()?;
     m.add_class::<ErrorReport>()?;
@@ -319,6 +380,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("LayerdigError", py.get_type::<errors::LayerdigError>())?;
     m.add("ImageFormatError", py.get_type::<errors::ImageFormatError>())?;
     m.add("RuleError", py.get_type::<errors::RuleError>())?;
+    m.add("PolicyError", py.get_type::<errors::PolicyError>())?;
     m.add("LayerdigWarning", py.get_type::<errors::LayerdigWarning>())?;
     Ok(())
 }

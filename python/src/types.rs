@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use layerdig::detect::Rules as CoreRules;
+use layerdig::policy::{Policy, Suppression as CoreSuppression};
 
 /// A result type with a JSON form.
 pub trait Data: Sized {
@@ -179,8 +180,98 @@ macro_rules! simple_data {
 #[pyclass(frozen, module = "layerdig")]
 pub struct Location {
     pub inner: layerdig::Location,
+    /// The policy's allow entry that suppresses it (scans with a `config`).
+    pub suppressed: Option<CoreSuppression>,
 }
-simple_data!(Location, layerdig::Location, "location");
+
+impl Data for Location {
+    fn value(&self, _py: Python<'_>) -> PyResult<Value> {
+        let mut value = to_value(&self.inner)?;
+        if let (Some(map), Some(s)) = (value.as_object_mut(), &self.suppressed) {
+            map.insert("suppressed".into(), to_value(s)?);
+        }
+        Ok(value)
+    }
+    fn from_value(_py: Python<'_>, mut value: Value) -> PyResult<Self> {
+        let suppressed = take_suppression(&mut value)?;
+        Ok(Location { inner: from_value("location", value)?, suppressed })
+    }
+}
+
+/// Remove the `suppressed` key of a finding's or location's JSON form and read it.
+fn take_suppression(value: &mut Value) -> PyResult<Option<CoreSuppression>> {
+    value
+        .as_object_mut()
+        .and_then(|map| map.remove("suppressed"))
+        .map(|s| from_value::<CoreSuppression>("suppression", s))
+        .transpose()
+}
+
+/// For each location of `finding`, the allow entry of `policy` that suppresses it (`images`
+/// give the tags and digests `image` globs match); empty when none does.
+pub fn suppressions(
+    policy: &Policy,
+    finding: &layerdig::Finding,
+    images: &[layerdig::ImageReport],
+) -> Vec<Option<CoreSuppression>> {
+    let all: Vec<_> = finding
+        .locations
+        .iter()
+        .map(|l| policy.suppression(finding, l, images.iter().find(|i| i.path == l.image)).cloned())
+        .collect();
+    if all.iter().all(Option::is_none) { Vec::new() } else { all }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Why a finding or location is suppressed: the policy file's `[[allow]]` entry that matched it.
+#[pyclass(frozen, module = "layerdig")]
+pub struct Suppression {
+    pub inner: CoreSuppression,
+}
+
+#[pymethods]
+impl Suppression {
+    /// The entry's position among the policy file's `[[allow]]` entries, from 1.
+    #[getter]
+    fn entry(&self) -> usize {
+        self.inner.entry
+    }
+    /// The entry's reason.
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.inner.reason
+    }
+    /// The entry's expiry date (`YYYY-MM-DD`), if it has one.
+    #[getter]
+    fn expires(&self) -> Option<&str> {
+        self.inner.expires.as_deref()
+    }
+
+    /// The JSON form as Python objects (the `suppressed` object of the CLI's JSON).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        value_to_py(py, &to_value(&self.inner)?)
+    }
+
+    fn __eq__(&self, other: PyRef<'_, Self>) -> bool {
+        self.inner == other.inner
+    }
+
+    fn __hash__(&self) -> isize {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.inner.hash(&mut h);
+        h.finish() as isize
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Suppression(entry={}, reason={}, expires={})",
+            self.inner.entry,
+            r(&self.inner.reason),
+            r_opt(self.inner.expires.as_deref())
+        )
+    }
+}
 
 data_class!(Location {
     /// The image path as given to the scan.
@@ -258,6 +349,11 @@ data_class!(Location {
     fn disposition(&self) -> &'static str {
         self.inner.disposition.as_str()
     }
+    /// The policy's allow entry that suppresses this location (scans with a `config`), else None.
+    #[getter]
+    fn suppressed(&self) -> Option<Suppression> {
+        self.suppressed.clone().map(|inner| Suppression { inner })
+    }
 
     fn __repr__(&self) -> String {
         let l = &self.inner;
@@ -277,6 +373,9 @@ data_class!(Location {
         if let Some(m) = l.removed_in_layer {
             out.push_str(&format!(", removed_in_layer={m}"));
         }
+        if let Some(s) = &self.suppressed {
+            out.push_str(&format!(", suppressed_by_entry={}", s.entry));
+        }
         out.push(')');
         out
     }
@@ -290,8 +389,55 @@ data_class!(Location {
 #[pyclass(frozen, module = "layerdig")]
 pub struct Finding {
     pub inner: layerdig::Finding,
+    /// For each location, the policy's allow entry that suppresses it; empty when none does.
+    pub suppressed: Vec<Option<CoreSuppression>>,
 }
-simple_data!(Finding, layerdig::Finding, "finding");
+
+impl Finding {
+    /// A finding no policy suppresses.
+    pub fn new(inner: layerdig::Finding) -> Finding {
+        Finding { inner, suppressed: Vec::new() }
+    }
+
+    /// Whether every location is suppressed.
+    pub fn is_suppressed(&self) -> bool {
+        !self.suppressed.is_empty() && self.suppressed.iter().all(Option::is_some)
+    }
+}
+
+/// The JSON form the CLI writes: `suppressed` on each suppressed location, and on the finding
+/// (the first location's entry) when every location is suppressed.
+impl Data for Finding {
+    fn value(&self, _py: Python<'_>) -> PyResult<Value> {
+        let mut value = to_value(&self.inner)?;
+        if let Some(locations) = value.get_mut("locations").and_then(Value::as_array_mut) {
+            for (l, s) in locations.iter_mut().zip(&self.suppressed) {
+                if let (Some(map), Some(s)) = (l.as_object_mut(), s) {
+                    map.insert("suppressed".into(), to_value(s)?);
+                }
+            }
+        }
+        if self.is_suppressed()
+            && let (Some(map), Some(Some(first))) = (value.as_object_mut(), self.suppressed.first())
+        {
+            map.insert("suppressed".into(), to_value(first)?);
+        }
+        Ok(value)
+    }
+    fn from_value(_py: Python<'_>, mut value: Value) -> PyResult<Self> {
+        take_suppression(&mut value)?;
+        let mut suppressed = Vec::new();
+        if let Some(locations) = value.get_mut("locations").and_then(Value::as_array_mut) {
+            for l in locations {
+                suppressed.push(take_suppression(l)?);
+            }
+        }
+        if suppressed.iter().all(Option::is_none) {
+            suppressed.clear();
+        }
+        Ok(Finding { inner: from_value("finding", value)?, suppressed })
+    }
+}
 
 #[pymethods]
 impl Finding {
@@ -343,7 +489,22 @@ impl Finding {
     /// Every place it was found.
     #[getter]
     fn locations(&self) -> Vec<Location> {
-        self.inner.locations.iter().map(|l| Location { inner: l.clone() }).collect()
+        self.inner
+            .locations
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Location { inner: l.clone(), suppressed: self.suppressed.get(i).cloned().flatten() })
+            .collect()
+    }
+    /// When the policy (scans with a `config`) suppresses every location: the allow entry that
+    /// suppresses the first; else None. Locations say which entry suppresses each.
+    #[getter]
+    fn suppressed(&self) -> Option<Suppression> {
+        if self.is_suppressed() {
+            self.suppressed.first().cloned().flatten().map(|inner| Suppression { inner })
+        } else {
+            None
+        }
     }
     /// The most visible status among its file locations (`present` before `overwritten` before
     /// `deleted`); None when it was found only in the image configuration.
@@ -402,6 +563,9 @@ impl Finding {
         );
         if let Some(status) = f.best_status() {
             out.push_str(&format!(", best_status={}", r(status.as_str())));
+        }
+        if let Some(Some(s)) = self.suppressed.first().filter(|_| self.is_suppressed()) {
+            out.push_str(&format!(", suppressed_by_entry={}", s.entry));
         }
         out.push_str(&format!(
             ", locations={}, fingerprint={})",
@@ -787,27 +951,48 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(py: Python<'_>, mut report: layerdig::Report, rules: CoreRules) -> PyResult<Report> {
+    /// The report of a scan; `policy` (with its severity overrides already applied to the
+    /// findings) marks the locations its allow entries suppress.
+    pub fn new(
+        py: Python<'_>,
+        mut report: layerdig::Report,
+        rules: CoreRules,
+        policy: Option<&Policy>,
+    ) -> PyResult<Report> {
         let findings = std::mem::take(&mut report.findings)
             .into_iter()
-            .map(|f| Py::new(py, Finding { inner: f }))
+            .map(|f| {
+                let suppressed = policy.map(|p| suppressions(p, &f, &report.images)).unwrap_or_default();
+                Py::new(py, Finding { inner: f, suppressed })
+            })
             .collect::<PyResult<Vec<_>>>()?;
         Ok(Report { rest: report, findings, rules })
-    }
-
-    fn to_core(&self) -> layerdig::Report {
-        let mut report = self.rest.clone();
-        report.findings = self.findings.iter().map(|f| f.get().inner.clone()).collect();
-        report
     }
 }
 
 impl Data for Report {
-    fn value(&self, _py: Python<'_>) -> PyResult<Value> {
-        to_value(&self.to_core())
+    fn value(&self, py: Python<'_>) -> PyResult<Value> {
+        let mut value = to_value(&self.rest)?;
+        let findings = self.findings.iter().map(|f| f.get().value(py)).collect::<PyResult<Vec<_>>>()?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("findings".into(), Value::Array(findings));
+        }
+        Ok(value)
     }
-    fn from_value(py: Python<'_>, value: Value) -> PyResult<Self> {
-        Report::new(py, from_value("report", value)?, CoreRules::builtin())
+    fn from_value(py: Python<'_>, mut value: Value) -> PyResult<Self> {
+        let findings = match value.get_mut("findings").map(Value::take) {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        };
+        if let Some(map) = value.as_object_mut() {
+            map.insert("findings".into(), Value::Array(Vec::new()));
+        }
+        let rest: layerdig::Report = from_value("report", value)?;
+        let findings = findings
+            .into_iter()
+            .map(|f| Finding::from_value(py, f).and_then(|f| Py::new(py, f)))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(Report { rest, findings, rules: CoreRules::builtin() })
     }
 }
 
@@ -833,9 +1018,24 @@ data_class!(Report {
         Stats { inner: self.rest.stats.clone() }
     }
 
-    /// SARIF 2.1.0 (as GitHub code scanning accepts it), as text.
+    /// SARIF 2.1.0 (as GitHub code scanning accepts it), as text. Like the CLI's, it leaves
+    /// out the locations the policy suppresses (and findings left with none).
     fn to_sarif(&self) -> PyResult<String> {
-        let doc = layerdig::report::sarif(&self.to_core(), &self.rules);
+        let mut report = self.rest.clone();
+        report.findings = self
+            .findings
+            .iter()
+            .filter_map(|f| {
+                let f = f.get();
+                let mut inner = f.inner.clone();
+                if !f.suppressed.is_empty() {
+                    let mut kept = f.suppressed.iter().map(Option::is_none);
+                    inner.locations.retain(|_| kept.next().unwrap_or(true));
+                }
+                (!inner.locations.is_empty()).then_some(inner)
+            })
+            .collect();
+        let doc = layerdig::report::sarif(&report, &self.rules);
         json_text(&doc, true)
     }
 

@@ -3,11 +3,10 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use layerdig::policy::{Policy, Suppression};
 use layerdig::{Disposition, Finding, ImageReport, Severity, Status};
 use serde::Serialize;
 use serde_json::{Value, json};
-
-use crate::policy::{Policy, Suppression};
 
 /// The rules of the gate.
 #[derive(Debug)]

@@ -13,7 +13,6 @@ mod gate;
 mod human;
 mod inspect;
 mod output;
-mod policy;
 mod progress;
 mod run;
 mod schema;
@@ -26,12 +25,12 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use layerdig::policy::{Date, Policy};
 use layerdig::{ErrorReport, OpenOptions, Rules, Scanner, Severity};
 
 use crate::args::{BaselineArgs, Cli, Command, EngineArgs, Format, PolicyArgs, ScanArgs, SchemaKind, SweepArgs, When};
 use crate::gate::Judge;
 use crate::output::{BaselineOut, Emit, End, Gate, JsonOut, JsonlOut, SarifOut};
-use crate::policy::{Date, Policy};
 use crate::progress::Bar;
 use crate::run::{Discover, Outcome, Runner};
 

@@ -33,6 +33,8 @@
 //! - [`resolve`]: what became of each file in the final image.
 //! - [`scan`]: layers in parallel through the detectors into a [`Sink`].
 //! - [`finding`] and [`report`]: the one `Finding` type and the JSON, JSONL and SARIF printers.
+//! - [`policy`]: the `layerdig.toml` policy file (failure threshold, severity overrides, allow
+//!   entries), shared by the command line and the Python bindings.
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 // `Error` carries the image, layer, digest and path it is about; it is made once per problem,
@@ -44,6 +46,7 @@ mod error;
 pub mod finding;
 pub mod image;
 pub mod layer;
+pub mod policy;
 pub mod report;
 pub mod resolve;
 pub mod scan;

@@ -1,15 +1,102 @@
 //! The policy file, `layerdig.toml`: the failure threshold, severity overrides per rule, and
 //! allow entries (by rule, path glob, image or fingerprint, each with a reason and an optional
 //! expiry date).
+//!
+//! One implementation for every shell: the command line applies it to its gate and reports, the
+//! Python bindings to `scan(..., config=...)`.
+//!
+//! ```
+//! use layerdig::policy::{Date, Policy};
+//! use layerdig::Severity;
+//!
+//! let policy = Policy::parse(
+//!     "fail_on = \"medium\"\n[severity]\n\"generic.password\" = \"low\"\n\n\
+//!      [[allow]]\npath = \"srv/**\"\nreason = \"staging keys, rotated daily\"\n",
+//!     Date::today(),
+//! )?;
+//! assert_eq!(policy.fail_on, Some(Severity::Medium));
+//! assert_eq!(policy.severity("generic.password", Severity::High), Severity::Low);
+//! # Ok::<(), layerdig::policy::PolicyError>(())
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
-use globset::{Glob, GlobBuilder, GlobMatcher};
-use layerdig::{Finding, ImageReport, Location, Severity};
+use globset::{GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
+
+use crate::{Finding, ImageReport, Location, Severity};
+
+/// Why a policy file could not be loaded. The `Display` of each variant is one step of the
+/// message; [`std::error::Error::source`] gives the next (a policy file's path, then what is
+/// wrong in it, then the underlying glob or I/O error).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The file could not be read.
+    #[error("reading policy file {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read but is not a valid policy: `source` says why.
+    #[error("policy file {}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: Box<PolicyError>,
+    },
+    /// Not valid TOML, an unknown key, or a value of the wrong type (a severity that is not one).
+    #[error(transparent)]
+    Toml(#[from] toml::de::Error),
+    /// An `[[allow]]` entry without a `reason` (or an empty one).
+    #[error("[[allow]] entry {entry}: `reason` is required: say why this is allowed")]
+    MissingReason {
+        /// The entry's position among the `[[allow]]` entries, from 1.
+        entry: usize,
+    },
+    /// An `[[allow]]` entry with none of `rule`, `path`, `image`, `fingerprint`.
+    #[error("[[allow]] entry {entry}: give at least one of `rule`, `path`, `image`, `fingerprint`")]
+    NoCriterion {
+        /// The entry's position among the `[[allow]]` entries, from 1.
+        entry: usize,
+    },
+    /// A `rule`, `path` or `image` glob that does not compile.
+    #[error("[[allow]] entry {entry}: bad {key} glob {pattern:?}")]
+    Glob {
+        /// The entry's position among the `[[allow]]` entries, from 1.
+        entry: usize,
+        /// Which key: `rule`, `path` or `image`.
+        key: &'static str,
+        /// The glob as written.
+        pattern: String,
+        /// Why it does not compile.
+        #[source]
+        source: globset::Error,
+    },
+    /// A `fingerprint` that is not 64 hex digits.
+    #[error("[[allow]] entry {entry}: `fingerprint` must be the 64 hex digits a report gives, not {value:?}")]
+    Fingerprint {
+        /// The entry's position among the `[[allow]]` entries, from 1.
+        entry: usize,
+        /// The fingerprint as written (trimmed, lower case).
+        value: String,
+    },
+    /// An `expires` that is not a date like `2027-01-31`.
+    #[error("[[allow]] entry {entry}: `expires` must be a date like 2027-01-31, not {value:?}")]
+    Expires {
+        /// The entry's position among the `[[allow]]` entries, from 1.
+        entry: usize,
+        /// The value as written.
+        value: String,
+    },
+}
 
 /// The file name looked for in the working directory.
 pub const FILE_NAME: &str = "layerdig.toml";
@@ -43,7 +130,7 @@ enum DateValue {
     Text(String),
 }
 
-/// A calendar date.
+/// A calendar date, for allow entries' expiry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Date {
     year: i32,
@@ -52,7 +139,8 @@ pub struct Date {
 }
 
 impl Date {
-    fn parse(text: &str) -> Option<Date> {
+    /// Parse `YYYY-MM-DD` (surrounding whitespace allowed); `None` when it is not a date.
+    pub fn parse(text: &str) -> Option<Date> {
         let mut parts = text.trim().splitn(3, '-');
         let year = parts.next()?.parse().ok()?;
         let month: u8 = parts.next()?.parse().ok()?;
@@ -61,6 +149,7 @@ impl Date {
     }
 
     /// Today, in UTC.
+    #[must_use]
     pub fn today() -> Date {
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         Date::from_days((secs / 86_400) as i64)
@@ -88,14 +177,14 @@ impl fmt::Display for Date {
 }
 
 /// Why a location is not reported as failing: the allow entry that matched it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Suppression {
     /// The entry's position among the file's `[[allow]]` entries, from 1.
     pub entry: usize,
     /// The entry's reason.
     pub reason: String,
     /// The entry's expiry date, if it has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
 }
 
@@ -124,12 +213,13 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Find the policy: `explicit` if given (it must exist), else `./layerdig.toml` if it exists,
-    /// else none.
+    /// Find the policy: `explicit` if given (it must exist), else `./layerdig.toml` if it exists
+    /// and `disabled` is false, else none (an empty policy). `today` decides which allow
+    /// entries have expired.
     ///
     /// # Errors
-    /// When the file cannot be read or is invalid.
-    pub fn discover(explicit: Option<&Path>, disabled: bool, today: Date) -> Result<Policy> {
+    /// As [`Policy::load`], when a file is found.
+    pub fn discover(explicit: Option<&Path>, disabled: bool, today: Date) -> Result<Policy, PolicyError> {
         if let Some(path) = explicit {
             return Policy::load(path, today);
         }
@@ -140,42 +230,47 @@ impl Policy {
         Ok(Policy::default())
     }
 
-    /// Load and check a policy file.
+    /// Load and check a policy file. `today` decides which allow entries have expired.
     ///
     /// # Errors
-    /// When the file cannot be read, is not valid TOML, has unknown keys, or an allow entry has
-    /// no criterion, no reason, a bad glob, fingerprint or date.
-    pub fn load(path: &Path, today: Date) -> Result<Policy> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading policy file {}", path.display()))?;
-        Policy::parse(&text, today).with_context(|| format!("policy file {}", path.display())).map(|mut p| {
-            p.source = Some(path.to_path_buf());
-            p
-        })
+    /// [`PolicyError::Read`] when the file cannot be read; [`PolicyError::Invalid`], wrapping
+    /// the error [`Policy::parse`] gives, when it is not a valid policy.
+    pub fn load(path: &Path, today: Date) -> Result<Policy, PolicyError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: path.to_path_buf(), source })?;
+        let mut policy = Policy::parse(&text, today)
+            .map_err(|e| PolicyError::Invalid { path: path.to_path_buf(), source: Box::new(e) })?;
+        policy.source = Some(path.to_path_buf());
+        Ok(policy)
     }
 
     /// Parse a policy from TOML text.
     ///
     /// # Errors
-    /// As [`Policy::load`].
-    pub fn parse(text: &str, today: Date) -> Result<Policy> {
+    /// [`PolicyError::Toml`] when the text is not valid TOML, has unknown keys or values of the
+    /// wrong type; the other variants when an `[[allow]]` entry has no criterion, no reason, or
+    /// a bad glob, fingerprint or date.
+    pub fn parse(text: &str, today: Date) -> Result<Policy, PolicyError> {
         let file: PolicyFile = toml::from_str(text)?;
         let mut allow = Vec::new();
         for (i, entry) in file.allow.into_iter().enumerate() {
             let number = i + 1;
-            let at = || format!("[[allow]] entry {number}");
             let reason = match entry.reason.as_deref().map(str::trim) {
                 Some(r) if !r.is_empty() => r.to_string(),
-                _ => bail!("{}: `reason` is required: say why this is allowed", at()),
+                _ => return Err(PolicyError::MissingReason { entry: number }),
             };
             if entry.rule.is_none() && entry.path.is_none() && entry.image.is_none() && entry.fingerprint.is_none() {
-                bail!("{}: give at least one of `rule`, `path`, `image`, `fingerprint`", at());
+                return Err(PolicyError::NoCriterion { entry: number });
             }
-            let glob = |pattern: &str, literal_separator: bool, what: &str| -> Result<GlobMatcher> {
-                let g: Glob = GlobBuilder::new(pattern)
+            let glob = |pattern: &str,
+                        literal_separator: bool,
+                        key: &'static str|
+             -> Result<GlobMatcher, PolicyError> {
+                GlobBuilder::new(pattern)
                     .literal_separator(literal_separator)
                     .build()
-                    .with_context(|| format!("{}: bad {what} glob {pattern:?}", at()))?;
-                Ok(g.compile_matcher())
+                    .map(|g| g.compile_matcher())
+                    .map_err(|source| PolicyError::Glob { entry: number, key, pattern: pattern.to_string(), source })
             };
             let rule = entry.rule.as_deref().map(|r| glob(r, false, "rule")).transpose()?;
             let path = entry.path.as_deref().map(|p| glob(p.trim_start_matches('/'), true, "path")).transpose()?;
@@ -184,7 +279,7 @@ impl Policy {
                 Some(fp) => {
                     let fp = fp.trim().to_ascii_lowercase();
                     if fp.len() != 64 || !fp.bytes().all(|b| b.is_ascii_hexdigit()) {
-                        bail!("{}: `fingerprint` must be the 64 hex digits a report gives, not {fp:?}", at());
+                        return Err(PolicyError::Fingerprint { entry: number, value: fp });
                     }
                     Some(fp)
                 }
@@ -199,7 +294,7 @@ impl Policy {
                     };
                     match Date::parse(&text) {
                         Some(d) if text.trim().len() == 10 => Some(d),
-                        _ => bail!("{}: `expires` must be a date like 2027-01-31, not {text:?}", at()),
+                        _ => return Err(PolicyError::Expires { entry: number, value: text }),
                     }
                 }
             };
@@ -227,6 +322,7 @@ impl Policy {
     }
 
     /// One warning per expired allow entry: they no longer suppress anything.
+    #[must_use]
     pub fn expiry_warnings(&self) -> Vec<String> {
         let file = self.source.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| FILE_NAME.to_string());
         self.allow
@@ -243,18 +339,23 @@ impl Policy {
             .collect()
     }
 
-    /// The severity a finding of `rule_id` gets.
+    /// The severity a finding of `rule_id` gets: its override, else `default`.
+    #[must_use]
     pub fn severity(&self, rule_id: &str, default: Severity) -> Severity {
         self.overrides.get(rule_id).copied().unwrap_or(default)
     }
 
     /// The severity overrides, by rule id.
+    #[must_use]
     pub fn overrides(&self) -> &BTreeMap<String, Severity> {
         &self.overrides
     }
 
     /// The allow entry that suppresses `location` of `finding`, if any (expired entries never
-    /// do). `image` describes the image the location is in (for tags and digest).
+    /// do). `image` describes the image the location is in (for tags and digest); an `image`
+    /// glob is matched against the location's image path, its file name, and that report's tags
+    /// and digest.
+    #[must_use]
     pub fn suppression(
         &self,
         finding: &Finding,
