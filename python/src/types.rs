@@ -578,6 +578,20 @@ impl Finding {
 
 // ---------------------------------------------------------------------------------------------
 
+/// The JSON form of a library record, with the platform of its image added when known.
+fn with_platform(inner: &impl Serialize, platform: Option<&str>) -> PyResult<Value> {
+    let mut v = to_value(inner)?;
+    if let (Value::Object(map), Some(p)) = (&mut v, platform) {
+        map.insert("platform".into(), Value::String(p.to_string()));
+    }
+    Ok(v)
+}
+
+/// The reverse of [`with_platform`]: remove and return the platform.
+fn take_platform(value: &mut Value) -> Option<String> {
+    value.as_object_mut().and_then(|m| m.remove("platform")).and_then(|p| p.as_str().map(str::to_string))
+}
+
 /// One layer of an image: digests, media type, sizes, the instruction that made it, and what it
 /// holds (files it adds, whiteouts it carries).
 #[pyclass(frozen, module = "layerdig")]
@@ -588,15 +602,10 @@ pub struct Layer {
 
 impl Data for Layer {
     fn value(&self, _py: Python<'_>) -> PyResult<Value> {
-        let mut v = to_value(&self.inner)?;
-        if let (Value::Object(map), Some(p)) = (&mut v, &self.platform) {
-            map.insert("platform".into(), Value::String(p.clone()));
-        }
-        Ok(v)
+        with_platform(&self.inner, self.platform.as_deref())
     }
     fn from_value(_py: Python<'_>, mut value: Value) -> PyResult<Self> {
-        let platform =
-            value.as_object_mut().and_then(|m| m.remove("platform")).and_then(|p| p.as_str().map(str::to_string));
+        let platform = take_platform(&mut value);
         Ok(Layer { inner: from_value("layer", value)?, platform })
     }
 }
@@ -869,15 +878,10 @@ pub struct FileRecord {
 
 impl Data for FileRecord {
     fn value(&self, _py: Python<'_>) -> PyResult<Value> {
-        let mut v = to_value(&self.inner)?;
-        if let (Value::Object(map), Some(p)) = (&mut v, &self.platform) {
-            map.insert("platform".into(), Value::String(p.clone()));
-        }
-        Ok(v)
+        with_platform(&self.inner, self.platform.as_deref())
     }
     fn from_value(_py: Python<'_>, mut value: Value) -> PyResult<Self> {
-        let platform =
-            value.as_object_mut().and_then(|m| m.remove("platform")).and_then(|p| p.as_str().map(str::to_string));
+        let platform = take_platform(&mut value);
         Ok(FileRecord { inner: from_value("file record", value)?, platform })
     }
 }
