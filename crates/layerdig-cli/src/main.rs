@@ -165,6 +165,9 @@ impl Setup {
         if engine.threads.is_some() {
             builder.threads(threads);
         }
+        if let Some(cap) = engine.max_layer_bytes {
+            builder.max_layer_bytes(cap);
+        }
         if let Some(bar) = &bar {
             builder.progress(bar.clone());
         }

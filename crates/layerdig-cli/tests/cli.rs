@@ -1086,3 +1086,25 @@ fn a_closed_pipe_stops_quietly() {
         assert_ne!(out.status.code(), Some(2), "{format}: a closed pipe is not an error");
     }
 }
+
+#[test]
+fn max_layer_bytes_cuts_big_layers_short_and_says_so() {
+    // Layer 0 of the demo image unpacks to 1.9 MiB; the others are a few KiB.
+    let image = fixture("demo.oci.tar");
+    let o = run(&["scan", "-f", "json", "--max-layer-bytes", "64K", image.to_str().unwrap()]);
+    assert_eq!(code(&o), 2, "a layer cut short makes the scan incomplete: {}", stderr(&o));
+    let report = json_out(&o);
+    let errors = report["errors"].as_array().unwrap();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["layer_index"] == json!(0) && e["message"].as_str().unwrap().contains("cap of 65536 bytes")),
+        "{errors:?}"
+    );
+    // The small layers above it are still read: their secrets are still reported.
+    let rules: Vec<&str> = findings(&report).iter().filter_map(|f| f["rule_id"].as_str()).collect();
+    assert!(rules.contains(&"aws.access-key-id"), "{rules:?}");
+    let bad = run(&["scan", "--max-layer-bytes", "lots", image.to_str().unwrap()]);
+    assert_eq!(code(&bad), 2);
+    assert!(stderr(&bad).contains("--max-layer-bytes") && stderr(&bad).contains("\"lots\""), "{}", stderr(&bad));
+}
