@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 
-use layerdig::{Disposition, ErrorReport, ImageReport, Severity, Source, Status};
+use layerdig::{Disposition, ErrorReport, Finding, ImageReport, Severity, Source, Status};
 
 use crate::gate::{Judged, Tally};
 use crate::output::{Emit, End};
@@ -165,13 +165,7 @@ impl Emit for HumanPrinter {
         let last_of: HashMap<String, usize> =
             sections.iter().enumerate().map(|(i, ((p, _), _))| (p.clone(), i)).collect();
         for (i, ((path, platform), mut section)) in sections.into_iter().enumerate() {
-            section.findings.sort_by(|a, b| {
-                b.finding
-                    .severity
-                    .cmp(&a.finding.severity)
-                    .then_with(|| a.finding.rule_id.cmp(&b.finding.rule_id))
-                    .then_with(|| a.finding.fingerprint.cmp(&b.finding.fingerprint))
-            });
+            section.findings.sort_by(|a, b| Finding::report_order(&a.finding, &b.finding));
             let shown: Vec<&Judged> = section.findings.iter().filter(|j| !j.is_suppressed()).collect();
             let suppressed = section.findings.len() - shown.len();
             let mut header = path.clone();

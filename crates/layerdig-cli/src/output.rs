@@ -129,13 +129,7 @@ impl Merged {
 
     /// Most severe first, then rule id and fingerprint; images by path.
     fn sort(&mut self) {
-        self.findings.sort_by(|a, b| {
-            b.finding
-                .severity
-                .cmp(&a.finding.severity)
-                .then_with(|| a.finding.rule_id.cmp(&b.finding.rule_id))
-                .then_with(|| a.finding.fingerprint.cmp(&b.finding.fingerprint))
-        });
+        self.findings.sort_by(|a, b| Finding::report_order(&a.finding, &b.finding));
         self.images.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.platform.cmp(&b.platform)));
         self.errors.sort_by(|a, b| a.image.cmp(&b.image).then_with(|| a.layer_index.cmp(&b.layer_index)));
         self.index.clear();

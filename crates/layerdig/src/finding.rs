@@ -271,6 +271,15 @@ impl Finding {
         self.locations.iter().filter_map(|l| l.status).min_by_key(|&s| rank(s))
     }
 
+    /// The order reports list findings in: most severe first, then by rule id, then by
+    /// fingerprint (so output is stable from run to run).
+    pub fn report_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.rule_id.cmp(&b.rule_id))
+            .then_with(|| a.fingerprint.cmp(&b.fingerprint))
+    }
+
     /// Whether any location needs action.
     pub fn is_actionable(&self) -> bool {
         self.locations.iter().any(|l| l.disposition == Disposition::Actionable)

@@ -211,12 +211,7 @@ impl Report {
 
     /// Sort findings most severe first, then by rule and fingerprint, for stable output.
     pub fn sort(&mut self) {
-        self.findings.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then_with(|| a.rule_id.cmp(&b.rule_id))
-                .then_with(|| a.fingerprint.cmp(&b.fingerprint))
-        });
+        self.findings.sort_by(Finding::report_order);
     }
 }
 
@@ -235,16 +230,11 @@ impl Collect {
 
     /// The report, findings sorted most severe first. Stats are those the scanner returned.
     pub fn into_report(mut self, stats: Stats) -> Report {
-        self.report.stats = stats;
-        self.report.stats.findings = self.report.findings.len() as u64;
-        self.report.stats.by_severity.clear();
-        self.report.stats.by_status.clear();
-        let mut counted = self.report.stats.clone();
+        // Findings merged across images are counted once each, not once per image.
+        self.report.stats = Stats { findings: 0, by_severity: HashMap::new(), by_status: HashMap::new(), ..stats };
         for f in &self.report.findings {
-            counted.count(f);
+            self.report.stats.count(f);
         }
-        counted.findings = self.report.findings.len() as u64;
-        self.report.stats = counted;
         self.report.sort();
         self.report
     }
@@ -723,7 +713,7 @@ impl Scanner {
                 }
             }
         }
-        out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.rule_id.cmp(&b.rule_id)));
+        out.sort_by(Finding::report_order);
         (out, redactor)
     }
 }
