@@ -363,15 +363,7 @@ impl Layout {
 
     /// Write as a tar archive.
     pub fn write_tar(&self, path: &Path) {
-        let mut b = tar::Builder::new(Vec::new());
-        for (name, bytes) in &self.files {
-            let mut h = tar::Header::new_ustar();
-            h.set_size(bytes.len() as u64);
-            h.set_mode(0o644);
-            h.set_entry_type(tar::EntryType::Regular);
-            b.append_data(&mut h, name, &bytes[..]).expect("append");
-        }
-        std::fs::write(path, b.into_inner().expect("tar")).expect("write tar");
+        self.write_tar_with_links(path, &[]);
     }
 
     /// Write as a tar archive in which each `(name, target)` of `links` is a symbolic link.

@@ -462,12 +462,7 @@ fn exit_2_on_errors_with_partial_results_still_written() {
 
     // A copy of the umoci image whose settings.yml layer (6) is cut short: the other layers are
     // still scanned and reported.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let copy = dir.path().join("demo.oci");
-    copy_tree(&fixture("demo.umoci.oci"), &copy);
-    let (_, good) = scan_json("demo.umoci.oci", &[]);
-    let digest = good["images"][0]["layers"][6]["digest"].as_str().expect("layer 6 digest").to_string();
-    let blob = copy.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let (_dir, copy, blob) = umoci_copy_with_layer_6_blob();
     let bytes = std::fs::read(&blob).expect("blob");
     std::fs::write(&blob, &bytes[..bytes.len() / 2]).expect("truncate");
     for format in ["json", "human", "jsonl", "sarif"] {
@@ -495,17 +490,24 @@ fn exit_2_on_errors_with_partial_results_still_written() {
     }
 }
 
-/// Issue 7: a layer blob that is a symbolic link out of the image directory is an error at that
-/// layer, never followed; the exit code is 2 and the other layers' findings are still printed.
-#[cfg(unix)]
-#[test]
-fn hostile_layer_link_out_of_the_image_exits_2_with_the_other_findings() {
+/// A scratch copy of the umoci fixture, and the path of its layer 6 blob (app/settings.yml) in
+/// the copy, for tests that damage one layer.
+fn umoci_copy_with_layer_6_blob() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let copy = dir.path().join("demo.oci");
     copy_tree(&fixture("demo.umoci.oci"), &copy);
     let (_, good) = scan_json("demo.umoci.oci", &[]);
     let digest = good["images"][0]["layers"][6]["digest"].as_str().expect("layer 6 digest").to_string();
     let blob = copy.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    (dir, copy, blob)
+}
+
+/// Issue 7: a layer blob that is a symbolic link out of the image directory is an error at that
+/// layer, never followed; the exit code is 2 and the other layers' findings are still printed.
+#[cfg(unix)]
+#[test]
+fn hostile_layer_link_out_of_the_image_exits_2_with_the_other_findings() {
+    let (_dir, copy, blob) = umoci_copy_with_layer_6_blob();
     std::fs::remove_file(&blob).expect("rm blob");
     std::os::unix::fs::symlink("/etc/passwd", &blob).expect("symlink");
     let o = run(&["scan", "-f", "json", path_str(&copy)]);
