@@ -93,6 +93,54 @@ pub fn redact(secret: &[u8]) -> String {
     format!("{head}… ({chars} chars)")
 }
 
+/// A string that `Debug` shows in its redacted form ([`redact`]): for fields of types that hold
+/// image content (config values, build instructions), so that a `{:?}` in a log line or a panic
+/// message cannot print a secret.
+pub(crate) struct Redacted<'a>(pub(crate) &'a str);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&redact(self.0.as_bytes()), f)
+    }
+}
+
+/// `text` with every double-quoted part replaced by its redacted form: for messages of parsers
+/// that quote the offending value (`invalid type: string "AKIA…", expected a sequence`), when the
+/// value comes from an image and may be a secret.
+pub(crate) fn redact_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('"') {
+        out.push_str(&rest[..=open]);
+        let inner = &rest[open + 1..];
+        // The closing quote is the first one not escaped by a backslash.
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in inner.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => {
+                    end = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let quoted = &inner[..end.unwrap_or(inner.len())];
+        out.push_str(&redact(quoted.as_bytes()));
+        match end {
+            Some(i) => {
+                out.push('"');
+                rest = &inner[i + 1..];
+            }
+            None => rest = "",
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The fingerprint of a secret found by a rule: SHA-256 over the rule id, a NUL byte and the
 /// secret, as lowercase hex. The same secret found by the same rule anywhere has the same
 /// fingerprint, so baselines and allow lists survive rebuilds.
@@ -283,5 +331,81 @@ impl Finding {
     /// Whether any location needs action.
     pub fn is_actionable(&self) -> bool {
         self.locations.iter().any(|l| l.disposition == Disposition::Actionable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "sk_live_beILuFYHgGOmJYALo97r0r8XSO83gwNB";
+
+    fn finding(secret: Option<&str>) -> Finding {
+        Finding {
+            rule_id: "stripe.secret-key".into(),
+            rule_name: "Stripe secret key".into(),
+            severity: Severity::Critical,
+            confidence: Confidence::High,
+            detector: crate::detect::MatchKind::Rule,
+            fingerprint: fingerprint("stripe.secret-key", SECRET.as_bytes()),
+            redacted: redact(SECRET.as_bytes()),
+            secret: secret.map(str::to_string),
+            note: None,
+            locations: vec![Location {
+                image: "app.tar".into(),
+                platform: None,
+                source: Source::File,
+                config_key: None,
+                layer_index: Some(1),
+                layer_digest: None,
+                created_by: Some("/bin/sh -c #(nop) COPY file:abc in /app/.env".into()),
+                path: Some("app/.env".into()),
+                line: Some(1),
+                column: Some(8),
+                span: Some(Span { start: 7, end: 47 }),
+                status: Some(crate::resolve::Status::Deleted),
+                removed_in_layer: Some(2),
+                removed_by: None,
+                disposition: Disposition::Actionable,
+            }],
+        }
+    }
+
+    /// Issue 7: a `{:?}` of a finding (in a log line, a panic message, a test failure) shows the
+    /// redacted form only, even when the scan was asked to keep the secret.
+    #[test]
+    fn debug_of_findings_and_reports_never_shows_the_secret() {
+        let shown = finding(Some(SECRET));
+        let report = crate::Report { findings: vec![shown.clone(), finding(None)], ..Default::default() };
+        for text in [format!("{shown:?}"), format!("{shown:#?}"), format!("{report:?}"), format!("{report:#?}")] {
+            assert!(!text.contains(SECRET) && !text.contains("beILuFYHgGOm"), "{text}");
+            assert!(text.contains("sk_l… (40 chars)"), "{text}");
+        }
+        // The secret is still there for those who asked for it.
+        assert_eq!(shown.secret.as_deref(), Some(SECRET));
+    }
+
+    #[test]
+    fn redaction_shows_four_characters_and_the_length() {
+        assert_eq!(redact(SECRET.as_bytes()), "sk_l… (40 chars)");
+        assert_eq!(redact(b"hunter22"), "… (8 chars)");
+        assert_eq!(redact(b"\x1b[31mabcdefgh"), "?[31… (13 chars)");
+        assert_eq!(format!("{:?}", Redacted(SECRET)), "\"sk_l… (40 chars)\"");
+    }
+
+    #[test]
+    fn quoted_parts_of_messages_are_redacted() {
+        for (message, want) in [
+            (
+                format!("invalid type: string \"{SECRET}\", expected a sequence at line 1 column 60"),
+                "invalid type: string \"sk_l… (40 chars)\", expected a sequence at line 1 column 60".to_string(),
+            ),
+            ("missing field `layers` at line 3 column 1".into(), "missing field `layers` at line 3 column 1".into()),
+            (r#"a "q\"uote" and "b""#.into(), r#"a "… (7 chars)" and "… (1 chars)""#.into()),
+            (format!("unterminated \"{SECRET}"), "unterminated \"sk_l… (40 chars)".into()),
+            ("\"\"".into(), "\"… (0 chars)\"".into()),
+        ] {
+            assert_eq!(redact_quoted(&message), want, "{message}");
+        }
     }
 }

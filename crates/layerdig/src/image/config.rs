@@ -3,9 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use super::Digest;
+use crate::finding::Redacted;
 
 /// An image configuration. Unknown fields are ignored.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -33,8 +36,9 @@ pub struct ImageConfig {
     pub history: Vec<History>,
 }
 
-/// The part of the configuration a container starts with.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// The part of the configuration a container starts with. `Debug` shows environment, label,
+/// command and entrypoint values redacted: they are where images carry secrets.
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct RuntimeConfig {
     /// `KEY=VALUE` environment entries.
@@ -68,8 +72,9 @@ pub struct RootFs {
     pub diff_ids: Vec<Digest>,
 }
 
-/// One build step.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// One build step. `Debug` shows `created_by` and `comment` redacted: build arguments are
+/// recorded there.
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct History {
     /// When the step ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,8 +137,8 @@ pub enum ConfigSource {
     History,
 }
 
-/// One configuration string to run through the detectors.
-#[derive(Debug, Clone)]
+/// One configuration string to run through the detectors. `Debug` shows the value redacted.
+#[derive(Clone)]
 pub struct ConfigString<'a> {
     /// Config or history.
     pub source: ConfigSource,
@@ -141,4 +146,76 @@ pub struct ConfigString<'a> {
     pub key: String,
     /// The string.
     pub value: &'a str,
+}
+
+impl fmt::Debug for RuntimeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn list(l: &Option<Vec<String>>) -> Option<Vec<Redacted<'_>>> {
+            l.as_ref().map(|l| l.iter().map(|v| Redacted(v)).collect())
+        }
+        // `KEY=VALUE` entries keep their key.
+        let env = self.env.as_ref().map(|env| {
+            env.iter()
+                .map(|e| match e.split_once('=') {
+                    Some((k, v)) => format!("{k}={}", crate::finding::redact(v.as_bytes())),
+                    None => crate::finding::redact(e.as_bytes()),
+                })
+                .collect::<Vec<_>>()
+        });
+        let labels = self.labels.as_ref().map(|l| l.iter().map(|(k, v)| (k, Redacted(v))).collect::<BTreeMap<_, _>>());
+        f.debug_struct("RuntimeConfig")
+            .field("env", &env)
+            .field("labels", &labels)
+            .field("cmd", &list(&self.cmd))
+            .field("entrypoint", &list(&self.entrypoint))
+            .field("working_dir", &self.working_dir)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+impl fmt::Debug for History {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("History")
+            .field("created", &self.created)
+            .field("created_by", &self.created_by.as_deref().map(Redacted))
+            .field("comment", &self.comment.as_deref().map(Redacted))
+            .field("empty_layer", &self.empty_layer)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ConfigString<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfigString")
+            .field("source", &self.source)
+            .field("key", &self.key)
+            .field("value", &Redacted(self.value))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 7: a `{:?}` of an image's configuration never prints the values secrets hide in.
+    #[test]
+    fn debug_shows_config_values_redacted() {
+        let key = "AKIABNC2R2QVGLCFOXVM";
+        let json = format!(
+            r#"{{"config": {{"Env": ["AWS_ACCESS_KEY_ID={key}", "{key}"], "Labels": {{"k": "{key}"}},
+                "Cmd": ["--key={key}"], "Entrypoint": ["{key}"], "User": "app"}},
+              "history": [{{"created_by": "|1 KEY={key} /bin/sh -c make", "comment": "{key}"}}]}}"#
+        );
+        let config: ImageConfig = serde_json::from_str(&json).expect("config");
+        let candidates = config.secret_candidates();
+        assert_eq!(candidates.len(), 6);
+        for text in [format!("{config:?}"), format!("{config:#?}"), format!("{candidates:?}")] {
+            assert!(!text.contains("BNC2R2QV"), "{text}");
+        }
+        let text = format!("{config:?}");
+        assert!(text.contains("AWS_ACCESS_KEY_ID=AKIA… (20 chars)"), "{text}");
+        assert!(text.contains(r#"user: Some("app")"#), "{text}");
+    }
 }

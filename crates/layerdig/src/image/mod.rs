@@ -99,8 +99,8 @@ pub struct Image {
     pub layers: Vec<Layer>,
 }
 
-/// One layer of an image.
-#[derive(Debug, Clone)]
+/// One layer of an image. `Debug` shows `created_by` redacted.
+#[derive(Clone)]
 pub struct Layer {
     /// Position in the image, base layer 0.
     pub index: usize,
@@ -123,6 +123,27 @@ pub(crate) enum LayerSource {
     Blob(Blob),
     Dir(PathBuf),
     Missing(String),
+}
+
+impl fmt::Debug for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Layer")
+            .field("index", &self.index)
+            .field("digest", &self.digest)
+            .field("diff_id", &self.diff_id)
+            .field("media_type", &self.media_type)
+            .field("size", &self.size)
+            .field("created_by", &self.created_by.as_deref().map(crate::finding::Redacted))
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// A JSON document's parse error as text that quotes nothing from the document: serde's
+/// messages quote the offending value (`invalid type: string "…", expected a sequence`), and in
+/// an image config that value can be a secret.
+pub(crate) fn json_error(e: &serde_json::Error) -> String {
+    crate::finding::redact_quoted(&e.to_string())
 }
 
 impl Layer {
@@ -315,9 +336,11 @@ impl Opener<'_> {
                     match serde_json::from_slice::<ImageConfig>(blob.bytes()) {
                         Ok(config) => (Some(Arc::new(config)), Some(digest)),
                         Err(e) => {
-                            self.problems.push(
-                                self.format_err(format!("config {}: not a valid image config: {e}", entry.config)),
-                            );
+                            self.problems.push(self.format_err(format!(
+                                "config {}: not a valid image config: {}",
+                                entry.config,
+                                json_error(&e)
+                            )));
                             (None, Some(digest))
                         }
                     }
@@ -402,7 +425,11 @@ impl Opener<'_> {
             let value: serde_json::Value = match serde_json::from_slice(blob.bytes()) {
                 Ok(v) => v,
                 Err(e) => {
-                    self.problems.push(self.format_err(format!("manifest {}: not JSON: {e}", desc.digest)));
+                    self.problems.push(self.format_err(format!(
+                        "manifest {}: not JSON: {}",
+                        desc.digest,
+                        json_error(&e)
+                    )));
                     continue;
                 }
             };
@@ -411,15 +438,18 @@ impl Opener<'_> {
             if nested {
                 match serde_json::from_value::<ImageIndex>(value) {
                     Ok(inner) => self.walk_index(store, &inner, depth + 1, seen)?,
-                    Err(e) => self.problems.push(self.format_err(format!("index {}: {e}", desc.digest))),
+                    Err(e) => self.problems.push(self.format_err(format!("index {}: {}", desc.digest, json_error(&e)))),
                 }
                 continue;
             }
             let manifest: ImageManifest = match serde_json::from_value(value) {
                 Ok(m) => m,
                 Err(e) => {
-                    self.problems
-                        .push(self.format_err(format!("manifest {}: not an image manifest: {e}", desc.digest)));
+                    self.problems.push(self.format_err(format!(
+                        "manifest {}: not an image manifest: {}",
+                        desc.digest,
+                        json_error(&e)
+                    )));
                     continue;
                 }
             };
@@ -432,23 +462,23 @@ impl Opener<'_> {
             {
                 continue;
             }
-            let config =
-                match store.get(&blob_path(&manifest.config.digest)) {
-                    Ok(blob) => match serde_json::from_slice::<ImageConfig>(blob.bytes()) {
-                        Ok(config) => Some(Arc::new(config)),
-                        Err(e) => {
-                            self.problems.push(self.format_err(format!(
-                                "config {}: not a valid image config: {e}",
-                                manifest.config.digest
-                            )));
-                            None
-                        }
-                    },
+            let config = match store.get(&blob_path(&manifest.config.digest)) {
+                Ok(blob) => match serde_json::from_slice::<ImageConfig>(blob.bytes()) {
+                    Ok(config) => Some(Arc::new(config)),
                     Err(e) => {
-                        self.problems.push(self.format_err(format!("config {}: {e}", manifest.config.digest)));
+                        self.problems.push(self.format_err(format!(
+                            "config {}: not a valid image config: {}",
+                            manifest.config.digest,
+                            json_error(&e)
+                        )));
                         None
                     }
-                };
+                },
+                Err(e) => {
+                    self.problems.push(self.format_err(format!("config {}: {e}", manifest.config.digest)));
+                    None
+                }
+            };
             let layers = manifest
                 .layers
                 .iter()

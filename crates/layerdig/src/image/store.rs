@@ -201,7 +201,8 @@ impl Store {
     /// Parse the JSON document at `name`.
     pub(crate) fn json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, String> {
         let blob = self.get(name)?;
-        serde_json::from_slice(blob.bytes()).map_err(|e| format!("{name}: not valid JSON for this document: {e}"))
+        serde_json::from_slice(blob.bytes())
+            .map_err(|e| format!("{name}: not valid JSON for this document: {}", super::json_error(&e)))
     }
 }
 
