@@ -210,21 +210,6 @@ fn scan_bytes(
     Ok(findings.into_iter().map(Finding::new).collect())
 }
 
-/// Replace secrets the built-in detectors find in a build instruction with their redacted form,
-/// as the scanner does for the layers of a report.
-fn redact_created_by(detector: &mut Detector, index: usize, text: &str) -> String {
-    let mut matches = Vec::new();
-    detector.scan_config(&format!("history[{index}].created_by"), text, &mut matches);
-    let mut secrets: Vec<Vec<u8>> = matches.into_iter().map(|m| m.secret).filter(|s| s.len() >= 4).collect();
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let mut out = text.to_string();
-    for s in secrets {
-        let secret = String::from_utf8_lossy(&s).into_owned();
-        out = out.replace(&secret, &format!("[REDACTED {}]", layerdig::finding::redact(&s)));
-    }
-    out
-}
-
 /// A visitor that lets the walker read (count, index and verify) every entry.
 struct ReadAll;
 
@@ -250,7 +235,7 @@ fn layer_reports(
     let mut reports = Vec::new();
     for (layer, walk) in image.layers.iter().zip(walks) {
         let created_by = match (&layer.created_by, show_secrets) {
-            (Some(c), false) => Some(redact_created_by(&mut detector, layer.index, c)),
+            (Some(c), false) => Some(detector.redact_config(&format!("history[{}].created_by", layer.index), c)),
             (c, _) => c.clone(),
         };
         reports.push(LayerReport {

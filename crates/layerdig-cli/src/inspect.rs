@@ -4,7 +4,7 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use anyhow::Result;
-use layerdig::{ImageSource, OpenOptions, Rules, Status};
+use layerdig::{Detector, ImageSource, OpenOptions, Rules, Status};
 
 use crate::args::{ImageArgs, ListFormat, LsArgs, RulesCommand};
 use crate::{human, load_rules};
@@ -22,6 +22,8 @@ pub fn layers(args: ImageArgs) -> Result<ExitCode> {
     let mut out = BufWriter::new(io::stdout().lock());
     let mut incomplete = source.problems().iter().any(|p| p.is_incomplete());
     let mut doc = Vec::new();
+    // Build instructions carry build arguments: print them with the secrets in them redacted.
+    let mut detector = Detector::new(&Rules::builtin());
     for image in source.images() {
         let (files, stats, problems) = layerdig::file_history(&source, image, None);
         for p in &problems {
@@ -51,7 +53,9 @@ pub fn layers(args: ImageArgs) -> Result<ExitCode> {
                     "media_type": l.media_type.as_ref().map(|m| m.to_string()),
                     "size": s.compressed_bytes.max(l.size),
                     "uncompressed_size": s.uncompressed_bytes,
-                    "created_by": l.created_by,
+                    "created_by": l.created_by.as_deref().map(|c| {
+                        detector.redact_config(&format!("history[{}].created_by", l.index), c)
+                    }),
                     "files": s.files,
                     "added": s.added,
                     "deleted": s.deleted,

@@ -36,6 +36,14 @@ use crate::run::{Discover, Outcome, Runner};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let show_secrets = match &cli.command {
+        Command::Scan(args) => args.show_secrets,
+        Command::Sweep(args) => args.show_secrets,
+        _ => false,
+    };
+    if !show_secrets {
+        std::panic::set_hook(Box::new(|info| eprintln!("{}", panic_line(info.location()))));
+    }
     let result = match cli.command {
         Command::Scan(args) => scan(args),
         Command::Sweep(args) => sweep(args),
@@ -54,6 +62,17 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// What a panic prints unless secrets are to be shown. A panic's message can quote the data it
+/// was working on (a string it sliced, a value it unwrapped), which may be a secret: only where
+/// it happened is printed.
+fn panic_line(location: Option<&std::panic::Location<'_>>) -> String {
+    let at = location.map(|l| format!(" at {}:{}:{}", l.file(), l.line(), l.column())).unwrap_or_default();
+    format!(
+        "layerdig: internal error{at}: this is a bug, please report it. Its message is not shown because \
+         it may quote the image's content (`scan` and `sweep` show it with --show-secrets)."
+    )
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -375,4 +394,17 @@ fn print_schema(kind: SchemaKind) -> Result<ExitCode> {
     writeln!(out)?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_print_where_they_happened_and_nothing_else() {
+        let line = panic_line(Some(std::panic::Location::caller()));
+        assert!(line.starts_with("layerdig: internal error at "), "{line}");
+        assert!(line.contains("main.rs:"), "{line}");
+        assert!(panic_line(None).starts_with("layerdig: internal error: this is a bug"));
+    }
 }

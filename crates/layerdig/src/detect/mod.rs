@@ -374,6 +374,25 @@ impl Detector {
         self.emit(data, Window::default(), 0, out);
     }
 
+    /// `value` (a config string named `key`, as for [`Detector::scan_config`]) with every secret
+    /// the detectors find in it replaced by `[REDACTED AKIA… (20 chars)]`: how reports print a
+    /// build instruction, which may carry build arguments, when secrets are not to be shown.
+    pub fn redact_config(&mut self, key: &str, value: &str) -> String {
+        let mut matches = Vec::new();
+        self.scan_config(key, value, &mut matches);
+        let mut secrets: Vec<Vec<u8>> = matches.into_iter().map(|m| m.secret).collect();
+        // Longest first, so a secret that contains another is replaced whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut out = value.to_string();
+        for s in secrets {
+            let secret = String::from_utf8_lossy(&s);
+            if !secret.is_empty() {
+                out = out.replace(secret.as_ref(), &format!("[REDACTED {}]", finding::redact(&s)));
+            }
+        }
+        out
+    }
+
     fn is_binary(&mut self, path: &[u8], data: &[u8], offset: u64) -> bool {
         let sniff = |d: &[u8]| d[..d.len().min(BINARY_SNIFF)].contains(&0);
         if offset == 0 {

@@ -954,6 +954,16 @@ fn debug_of_match_does_not_show_the_secret() {
 }
 
 #[test]
+fn redact_config_replaces_every_secret_in_an_instruction() {
+    let rules = test_rules();
+    let mut det = Detector::new(&rules);
+    let text = "|2 STRIPE=sk_live_beILuFYHgGOmJYALo97r0r8XSO83gwNB N=1 /bin/sh -c make";
+    let out = det.redact_config("history[3].created_by", text);
+    assert_eq!(out, "|2 STRIPE=[REDACTED sk_l… (40 chars)] N=1 /bin/sh -c make");
+    assert_eq!(det.redact_config("history[0].created_by", "/bin/sh -c make"), "/bin/sh -c make");
+}
+
+#[test]
 fn dispositions() {
     let rules = test_rules();
     let key = pem("PRIVATE KEY", testdata::ED25519_PKCS8);
