@@ -5,3 +5,4 @@ mod core;
 mod fixtures;
 mod hostile;
 mod scan;
+mod sources;

@@ -1,0 +1,96 @@
+//! Issue 7: what layerdig must never do, checked in its source. The library, the command and
+//! the Python bindings run no other program, open no network connection and extract nothing;
+//! the library and the bindings write no file, and the command writes only the report asked for
+//! with `-o` (in `output.rs`).
+//!
+//! A plain text search: a comment naming one of these is flagged too; reword it.
+
+use std::path::{Path, PathBuf};
+
+/// Running programs, the network, extraction, the process's environment and temporary files.
+const NEVER: &[&str] = &[
+    "process::Command",
+    "Command::new(",
+    "Stdio",
+    "std::net",
+    "os::unix::net",
+    "TcpStream",
+    "TcpListener",
+    "UdpSocket",
+    "UnixStream",
+    "UnixListener",
+    ".unpack(",
+    ".unpack_in(",
+    "set_current_dir",
+    "env::set_var",
+    "env::remove_var",
+    "temp_dir",
+    "tempfile",
+];
+
+/// Writing to the file system.
+const WRITES: &[&str] = &[
+    "File::create",
+    "fs::write",
+    "OpenOptions::new",
+    "create_dir",
+    "remove_file",
+    "remove_dir",
+    "fs::rename",
+    "fs::copy",
+    "set_permissions",
+    "hard_link(",
+    "unix::fs::symlink",
+];
+
+/// The one file allowed to write: the command's `-o` report.
+const REPORT_WRITER: &str = "crates/layerdig-cli/src/output.rs";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_programs_network_extraction_or_stray_writes_in_the_source() {
+    let root = root();
+    let mut problems = Vec::new();
+    let mut files = 0;
+    for dir in ["crates/layerdig/src", "crates/layerdig-cli/src", "python/src"] {
+        let mut paths = Vec::new();
+        rust_files(&root.join(dir), &mut paths);
+        assert!(!paths.is_empty(), "no sources under {dir}");
+        for path in paths {
+            files += 1;
+            let rel = path.strip_prefix(&root).expect("under the root").to_string_lossy().replace('\\', "/");
+            let text = std::fs::read_to_string(&path).expect("source");
+            let writes_allowed = rel == REPORT_WRITER;
+            for (n, line) in text.lines().enumerate() {
+                for needle in NEVER.iter().chain(if writes_allowed { &[][..] } else { WRITES }) {
+                    if line.contains(needle) {
+                        problems.push(format!("{rel}:{}: {needle}: {}", n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(files > 30, "only {files} source files found");
+    assert!(problems.is_empty(), "forbidden in layerdig's source:\n{}", problems.join("\n"));
+}
+
+/// The guard above finds what it looks for.
+#[test]
+fn the_source_guard_sees_the_report_writer() {
+    let text = std::fs::read_to_string(root().join(REPORT_WRITER)).expect("output.rs");
+    assert!(text.contains("OpenOptions::new"), "output.rs no longer opens the report: update REPORT_WRITER");
+}
