@@ -1,6 +1,7 @@
 //! The `layerdig` command end to end, on the committed fixture images (`fixtures/images`, with
 //! `planted.json` saying which secret is where) and on small inputs made here: every command,
-//! output format, exit status, filter, policy entry kind, the baseline, and redaction.
+//! output format, exit status, filter, policy entry kind, and the baseline (redaction has
+//! its own test target, `tests/redaction.rs`).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -772,63 +773,8 @@ fn baseline_then_scan_fails_only_on_new_findings() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Redaction
-
-#[test]
-fn no_output_shows_a_secret_without_show_secrets() {
-    let image = fixture(DOCKER);
-    let img = path_str(&image);
-    for format in ["human", "json", "jsonl", "sarif"] {
-        let o = run(&["scan", "-f", format, "--color", "always", img]);
-        assert_no_secret(format, &stdout(&o));
-        assert_no_secret(format, &stderr(&o));
-    }
-    for args in [
-        vec!["layers", img],
-        vec!["layers", "-f", "json", img],
-        vec!["ls", img],
-        vec!["ls", "-f", "json", img],
-        vec!["baseline", img],
-    ] {
-        let o = run(&args);
-        assert_no_secret(&args.join(" "), &stdout(&o));
-        assert_no_secret(&args.join(" "), &stderr(&o));
-    }
-    let sweep = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(&image, sweep.path().join(DOCKER)).expect("copy");
-    let o = run(&["sweep", path_str(sweep.path())]);
-    assert_no_secret("sweep", &stdout(&o));
-    assert_no_secret("sweep", &stderr(&o));
-}
-
-#[test]
-fn show_secrets_shows_them_and_files_are_private() {
-    use std::os::unix::fs::PermissionsExt;
-    let image = fixture(DOCKER);
-    let img = path_str(&image);
-    let values = planted_values();
-    let dir = tempfile::tempdir().expect("tempdir");
-    for format in ["json", "jsonl", "human"] {
-        let out = dir.path().join(format!("report.{format}"));
-        // An existing, world-readable file is narrowed before secrets go in.
-        std::fs::write(&out, "old").expect("write");
-        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        let o = run(&["scan", "-f", format, "--show-secrets", "-o", path_str(&out), img]);
-        assert_eq!(code(&o), 1, "{}", stderr(&o));
-        assert!(o.stdout.is_empty(), "the report goes to the file");
-        let mode = std::fs::metadata(&out).expect("metadata").permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "{format}: mode {mode:o}");
-        let text = std::fs::read_to_string(&out).expect("read");
-        for v in &values {
-            let probe = if v.contains('\n') { v.lines().nth(1).expect("body line").to_string() } else { v.clone() };
-            assert!(text.contains(&probe), "{format}: secret {:?}… not shown", &probe[..6]);
-        }
-    }
-    // Without --show-secrets a new file gets the usual mode.
-    let plain = dir.path().join("plain.json");
-    run(&["scan", "-f", "json", "-o", path_str(&plain), img]);
-    assert_no_secret("-o without --show-secrets", &std::fs::read_to_string(&plain).expect("read"));
-}
+// Redaction: every command, format and error path, with and without --show-secrets, and the
+// modes of report files, are tested in `tests/redaction.rs`.
 
 // ---------------------------------------------------------------------------------------------
 // Sweep
