@@ -7,7 +7,7 @@ use std::io::Read;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use layerdig::detect::{Detector, Window};
 use layerdig::{Collect, Rules, Scanner};
-use layerdig_bench::{binary, layer_tar, no_keyword_text, source_text};
+use layerdig_bench::{binary, layer_tar, no_keyword_text, plain_code_text, source_text};
 use layerdig_tests::{Comp, Layout, SynthImage, SynthLayer, compress};
 
 const MIB: usize = 1 << 20;
@@ -59,14 +59,30 @@ fn detect(c: &mut Criterion) {
     let mut det = Detector::new(&rules);
     let text = source_text(8 * MIB, 7);
     let quiet = no_keyword_text(8 * MIB, 9);
+    let plain = plain_code_text(8 * MIB, 13);
     let bin = binary(8 * MIB, 11);
     let mut out = Vec::new();
+    out.clear();
+    let before = det.stats();
+    det.scan(b"src/plain.rs", &plain, Window::default(), &mut out);
+    let after = det.stats();
+    assert!(
+        out.is_empty() && after.regex_runs == before.regex_runs && after.entropy_values == before.entropy_values,
+        "plain code text must hold no keyword"
+    );
     let mut g = c.benchmark_group("detect");
     g.throughput(Throughput::Bytes(text.len() as u64));
     g.bench_function("source-text", |b| {
         b.iter(|| {
             out.clear();
             det.scan(b"usr/lib/app/module.py", black_box(&text), Window::default(), &mut out);
+            out.len()
+        })
+    });
+    g.bench_function("plain-code", |b| {
+        b.iter(|| {
+            out.clear();
+            det.scan(b"src/plain.rs", black_box(&plain), Window::default(), &mut out);
             out.len()
         })
     });

@@ -63,6 +63,121 @@ pub fn source_text(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
+/// Words of code and prose that hold no rule keyword and no key word of the entropy detector.
+const PLAIN_WORDS: &[&str] = &[
+    "import",
+    "from",
+    "return",
+    "self",
+    "def",
+    "class",
+    "function",
+    "const",
+    "let",
+    "value",
+    "config",
+    "server",
+    "request",
+    "response",
+    "handler",
+    "error",
+    "result",
+    "string",
+    "number",
+    "public",
+    "static",
+    "module",
+    "export",
+    "default",
+    "timeout",
+    "retries",
+    "logger",
+    "debug",
+    "info",
+    "name",
+    "version",
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "is",
+    "for",
+    "with",
+    "on",
+    "data",
+    "list",
+    "map",
+    "index",
+    "buffer",
+    "while",
+    "if",
+    "else",
+    "match",
+    "loop",
+    "break",
+    "continue",
+    "struct",
+    "enum",
+    "impl",
+    "trait",
+    "where",
+    "type",
+    "use",
+    "crate",
+    "super",
+    "true",
+    "false",
+    "count",
+    "length",
+    "offset",
+    "window",
+    "reader",
+    "writer",
+    "stream",
+    "parse",
+    "format",
+    "print",
+    "check",
+    "layer",
+    "image",
+    "digest",
+    "manifest",
+    "archive",
+    "compress",
+    "header",
+    "entry",
+    "file",
+    "directory",
+    "link",
+    "mode",
+];
+
+/// Code-like text made only of [`PLAIN_WORDS`]: ordinary text in which no keyword occurs, the
+/// common case for the files of an image.
+pub fn plain_code_text(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut out = Vec::with_capacity(len + 128);
+    while out.len() < len {
+        out.extend(std::iter::repeat_n(b' ', rng.below(4) * 4));
+        for w in 0..3 + rng.below(8) {
+            out.extend_from_slice(PLAIN_WORDS[rng.below(PLAIN_WORDS.len())].as_bytes());
+            out.extend_from_slice(match (w, rng.below(7)) {
+                (0, _) => b" ",
+                (_, 0) => b"(",
+                (_, 1) => b") ",
+                (_, 2) => b" = ",
+                (_, 3) => b".",
+                (_, 4) => b", ",
+                _ => b" ",
+            });
+        }
+        out.push(b'\n');
+    }
+    out.truncate(len);
+    out
+}
+
 /// Text with no letters that any rule keyword could start: digits, spaces and punctuation
 /// (the prefilter's best case).
 pub fn no_keyword_text(len: usize, seed: u64) -> Vec<u8> {
