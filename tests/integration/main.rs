@@ -4,5 +4,6 @@ mod cli;
 mod core;
 mod fixtures;
 mod hostile;
+mod props;
 mod scan;
 mod sources;
