@@ -4,6 +4,7 @@ mod cli;
 mod core;
 mod fixtures;
 mod hostile;
+mod pipeline;
 mod props;
 mod scan;
 mod sources;

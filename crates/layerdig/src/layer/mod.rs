@@ -11,6 +11,7 @@ mod path;
 
 use std::io::{self, Cursor, Read};
 use std::path::Path;
+use std::sync::mpsc;
 
 use flate2::read::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
@@ -218,6 +219,87 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// Compressed blobs at least this big are decompressed on a thread of their own.
+const READ_AHEAD_FROM: usize = 256 * 1024;
+/// Decompressed buffers a read-ahead thread may have waiting (memory: this many chunks).
+const READ_AHEAD_BUFFERS: usize = 4;
+/// Size of one read-ahead buffer.
+const READ_AHEAD_CHUNK: u64 = 1 << 20;
+
+/// Fill buffers from `reader` and send them on until the stream ends, fails, or nobody listens;
+/// give the reader back for its count and digest.
+fn read_ahead<R: Read>(
+    mut reader: HashingReader<R>,
+    tx: &mpsc::SyncSender<io::Result<Vec<u8>>>,
+    recycled: &mpsc::Receiver<Vec<u8>>,
+) -> HashingReader<R> {
+    loop {
+        let mut buf = recycled.try_recv().unwrap_or_default();
+        buf.clear();
+        match (&mut reader).take(READ_AHEAD_CHUNK).read_to_end(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {
+                if tx.send(Ok(buf)).is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                if !buf.is_empty() && tx.send(Ok(buf)).is_err() {
+                    break;
+                }
+                let _ = tx.send(Err(e));
+                break;
+            }
+        }
+    }
+    reader
+}
+
+/// The reading end of [`read_ahead`]: buffers in order, then the error or the end.
+struct ChannelReader {
+    rx: mpsc::Receiver<io::Result<Vec<u8>>>,
+    buf: Vec<u8>,
+    pos: usize,
+    back: mpsc::Sender<Vec<u8>>,
+    /// The stream's error, returned again on every later read (as the stream itself would).
+    failed: Option<(io::ErrorKind, String, bool)>,
+}
+
+impl ChannelReader {
+    fn new(rx: mpsc::Receiver<io::Result<Vec<u8>>>, back: mpsc::Sender<Vec<u8>>) -> ChannelReader {
+        ChannelReader { rx, buf: Vec::new(), pos: 0, back, failed: None }
+    }
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some((kind, message, cap)) = &self.failed {
+            return Err(if *cap { io::Error::other(CapReached) } else { io::Error::new(*kind, message.clone()) });
+        }
+        while self.pos == self.buf.len() {
+            match self.rx.recv() {
+                Ok(Ok(next)) => {
+                    let used = std::mem::replace(&mut self.buf, next);
+                    self.pos = 0;
+                    // The producer may have stopped already; the buffer is then simply freed.
+                    let _ = self.back.send(used);
+                }
+                Ok(Err(e)) => {
+                    let cap = e.get_ref().is_some_and(|inner| inner.is::<CapReached>());
+                    self.failed = Some((e.kind(), e.to_string(), cap));
+                    return Err(e);
+                }
+                // The producer is done and everything it sent has been read.
+                Err(mpsc::RecvError) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 #[derive(Debug)]
 struct CapReached;
 impl std::fmt::Display for CapReached {
@@ -296,11 +378,16 @@ impl Walker<'_> {
             self.walk.digest = Some(digest);
         }
         let cap = options.max_layer_bytes;
-        let decoded: Box<dyn Read + '_> = match compression {
+        let decoded: Box<dyn Read + Send + '_> = match compression {
             Compression::None => {
                 let in_place = bytes.len() as u64 <= cap;
                 if in_place {
-                    let diff_id = if verify { Some(Digest::sha256_of(bytes)) } else { None };
+                    // An uncompressed blob's digest is its diff_id: hashed once, above.
+                    let diff_id = match (&self.walk.digest, verify) {
+                        (Some(digest), _) => Some(digest.clone()),
+                        (None, true) => Some(Digest::sha256_of(bytes)),
+                        (None, false) => None,
+                    };
                     if self.walk.digest.is_none() {
                         self.walk.digest = diff_id.clone();
                     }
@@ -320,21 +407,60 @@ impl Walker<'_> {
                 }
             },
         };
-        let mut reader = HashingReader { inner: decoded, hasher: verify.then(Sha256::new), count: 0, cap };
-        self.walk_tar(Stream::Reader(Box::new(&mut reader)), cap, visitor);
-        // Read what follows the tar's end (padding) so the digest covers the whole stream.
-        if self.walk.complete {
-            match io::copy(&mut reader, &mut io::sink()) {
-                Ok(_) => {}
-                Err(e) => self.stream_error(e, compression, cap),
-            }
-        }
+        let reader = HashingReader { inner: decoded, hasher: verify.then(Sha256::new), count: 0, cap };
+        let reader = if bytes.len() >= READ_AHEAD_FROM {
+            // Decompression and hashing on a thread of their own, a few buffers ahead of the tar
+            // walk and the detectors: the two halves of the work overlap.
+            std::thread::scope(|scope| {
+                let (tx, rx) = mpsc::sync_channel(READ_AHEAD_BUFFERS);
+                let (back_tx, back_rx) = mpsc::channel();
+                let producer = scope.spawn(move || read_ahead(reader, &tx, &back_rx));
+                let mut ahead = ChannelReader::new(rx, back_tx);
+                self.read_stream(&mut ahead, compression, cap, visitor);
+                // Dropping the receiving end stops a producer that is still reading.
+                drop(ahead);
+                producer.join().ok()
+            })
+        } else {
+            let mut reader = reader;
+            self.read_stream(&mut reader, compression, cap, visitor);
+            Some(reader)
+        };
+        let Some(mut reader) = reader else {
+            self.problem(LayerErrorKind::Decompress {
+                format: match compression {
+                    Compression::Gzip => "gzip",
+                    Compression::Zstd => "zstd",
+                    Compression::None => "tar",
+                },
+                message: "the decompressing thread stopped unexpectedly".to_string(),
+            });
+            self.walk.complete = false;
+            return;
+        };
         self.walk.stats.uncompressed_bytes = reader.count;
         let diff_id = reader.hasher.take().map(|h| Digest::from_sha256(h.finalize().into()));
         if self.walk.complete {
             self.finish_diff_id(diff_id);
         } else {
             self.walk.diff_id = None;
+        }
+    }
+
+    /// Walk the tar in a decompressed stream, then read what follows the tar's end (padding) so
+    /// the digest covers the whole stream.
+    fn read_stream(
+        &mut self,
+        reader: &mut (dyn Read + '_),
+        compression: Compression,
+        cap: u64,
+        visitor: &mut dyn LayerVisitor,
+    ) {
+        self.walk_tar(Stream::Reader(Box::new(&mut *reader)), cap, visitor);
+        if self.walk.complete
+            && let Err(e) = io::copy(reader, &mut io::sink())
+        {
+            self.stream_error(e, compression, cap);
         }
     }
 
