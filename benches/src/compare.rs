@@ -99,8 +99,8 @@ pub fn run(opts: &Options) -> Result<()> {
             let mut total = Usage { code: Some(0), ..Usage::default() };
             for layer in &blobs.layers {
                 let mut cmd = Command::new(&bin);
-                cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
-                total = total.then(measure::run(&mut cmd, Some(blobs.bytes(layer)))?);
+                cmd.args(args);
+                total = total.then(measure::run(&cmd, Some(blobs.bytes(layer)))?);
             }
             row.add(total);
         }
@@ -131,9 +131,8 @@ pub fn run(opts: &Options) -> Result<()> {
                 }
             ),
         );
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
         for _ in 0..runs {
-            let usage = measure::run(&mut cmd, None)?;
+            let usage = measure::run(&cmd, None)?;
             if !matches!(usage.code, Some(0 | 1)) {
                 row.note = format!("exit code {:?}: incomplete scan or error", usage.code);
             }
@@ -303,8 +302,7 @@ fn run_peer(peer: &Peer, blobs: &ImageBlobs, runs: usize, scratch: &Scratch) -> 
         }
         row.command =
             format!("tar -x each layer (whiteouts applied) + {cmd:?}").replace(&root.display().to_string(), "ROOTFS");
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        let scan = measure::run(&mut cmd, None)?;
+        let scan = measure::run(&cmd, None)?;
         if !matches!(scan.code, Some(0 | 1 | 200 | 205)) {
             row.note = format!("exit code {:?}", scan.code);
         }
@@ -332,8 +330,8 @@ fn extract(blobs: &ImageBlobs, root: &Path) -> Result<Usage> {
             }
             _ => {}
         }
-        cmd.args(["-f", "-"]).stdout(Stdio::null()).stderr(Stdio::null());
-        let u = measure::run(&mut cmd, Some(blobs.bytes(layer)))?;
+        cmd.args(["-f", "-"]);
+        let u = measure::run(&cmd, Some(blobs.bytes(layer)))?;
         let start = Instant::now();
         apply_whiteouts(root)?;
         total = total.then(Usage { wall: u.wall + start.elapsed(), ..u });

@@ -61,6 +61,16 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<_> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == measure::HELPER) {
+        return match measure::helper_main(&args[2..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("layerdig-bench: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Compare { image, runs, layerdig, json } => compare::run(&compare::Options { image, runs, layerdig, json }),

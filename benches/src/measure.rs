@@ -36,10 +36,61 @@ impl Usage {
     }
 }
 
-/// Run `cmd` to its end, feeding `stdin` (when given) from memory. Standard output and error
-/// are the caller's to set.
-pub fn run(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<Usage> {
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+/// The hidden subcommand of this binary that runs one command and reports what it cost.
+pub const HELPER: &str = "__measure-child";
+
+static RUNS: AtomicU64 = AtomicU64::new(0);
+
+/// Run `cmd` (program and arguments only) to its end, feeding `stdin` (when given) from memory;
+/// its output is discarded.
+///
+/// The command is started by a fresh copy of this binary ([`HELPER`]), not by this process:
+/// Linux carries the spawning process's peak RSS into the child's `ru_maxrss` across `exec`,
+/// and this process holds memory-mapped images. The helper is a few MiB, so a child's peak is
+/// its own once it is above that.
+pub fn run(cmd: &Command, stdin: Option<&[u8]>) -> Result<Usage> {
+    let exe = std::env::current_exe().context("current_exe")?;
+    let n = RUNS.fetch_add(1, Ordering::Relaxed);
+    let report = std::env::temp_dir().join(format!("layerdig-bench-usage-{}-{n}", std::process::id()));
+    let mut helper = Command::new(exe);
+    helper.arg(HELPER).arg(&report).arg(cmd.get_program()).args(cmd.get_args());
+    helper.stdout(Stdio::null()).stderr(Stdio::null());
+    helper.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    let mut child = helper.spawn().with_context(|| format!("spawn {cmd:?}"))?;
+    if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // A reader that exits early closes the pipe; its exit code says what went wrong.
+        let _ = pipe.write_all(bytes);
+    }
+    let status = child.wait()?;
+    let text = std::fs::read_to_string(&report);
+    let _ = std::fs::remove_file(&report);
+    let text = text.with_context(|| format!("{cmd:?}: the measuring helper failed ({status})"))?;
+    let v: Vec<i64> = text.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let [wall_ns, max_rss, max_anon, code] = v[..] else { bail!("{cmd:?}: bad helper report {text:?}") };
+    Ok(Usage {
+        wall: Duration::from_nanos(wall_ns as u64),
+        max_rss: max_rss as u64,
+        max_anon: max_anon as u64,
+        code: (code >= 0).then_some(code as i32),
+    })
+}
+
+/// The helper's side: `HELPER REPORT PROGRAM ARGS...` runs the program with this process's
+/// standard streams and writes `wall_ns max_rss max_anon code` to REPORT.
+pub fn helper_main(args: &[std::ffi::OsString]) -> Result<()> {
+    let [report, program, rest @ ..] = args else { bail!("usage: {HELPER} REPORT PROGRAM [ARGS...]") };
+    let u = direct(Command::new(program).args(rest), None)?;
+    let line = format!("{} {} {} {}\n", u.wall.as_nanos(), u.max_rss, u.max_anon, u.code.unwrap_or(-1));
+    std::fs::write(report, line).with_context(|| format!("write {}", report.to_string_lossy()))
+}
+
+/// Run `cmd` to its end as a child of this process, feeding `stdin` (when given) from memory;
+/// other streams as the command sets them. Its `ru_maxrss` includes this process's peak RSS
+/// (see [`run`]).
+pub fn direct(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<Usage> {
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
     let start = Instant::now();
     let mut child = cmd.spawn().with_context(|| format!("spawn {cmd:?}"))?;
     let pid = child.id() as libc::pid_t;
@@ -130,10 +181,10 @@ mod tests {
 
     #[test]
     fn times_a_child_and_reads_its_peak_rss() {
-        let u = run(Command::new("true").stdout(Stdio::null()), None).unwrap();
+        let u = direct(Command::new("true").stdout(Stdio::null()), None).unwrap();
         assert_eq!(u.code, Some(0));
         assert!(u.max_rss > 0);
-        let u = run(Command::new("cat").stdout(Stdio::null()), Some(b"hello")).unwrap();
+        let u = direct(Command::new("cat").stdout(Stdio::null()), Some(b"hello")).unwrap();
         assert_eq!(u.code, Some(0));
     }
 }
