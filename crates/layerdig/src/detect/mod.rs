@@ -420,7 +420,7 @@ impl Detector {
                 continue;
             }
             self.stats.regex_runs += 1;
-            let regex = &rules.compiled()[r as usize].regex;
+            let Some(regex) = rules.compiled()[r as usize].regex() else { continue };
             let locs = self.locations[r as usize].get_or_insert_with(|| regex.capture_locations());
             let mut at = 0;
             while at <= data.len() {

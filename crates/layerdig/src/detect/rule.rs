@@ -219,12 +219,39 @@ struct RuleSpec {
     documented_examples: Vec<String>,
 }
 
-/// A rule with its compiled regex.
+/// A rule with its regex, compiled when a set is built from a user's file and on first use for
+/// the built-in set (most of its rules never see their keywords in a given image, and compiling
+/// all of them would be most of the start-up time).
 #[derive(Debug, Clone)]
 pub(crate) struct Compiled {
-    pub(crate) regex: Regex,
+    regex: OnceLock<Option<Regex>>,
+    pattern: Arc<str>,
     pub(crate) id: Arc<str>,
     pub(crate) name: Arc<str>,
+}
+
+impl Compiled {
+    fn eager(rule: &Rule, regex: Regex) -> Compiled {
+        let c = Compiled::lazy(rule);
+        let _ = c.regex.set(Some(regex));
+        c
+    }
+
+    fn lazy(rule: &Rule) -> Compiled {
+        Compiled {
+            regex: OnceLock::new(),
+            pattern: Arc::from(rule.pattern.as_str()),
+            id: Arc::from(rule.id.as_str()),
+            name: Arc::from(rule.name.as_str()),
+        }
+    }
+
+    /// The rule's regex; `None` for a built-in pattern that does not compile (the test suite
+    /// compiles every one, so that is a bug, and the rule then never matches rather than
+    /// stopping the scan).
+    pub(crate) fn regex(&self) -> Option<&Regex> {
+        self.regex.get_or_init(|| compile_pattern(&self.pattern).ok()).as_ref()
+    }
 }
 
 struct Inner {
@@ -250,8 +277,9 @@ impl fmt::Debug for Rules {
 }
 
 impl Rules {
-    /// Every built-in rule (the YAML files embedded from `src/detect/rules/`), compiled once per
-    /// process; later calls return a clone.
+    /// Every built-in rule (the YAML files embedded from `src/detect/rules/`), read once per
+    /// process (later calls return a clone). Each rule's regex is compiled the first time its
+    /// keyword is seen, so start-up does not pay for the rules an image never needs.
     ///
     /// Never panics: the built-in files are checked by the test suite, so a file or rule that
     /// fails to build is a bug, and is left out rather than taking the scanner down
@@ -339,7 +367,15 @@ impl Rules {
     pub fn check(&self) -> Vec<RuleProblem> {
         let mut problems = Vec::new();
         for (rule, compiled) in self.inner.rules.iter().zip(&self.inner.compiled) {
-            check_rule(rule, &compiled.regex, &mut problems);
+            match compiled.regex() {
+                Some(regex) => check_rule(rule, regex, &mut problems),
+                None => problems.push(RuleProblem {
+                    rule_id: rule.id.clone(),
+                    origin: rule.origin.clone(),
+                    kind: ProblemKind::ExampleDoesNotMatch,
+                    message: "the pattern does not compile".to_string(),
+                }),
+            }
         }
         problems
     }
@@ -381,10 +417,11 @@ fn build_builtin_lenient() -> Rules {
     let mut rules: Vec<Rule> = Vec::new();
     let mut compiled = Vec::new();
     let mut ids = std::collections::HashSet::new();
-    for (rule, c) in compile_all(specs).into_iter().flatten() {
+    for (spec, provider, origin) in specs {
+        let rule = make_rule(spec, &provider, origin);
         if ids.insert(rule.id.clone()) {
+            compiled.push(Compiled::lazy(&rule));
             rules.push(rule);
-            compiled.push(c);
         }
     }
     Rules::assemble(rules, compiled).unwrap_or_else(|_| Rules::empty())
@@ -408,7 +445,13 @@ fn compile(spec: RuleSpec, provider: &str, origin: &str) -> Result<(Rule, Compil
         rule_id: spec.id.clone(),
         message,
     })?;
-    let rule = Rule {
+    let rule = make_rule(spec, provider, origin);
+    let compiled = Compiled::eager(&rule, regex);
+    Ok((rule, compiled))
+}
+
+fn make_rule(spec: RuleSpec, provider: &str, origin: &str) -> Rule {
+    Rule {
         id: spec.id,
         name: spec.name,
         provider: provider.to_string(),
@@ -423,9 +466,7 @@ fn compile(spec: RuleSpec, provider: &str, origin: &str) -> Result<(Rule, Compil
         negative_examples: spec.negative_examples,
         documented_examples: spec.documented_examples,
         origin: origin.to_string(),
-    };
-    let compiled = Compiled { regex, id: Arc::from(rule.id.as_str()), name: Arc::from(rule.name.as_str()) };
-    Ok((rule, compiled))
+    }
 }
 
 /// Compile a rule pattern the way every rule is compiled: bytes, ASCII classes (Unicode mode
