@@ -124,3 +124,43 @@ fn a_bad_tar_header_in_a_large_layer_stops_the_read_ahead() {
     let e = report.errors.iter().find(|e| e.layer_index == Some(0)).expect("an error for the bad layer");
     assert!(e.incomplete, "{e:#?}");
 }
+
+/// An uncompressed layer's file bigger than what is handed over as one slice is streamed from
+/// the map instead; a key anywhere in it, and across the scanner's window boundaries, is found
+/// with the same line and byte offset.
+#[test]
+fn a_file_of_many_megabytes_in_an_uncompressed_layer_is_scanned_whole() {
+    let line = b"0123456789 abcdefghij ABCDEFGHIJ the quick brown fox jumps over it\n";
+    let mut content = Vec::with_capacity(70 << 20);
+    while content.len() < 70 << 20 {
+        content.extend_from_slice(line);
+    }
+    // Both keys at line starts: one near 40 MiB, one on the last line.
+    let first_at = (40 << 20) / line.len() * line.len();
+    let planted = format!("aws_access_key_id = {KEY}\n");
+    content[first_at..first_at + planted.len()].copy_from_slice(planted.as_bytes());
+    let last = format!("aws_access_key_id = {KEY2}\n");
+    let last_at = content.len() - line.len();
+    content.truncate(last_at);
+    content.extend_from_slice(last.as_bytes());
+    let lines_before = |at: usize| content[..at].iter().filter(|&&b| b == b'\n').count() as u64;
+    let expect = [(KEY, first_at, lines_before(first_at) + 1), (KEY2, last_at, lines_before(last_at) + 1)];
+    let layer = LayerBuilder::new().file("srv/big.log", &content).finish();
+    let dir = tempfile::tempdir().unwrap();
+    let image = SynthImage::new(vec![SynthLayer::new(layer, Comp::None, "COPY big.log")]);
+    Layout::docker_classic(&image).write_tar(&dir.path().join("image.tar"));
+    let report = scan(&dir.path().join("image.tar"));
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    for (key, at, line_no) in expect {
+        let l = report
+            .findings
+            .iter()
+            .filter(|f| f.secret.as_deref() == Some(key))
+            .flat_map(|f| f.locations.iter())
+            .find(|l| l.path.as_deref() == Some("srv/big.log"))
+            .unwrap_or_else(|| panic!("{key} not found"));
+        assert_eq!(l.line, Some(line_no), "{key}");
+        let span = l.span.as_ref().expect("a byte span");
+        assert_eq!(span.start, (at + "aws_access_key_id = ".len()) as u64, "{key}");
+    }
+}

@@ -21,7 +21,8 @@ pub use digest::{Algorithm, Digest, DigestParseError};
 pub use media_type::MediaType;
 
 use crate::error::{Error, LayerErrorKind};
-use store::{Blob, Mapped, Store, TarIndex};
+pub(crate) use store::{Blob, RELEASE_EVERY, ReleasingReader, sha256_releasing};
+use store::{Mapped, Store, TarIndex};
 
 /// How an input was recognised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

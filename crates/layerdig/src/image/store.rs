@@ -37,6 +37,24 @@ impl Mapped {
             Mapped::Empty => &[],
         }
     }
+
+    /// Let the kernel drop this process's pages of `start..start + len`: a scan reads each byte
+    /// of a blob once, front to back, and without this every page read would stay counted in
+    /// the process's memory until the image is closed.
+    fn release(&self, start: usize, len: usize) {
+        #[cfg(unix)]
+        if let Mapped::Map(m) = self
+            && len > 0
+        {
+            // SAFETY: the map is a read-only mapping of a file that is never written through
+            // it, so dropping its pages changes no byte anyone can read: a later read faults the
+            // same file content back in. The range is inside the map (callers pass sub-ranges
+            // of a blob, which is inside the map).
+            let _ = unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, len) };
+        }
+        #[cfg(not(unix))]
+        let _ = (start, len);
+    }
 }
 
 /// A byte range of a mapped file: a blob, a layer tarball, a JSON document.
@@ -55,6 +73,77 @@ impl Blob {
 
     pub(crate) fn bytes(&self) -> &[u8] {
         self.map.bytes().get(self.start..self.start + self.len).unwrap_or(&[])
+    }
+
+    /// Drop the pages of `range` (offsets into the blob) from memory; see [`Mapped::release`].
+    pub(crate) fn release(&self, range: std::ops::Range<usize>) {
+        let end = range.end.min(self.len);
+        if range.start < end && self.bytes().len() == self.len {
+            self.map.release(self.start + range.start, end - range.start);
+        }
+    }
+}
+
+/// How many bytes of a blob are read before the pages behind them are released.
+pub(crate) const RELEASE_EVERY: usize = 16 << 20;
+
+/// The SHA-256 of a blob, its pages released as they are hashed.
+pub(crate) fn sha256_releasing(blob: &Blob) -> super::Digest {
+    use sha2::{Digest as _, Sha256};
+    let mut hasher = Sha256::new();
+    let mut at = 0;
+    for chunk in blob.bytes().chunks(RELEASE_EVERY) {
+        hasher.update(chunk);
+        blob.release(at..at + chunk.len());
+        at += chunk.len();
+    }
+    super::Digest::from_sha256(hasher.finalize().into())
+}
+
+/// A blob read front to back that releases its pages behind the reader (see
+/// [`Blob::release`]); what a decompressor reads from.
+pub(crate) struct ReleasingReader<'a> {
+    blob: &'a Blob,
+    bytes: &'a [u8],
+    pos: usize,
+    released: usize,
+    /// Where `bytes` starts in the blob.
+    base: usize,
+}
+
+impl<'a> ReleasingReader<'a> {
+    pub(crate) fn new(blob: &'a Blob) -> ReleasingReader<'a> {
+        ReleasingReader::range(blob, 0..blob.len)
+    }
+
+    /// Only `range` of the blob (offsets into it).
+    pub(crate) fn range(blob: &'a Blob, range: std::ops::Range<usize>) -> ReleasingReader<'a> {
+        let bytes = blob.bytes().get(range.clone()).unwrap_or(&[]);
+        ReleasingReader { blob, bytes, pos: 0, released: 0, base: range.start }
+    }
+}
+
+impl std::io::Read for ReleasingReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let available = std::io::BufRead::fill_buf(self)?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        std::io::BufRead::consume(self, n);
+        Ok(n)
+    }
+}
+
+impl std::io::BufRead for ReleasingReader<'_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        Ok(&self.bytes[self.pos..])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.pos = (self.pos + amount).min(self.bytes.len());
+        if self.pos - self.released >= RELEASE_EVERY {
+            self.blob.release(self.base + self.released..self.base + self.pos);
+            self.released = self.pos;
+        }
     }
 }
 

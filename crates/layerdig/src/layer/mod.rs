@@ -21,7 +21,12 @@ pub use index::LayerIndex;
 pub use path::normalize;
 
 use crate::error::{Error, LayerErrorKind};
-use crate::image::{Digest, Layer, LayerSource};
+use crate::image::{Blob, Digest, Layer, LayerSource, RELEASE_EVERY, ReleasingReader, sha256_releasing};
+
+/// An uncompressed file bigger than this is handed to the visitor as a stream over the map
+/// (whose pages are released as it is read) rather than as one slice, so that a file of
+/// gigabytes does not stay in memory while it is scanned.
+const SLICE_AT_MOST: usize = 4 * RELEASE_EVERY;
 
 /// How a layer's bytes are compressed, detected from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -327,11 +332,15 @@ pub fn walk(image_path: &Path, layer: &Layer, options: &WalkOptions, visitor: &m
             complete: false,
         },
         current_path: None,
+        blob: None,
     };
     match &layer.source {
         LayerSource::Missing(_) => {} // reported when the image was opened
         LayerSource::Dir(root) => w.walk_dir(root, visitor),
-        LayerSource::Blob(blob) => w.walk_blob(blob.bytes(), options, visitor),
+        LayerSource::Blob(blob) => {
+            w.blob = Some(blob);
+            w.walk_blob(blob, options, visitor);
+        }
     }
     w.walk
 }
@@ -341,6 +350,8 @@ struct Walker<'a> {
     layer: &'a Layer,
     walk: LayerWalk,
     current_path: Option<String>,
+    /// The blob being read, whose pages are released behind the reader.
+    blob: Option<&'a Blob>,
 }
 
 enum Stream<'a> {
@@ -348,7 +359,7 @@ enum Stream<'a> {
     Reader(Box<dyn Read + 'a>),
 }
 
-impl Walker<'_> {
+impl<'a> Walker<'a> {
     fn problem(&mut self, kind: LayerErrorKind) {
         self.walk.problems.push(Error::Layer {
             image: self.image.to_path_buf(),
@@ -359,13 +370,14 @@ impl Walker<'_> {
         });
     }
 
-    fn walk_blob(&mut self, bytes: &[u8], options: &WalkOptions, visitor: &mut dyn LayerVisitor) {
+    fn walk_blob(&mut self, blob: &'a Blob, options: &WalkOptions, visitor: &mut dyn LayerVisitor) {
+        let bytes = blob.bytes();
         let compression = Compression::detect(bytes);
         self.walk.compression = Some(compression);
         self.walk.stats.compressed_bytes = bytes.len() as u64;
         let verify = options.verify_digests;
         if verify && (compression != Compression::None || self.layer.digest.is_some()) {
-            let digest = Digest::sha256_of(bytes);
+            let digest = sha256_releasing(blob);
             if let Some(expected) = self.layer.digest.as_ref().filter(|d| d.is_verifiable())
                 && *expected != digest
             {
@@ -385,7 +397,7 @@ impl Walker<'_> {
                     // An uncompressed blob's digest is its diff_id: hashed once, above.
                     let diff_id = match (&self.walk.digest, verify) {
                         (Some(digest), _) => Some(digest.clone()),
-                        (None, true) => Some(Digest::sha256_of(bytes)),
+                        (None, true) => Some(sha256_releasing(blob)),
                         (None, false) => None,
                     };
                     if self.walk.digest.is_none() {
@@ -396,10 +408,10 @@ impl Walker<'_> {
                     self.finish_diff_id(diff_id);
                     return;
                 }
-                Box::new(bytes)
+                Box::new(ReleasingReader::new(blob))
             }
-            Compression::Gzip => Box::new(MultiGzDecoder::new(bytes)),
-            Compression::Zstd => match zstd::stream::read::Decoder::with_buffer(bytes) {
+            Compression::Gzip => Box::new(MultiGzDecoder::new(ReleasingReader::new(blob))),
+            Compression::Zstd => match zstd::stream::read::Decoder::with_buffer(ReleasingReader::new(blob)) {
                 Ok(d) => Box::new(d),
                 Err(e) => {
                     self.problem(LayerErrorKind::Decompress { format: "zstd", message: e.to_string() });
@@ -526,6 +538,8 @@ impl Walker<'_> {
         let mut sparse_capped = false;
         let mut path_buf = Vec::new();
         let mut target_buf = Vec::new();
+        // How far the pages of an uncompressed layer read in place have been released.
+        let mut released = 0;
         for entry in entries {
             let mut entry = match entry {
                 Ok(e) => e,
@@ -626,11 +640,26 @@ impl Walker<'_> {
                     let start = usize::try_from(entry.raw_file_position()).unwrap_or(usize::MAX).min(bytes.len());
                     let want = usize::try_from(size).unwrap_or(usize::MAX);
                     let end = start.saturating_add(want).min(bytes.len());
-                    (&bytes[start..end], end - start == want)
+                    (start, end, end - start == want)
                 });
-                match in_place {
-                    Some((slice, true)) => visitor.visit(&view, Content::Slice(slice)),
-                    Some((slice, _)) => {
+                match (in_place, plain) {
+                    (Some((start, end, true)), Some(bytes)) => {
+                        let flow = match self.blob {
+                            Some(blob) if end - start > SLICE_AT_MOST => {
+                                visitor.visit(&view, Content::Reader(&mut ReleasingReader::range(blob, start..end)))
+                            }
+                            _ => visitor.visit(&view, Content::Slice(&bytes[start..end])),
+                        };
+                        if end - released >= RELEASE_EVERY
+                            && let Some(blob) = self.blob
+                        {
+                            blob.release(released..end);
+                            released = end;
+                        }
+                        flow
+                    }
+                    (Some((start, end, _)), Some(bytes)) => {
+                        let slice = &bytes[start..end];
                         // The header declares more bytes than the layer holds: scan what there
                         // is, then say so (the tar reader would see a clean end of archive).
                         let flow = visitor.visit(&view, Content::Slice(slice));
@@ -643,7 +672,7 @@ impl Walker<'_> {
                         }
                         return;
                     }
-                    None if sparse && size > sparse_budget => {
+                    _ if sparse && size > sparse_budget => {
                         let budget = std::mem::take(&mut sparse_budget);
                         let flow = visitor.visit(&view, Content::Reader(&mut (&mut entry).take(budget)));
                         if !sparse_capped {
@@ -652,7 +681,7 @@ impl Walker<'_> {
                         }
                         flow
                     }
-                    None => {
+                    _ => {
                         if sparse {
                             sparse_budget -= size;
                         }
