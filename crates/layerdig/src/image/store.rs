@@ -85,7 +85,7 @@ impl Blob {
 }
 
 /// How many bytes of a blob are read before the pages behind them are released.
-pub(crate) const RELEASE_EVERY: usize = 16 << 20;
+pub(crate) const RELEASE_EVERY: usize = 4 << 20;
 
 /// The SHA-256 of a blob, its pages released as they are hashed.
 pub(crate) fn sha256_releasing(blob: &Blob) -> super::Digest {
