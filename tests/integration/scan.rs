@@ -229,3 +229,51 @@ fn json_report_keeps_the_contract_names() {
     }
     layerdig_tests::assert_json_contract(&v["images"][0], &v["findings"][0]);
 }
+
+/// Issue 7: a config that does not parse (here `Env` is a string, not a list) was reported and
+/// then not searched at all, so a hostile image could hide a secret in it. It is now searched as
+/// text; the finding points at the config, with line and column.
+#[test]
+fn a_config_that_does_not_parse_is_still_searched() {
+    let key = "AKIAZ7Q3XH2PLMN4RT5V";
+    let layer = LayerBuilder::new().file("app/main.py", b"print('hi')\n").finish();
+    for oci in [false, true] {
+        let image = SynthImage::new(vec![SynthLayer::new(layer.clone(), Comp::Gzip, "COPY . /app")]);
+        let bad = format!("{{\"config\": {{\n  \"Env\": \"AWS_ACCESS_KEY_ID={key}\"\n}}}}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = if oci {
+            let mut layout = Layout::oci(&[image], false, false);
+            let config = layout
+                .files
+                .iter()
+                .find(|(name, bytes)| name.starts_with("blobs/") && bytes.starts_with(b"{\"architecture\""))
+                .map(|(name, _)| name.trim_start_matches("blobs/sha256/").to_string())
+                .expect("the config blob");
+            layout.replace_blob(&format!("sha256:{config}"), bad.clone().into_bytes());
+            layout.write_dir(dir.path());
+            dir.path().to_path_buf()
+        } else {
+            let mut layout = Layout::docker_classic(&image);
+            for (name, bytes) in &mut layout.files {
+                if name.ends_with(".json") && name != "manifest.json" {
+                    *bytes = bad.clone().into_bytes();
+                }
+            }
+            let path = dir.path().join("image.tar");
+            layout.write_tar(&path);
+            path
+        };
+        let report = scan_with(&path, true);
+        assert!(
+            report.errors.iter().any(|e| e.message.contains("not a valid image config")),
+            "oci {oci}: {:#?}",
+            report.errors
+        );
+        let found = locations_of(&report, key);
+        assert_eq!(found.len(), 1, "oci {oci}: {:#?}", report.findings);
+        let l = found[0].1;
+        assert_eq!(l.source, Source::Config);
+        assert_eq!(l.config_key.as_deref(), Some("(config that did not parse)"));
+        assert_eq!((l.line, l.path.as_deref()), (Some(2), None));
+    }
+}

@@ -21,6 +21,8 @@ use crate::resolve::{self, Status};
 /// Bytes of a file handed to the detectors at once; larger files are scanned in overlapping
 /// windows so memory does not grow with file size.
 const DEFAULT_WINDOW: usize = 8 << 20;
+/// The `config_key` of a secret found in a config that did not parse.
+const UNPARSED_CONFIG_KEY: &str = "(config that did not parse)";
 /// How far windows overlap: the longest secret that can straddle a window boundary.
 const OVERLAP: usize = 64 << 10;
 /// How much of a file's start credential-file checks look at.
@@ -675,6 +677,34 @@ impl Scanner {
                     };
                     self.push_finding(&mut out, &mut index, &m, location);
                 }
+            }
+        }
+        // A config that is not valid JSON of the expected shape is still searched, as text.
+        if self.options.scan_config
+            && let Some(raw) = image.unparsed_config.as_deref()
+        {
+            let mut matches = Vec::new();
+            det.scan(b"config.json", raw, Window::default(), &mut matches);
+            for m in matches {
+                secrets.push(m.secret.clone());
+                let location = Location {
+                    image: image_name.clone(),
+                    platform: platform.clone(),
+                    source: Source::Config,
+                    config_key: Some(UNPARSED_CONFIG_KEY.to_string()),
+                    layer_index: None,
+                    layer_digest: None,
+                    created_by: None,
+                    path: None,
+                    line: Some(m.line),
+                    column: Some(m.column),
+                    span: Some(Span { start: m.start, end: m.end }),
+                    status: None,
+                    removed_in_layer: None,
+                    removed_by: None,
+                    disposition: detect::disposition(None, &m),
+                };
+                self.push_finding(&mut out, &mut index, &m, location);
             }
         }
         for (layer, scan) in image.layers.iter().zip(layers) {

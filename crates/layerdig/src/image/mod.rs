@@ -96,6 +96,9 @@ pub struct Image {
     pub tags: Vec<String>,
     /// The parsed configuration, when the image has one.
     pub config: Option<Arc<ImageConfig>>,
+    /// The config's bytes (up to 16 MiB) when they are not a valid image config: a damaged or
+    /// hostile config is still searched for secrets, as text.
+    pub unparsed_config: Option<Arc<[u8]>>,
     /// The layers, base first.
     pub layers: Vec<Layer>,
 }
@@ -312,6 +315,7 @@ impl Opener<'_> {
             platform: None,
             tags: Vec::new(),
             config: None,
+            unparsed_config: None,
             layers: vec![Layer {
                 index: 0,
                 digest: None,
@@ -331,24 +335,24 @@ impl Opener<'_> {
             return Err(self.format_err("docker archive: manifest.json lists no images"));
         }
         for entry in entries {
-            let (config, config_digest) = match store.get(&entry.config) {
+            let (config, config_digest, unparsed) = match store.get(&entry.config) {
                 Ok(blob) => {
                     let digest = Digest::sha256_of(blob.bytes());
                     match serde_json::from_slice::<ImageConfig>(blob.bytes()) {
-                        Ok(config) => (Some(Arc::new(config)), Some(digest)),
+                        Ok(config) => (Some(Arc::new(config)), Some(digest), None),
                         Err(e) => {
                             self.problems.push(self.format_err(format!(
                                 "config {}: not a valid image config: {}",
                                 entry.config,
                                 json_error(&e)
                             )));
-                            (None, Some(digest))
+                            (None, Some(digest), Some(unparsed(blob.bytes())))
                         }
                     }
                 }
                 Err(e) => {
                     self.problems.push(self.format_err(format!("config: {e}")));
-                    (None, None)
+                    (None, None, None)
                 }
             };
             let layers = entry
@@ -366,7 +370,9 @@ impl Opener<'_> {
                     (None, None, size, source)
                 })
                 .collect();
-            let image = self.assemble(None, config_digest, None, entry.repo_tags.unwrap_or_default(), config, layers);
+            let mut image =
+                self.assemble(None, config_digest, None, entry.repo_tags.unwrap_or_default(), config, layers);
+            image.unparsed_config = unparsed;
             self.images.push(image);
         }
         Ok(())
@@ -463,21 +469,21 @@ impl Opener<'_> {
             {
                 continue;
             }
-            let config = match store.get(&blob_path(&manifest.config.digest)) {
+            let (config, unparsed) = match store.get(&blob_path(&manifest.config.digest)) {
                 Ok(blob) => match serde_json::from_slice::<ImageConfig>(blob.bytes()) {
-                    Ok(config) => Some(Arc::new(config)),
+                    Ok(config) => (Some(Arc::new(config)), None),
                     Err(e) => {
                         self.problems.push(self.format_err(format!(
                             "config {}: not a valid image config: {}",
                             manifest.config.digest,
                             json_error(&e)
                         )));
-                        None
+                        (None, Some(unparsed(blob.bytes())))
                     }
                 },
                 Err(e) => {
                     self.problems.push(self.format_err(format!("config {}: {e}", manifest.config.digest)));
-                    None
+                    (None, None)
                 }
             };
             let layers = manifest
@@ -499,7 +505,7 @@ impl Opener<'_> {
                 tags.push(name.clone());
             }
             let platform = desc.platform.clone();
-            let image = self.assemble(
+            let mut image = self.assemble(
                 Some(desc.digest.clone()),
                 Some(manifest.config.digest.clone()),
                 platform,
@@ -507,6 +513,7 @@ impl Opener<'_> {
                 config,
                 layers,
             );
+            image.unparsed_config = unparsed;
             self.images.push(image);
         }
         Ok(())
@@ -569,7 +576,7 @@ impl Opener<'_> {
                 }
             })
             .collect();
-        Image { manifest_digest, config_digest, platform, tags, config, layers }
+        Image { manifest_digest, config_digest, platform, tags, config, unparsed_config: None, layers }
     }
 }
 
@@ -589,4 +596,9 @@ fn is_attestation(desc: &Descriptor) -> bool {
 
 fn is_image_config(media_type: &MediaType) -> bool {
     matches!(media_type, MediaType::OciConfig | MediaType::DockerConfig)
+}
+
+/// The bytes of a config that did not parse, kept (up to 16 MiB) to be searched as text.
+fn unparsed(bytes: &[u8]) -> Arc<[u8]> {
+    Arc::from(&bytes[..bytes.len().min(16 << 20)])
 }
