@@ -85,6 +85,7 @@ impl ScanIterator {
     pub fn start(scanner: Scanner, source: ImageSource, policy: Option<Arc<Policy>>) -> ScanIterator {
         let (tx, rx) = sync_channel(BOUND);
         let thread = std::thread::spawn(move || {
+            let _active = crate::Active::enter();
             let mut sink = ChannelSink { tx: tx.clone(), policy, image: None };
             let result = scanner.scan_source(&source, &mut sink);
             let _ = tx.send(Msg::Done(result));

@@ -142,7 +142,7 @@ fn scan(
     let policy = load_policy(py, config)?;
     let rules = rules.map(|r| r.inner.clone());
     let scan_policy = policy.clone();
-    let (report, rules) = py.detach(move || -> Result<_, Error> {
+    let (report, rules) = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
         let scanner = scanner(&rules, show_secrets, threads, platform.clone())?;
         let source = open(&path, platform)?;
@@ -179,7 +179,7 @@ fn iter_scan(
     let threads = check_threads(threads)?;
     let policy = load_policy(py, config)?;
     let rules = rules.map(|r| r.inner.clone());
-    let (scanner, source) = py.detach(move || -> Result<_, Error> {
+    let (scanner, source) = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
         let scanner = scanner(&rules, show_secrets, threads, platform.clone())?;
         let source = open(&path, platform)?;
@@ -202,7 +202,7 @@ fn scan_bytes(
 ) -> PyResult<Vec<Finding>> {
     let rules = rules.map(|r| r.inner.clone());
     let data: &[u8] = &data;
-    let findings = py.detach(move || -> Result<_, Error> {
+    let findings = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
         let scanner = scanner(&rules, show_secrets, None, None)?;
         Ok(scanner.scan_slice(path, data))
@@ -274,7 +274,7 @@ fn layers(
 ) -> PyResult<Vec<Layer>> {
     let platform = parse_platform(platform)?;
     let threads = check_threads(threads)?;
-    let (layers, problems) = py.detach(move || -> Result<_, Error> {
+    let (layers, problems) = detach(py, move || -> Result<_, Error> {
         let source = open(&path, platform)?;
         let mut problems: Vec<layerdig::Error> = Vec::new();
         let mut layers = Vec::new();
@@ -320,7 +320,7 @@ fn files(
     };
     let platform = parse_platform(platform)?;
     let threads = check_threads(threads)?;
-    let (records, problems) = py.detach(move || -> Result<_, Error> {
+    let (records, problems) = detach(py, move || -> Result<_, Error> {
         let source = open(&path, platform)?;
         let mut problems: Vec<String> = source.problems().iter().map(|p| p.to_string()).collect();
         let mut records = Vec::new();
@@ -342,9 +342,63 @@ fn files(
 }
 
 /// layerdig's native module; import `layerdig`, which re-exports everything here.
+/// Calls into the library in progress; while there is one, a panic prints where it happened but
+/// not its message, which could quote scanned content.
+static ACTIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts one call in progress for [`ACTIVE`] while it lives.
+pub(crate) struct Active;
+
+impl Active {
+    pub(crate) fn enter() -> Active {
+        ACTIVE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Active
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        ACTIVE.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Install (once) a panic hook that withholds panic messages while the library runs and hands
+/// every other panic to the hook that was there before.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if ACTIVE.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return previous(info);
+            }
+            let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+            eprintln!(
+                "layerdig: internal error (panic{at}); the message is withheld because it may quote scanned content"
+            );
+        }));
+    });
+}
+
+/// Run `f` with the GIL released. A panic inside becomes a `LayerdigError` without the panic's
+/// message (see [`install_panic_hook`]).
+fn detach<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
+    let outcome = py.detach(move || {
+        let _active = Active::enter();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+    });
+    match outcome {
+        Ok(result) => result.map_err(PyErr::from),
+        Err(_) => Err(errors::LayerdigError::new_err(
+            "internal error: layerdig panicked; the message is withheld because it may quote scanned content (please report this)",
+        )),
+    }
+}
+
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    install_panic_hook();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(scan, m)?)?;
     m.add_function(wrap_pyfunction!(iter_scan, m)?)?;
