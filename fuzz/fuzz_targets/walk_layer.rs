@@ -1,0 +1,74 @@
+//! Arbitrary bytes as one layer tarball, walked entry by entry with every file's bytes run
+//! through the detectors, as the scanner does.
+//!
+//! The first byte chooses how the rest is stored: `1` gzip-compresses it and `2` zstd-compresses
+//! it here (so the fuzzer mutates the tar inside the compression), anything else takes it as it
+//! is (plain tar, or compressed bytes recognised by their magic, mutated as such).
+#![no_main]
+
+use std::io::{Read, Write};
+
+use layerdig::detect::{Detector, Window};
+use layerdig::layer::{self, Content, EntryKind, Flow, WalkOptions};
+use layerdig::{ImageSource, Rules};
+use libfuzzer_sys::fuzz_target;
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).expect("in memory");
+    e.finish().expect("in memory")
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, rest)) = data.split_first() else { return };
+    let blob = match mode {
+        1 => gzip(rest),
+        2 => zstd::encode_all(rest, 1).expect("in memory"),
+        _ => rest.to_vec(),
+    };
+    let path = layerdig_fuzz::input_file("walk_layer", &blob);
+    // Not a layer nor an image: an error is the right answer.
+    let Ok(source) = ImageSource::open(&path) else { return };
+    let rules: &Rules = &layerdig_fuzz::RULES;
+    let mut detector = Detector::new(rules);
+    let options = WalkOptions { max_layer_bytes: layerdig_fuzz::MAX_LAYER_BYTES, verify_digests: true };
+    let mut buf = Vec::new();
+    let mut matches = Vec::new();
+    for image in source.images() {
+        for layer in &image.layers {
+            let mut visitor = |entry: &layer::Entry<'_>, content: Content<'_>| {
+                layerdig_fuzz::check_normalized(entry.path);
+                match entry.kind {
+                    EntryKind::Hardlink { target } | EntryKind::Whiteout { target } => {
+                        layerdig_fuzz::check_normalized(target)
+                    }
+                    EntryKind::OpaqueWhiteout { dir } => layerdig_fuzz::check_normalized(dir),
+                    _ => {}
+                }
+                let bytes: &[u8] = match content {
+                    Content::None => return Ok(Flow::Continue),
+                    Content::Slice(s) => s,
+                    Content::Reader(r) => {
+                        buf.clear();
+                        r.take(layerdig_fuzz::MAX_LAYER_BYTES)
+                            .read_to_end(&mut buf)
+                            .map_err(|e| layerdig::Error::Sink(format!("reading an entry: {e}")))?;
+                        &buf
+                    }
+                };
+                matches.clear();
+                detector.scan(entry.path, bytes, Window::default(), &mut matches);
+                for m in &matches {
+                    layerdig_fuzz::check_match(m, bytes, 0);
+                }
+                let head = &bytes[..bytes.len().min(64 << 10)];
+                if let Some(m) = detector.classify_file(entry.path, head, entry.size, !matches.is_empty()) {
+                    layerdig_fuzz::check_match(&m, head, 0);
+                }
+                Ok(Flow::Continue)
+            };
+            let walk = layer::walk(&path, layer, &options, &mut visitor);
+            assert!(walk.stats.files <= walk.stats.entries, "more files than entries: {:?}", walk.stats);
+        }
+    }
+});
