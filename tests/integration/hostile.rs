@@ -444,3 +444,40 @@ fn nested_indexes_that_point_at_each_other_terminate() {
     let report = scan(dir.path());
     assert_layer0_kept(&report);
 }
+
+/// Issue 7 (was a known gap): a plain layer tarball cut exactly between two entries has no
+/// end-of-archive block and read as complete. Now the cut is reported (with no path: no entry
+/// was being read) and the entries before it are kept. A whole tar, and an empty layer, are not
+/// reported.
+#[test]
+fn a_plain_layer_cut_between_two_entries_is_incomplete() {
+    let first = format!("aws_access_key_id = {KEY}\n");
+    let tar = LayerBuilder::new().file("a/.env", first.as_bytes()).file("b/.env", b"PLAIN=1\n").finish();
+    // Header and one data block for the first file: the second entry starts at 1024.
+    let cut = tar[..1024].to_vec();
+    for (name, bytes, cut_short) in [("cut.tar", cut, true), ("whole.tar", tar.clone(), false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let report = scan(&path);
+        if cut_short {
+            let e = error_at(&report, &path, Some(0), "end-of-archive marker");
+            assert!(e.incomplete, "{e:#?}");
+            assert_eq!(e.path, None);
+        } else {
+            assert!(report.errors.is_empty(), "{name}: {:#?}", report.errors);
+        }
+        assert_eq!(found(&report, KEY, "a/.env"), vec![(Some(0), Some(Status::Present))], "{name}");
+    }
+    // An empty plain layer (only the end-of-archive blocks) inside an image is not reported.
+    let dir = tempfile::tempdir().unwrap();
+    let image = SynthImage::new(vec![
+        SynthLayer::new(tar, Comp::None, "COPY . /"),
+        SynthLayer::new(LayerBuilder::new().finish(), Comp::None, "RUN true"),
+    ]);
+    let path = dir.path().join("image.tar");
+    Layout::docker_classic(&image).write_tar(&path);
+    let report = scan(&path);
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    assert_eq!(found(&report, KEY, "a/.env"), vec![(Some(0), Some(Status::Present))]);
+}

@@ -540,6 +540,8 @@ impl<'a> Walker<'a> {
         let mut target_buf = Vec::new();
         // How far the pages of an uncompressed layer read in place have been released.
         let mut released = 0;
+        // Where the last entry's data ends, in a layer read in place.
+        let mut data_end = Some(0);
         for entry in entries {
             let mut entry = match entry {
                 Ok(e) => e,
@@ -557,6 +559,14 @@ impl<'a> Walker<'a> {
             let mode = header.mode().unwrap_or(0);
             let entry_type = header.entry_type();
             let size = entry.size();
+            if plain.is_some() {
+                // Where this entry's data (padded to a block) ends in the layer; unknown for sparse
+                // files, whose stored size is not their size.
+                let start = usize::try_from(entry.raw_file_position()).unwrap_or(usize::MAX);
+                data_end = (entry.header().entry_type() != tar::EntryType::GNUSparse)
+                    .then(|| usize::try_from(size.div_ceil(512) * 512).ok().map(|n| start.saturating_add(n)))
+                    .flatten();
+            }
             let file_name = path_buf.rsplit(|&b| b == b'/').next().unwrap_or(&[]).to_vec();
             let parent_len = path_buf.len().saturating_sub(file_name.len() + 1);
             let kind = if file_name == b".wh..wh..opq" {
@@ -702,6 +712,18 @@ impl<'a> Walker<'a> {
             }
         }
         self.current_path = None;
+        // A tar ends with a block of zeros. A plain layer cut exactly between two entries has
+        // none, and would otherwise read as complete (a compressed one fails its stream check).
+        if let (Some(bytes), Some(end)) = (plain, data_end)
+            && !bytes.is_empty()
+            && !bytes.get(end..end.saturating_add(512)).is_some_and(|b| b.iter().all(|&x| x == 0))
+        {
+            self.problem(LayerErrorKind::Tar(
+                "the layer ends without the tar end-of-archive marker: it was cut short after its last complete entry"
+                    .to_string(),
+            ));
+            return;
+        }
         self.walk.complete = true;
     }
 
