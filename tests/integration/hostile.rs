@@ -481,3 +481,82 @@ fn a_plain_layer_cut_between_two_entries_is_incomplete() {
     assert!(report.errors.is_empty(), "{:#?}", report.errors);
     assert_eq!(found(&report, KEY, "a/.env"), vec![(Some(0), Some(Status::Present))]);
 }
+
+/// A PAX extension record is read whole into memory before the entry it describes. A gzip layer
+/// whose first record declares 256 MiB (a few hundred KiB compressed) is stopped at the record,
+/// with a clear error, instead of being held in memory; the other layer is kept.
+#[test]
+fn an_oversized_pax_record_is_refused_not_held_in_memory() {
+    let size = 256 * MIB;
+    let mut header = tar::Header::new_ustar();
+    header.set_path("PaxHeaders/x").unwrap();
+    header.set_size(size);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::XHeader);
+    header.set_cksum();
+    let mut e = GzEncoder::new(Vec::new(), GzLevel::best());
+    e.write_all(header.as_bytes()).unwrap();
+    let zeros = vec![0u8; MIB as usize];
+    for _ in 0..size / MIB {
+        e.write_all(&zeros).unwrap();
+    }
+    let blob = e.finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    two_layer_oci(dir.path(), LayerBuilder::new().file("x", b"x").finish(), Comp::Gzip, |_| blob);
+    let report = scan(dir.path());
+    let e = error_at(&report, dir.path(), Some(1), "PAX or GNU long-name record of 268435456 bytes");
+    assert!(e.incomplete, "{e:#?}");
+    assert_layer0_kept(&report);
+}
+
+/// What the record guard must not refuse: PAX long names, a PAX `size` that overrides the
+/// header's, GNU long names and a GNU sparse file, in compressed layers (the guard follows the
+/// headers of streamed layers).
+#[test]
+fn pax_gnu_long_names_and_sparse_files_pass_the_record_guard() {
+    let long = format!("deep/{}/.env", "d".repeat(180));
+    let mut tar = LayerBuilder::new()
+        .pax_file(b"opt/app/pax-named/.env", format!("aws_access_key_id = {KEY}\n").as_bytes())
+        .file(&long, format!("aws_access_key_id = {KEY2}\n").as_bytes())
+        .sparse_hole("var/sparse.img", 1 << 20)
+        .finish();
+    // A PAX record whose `size` overrides a header that says 0, then the entry's data: one block
+    // shaped like a PAX header of 8 GiB, which a guard that missed the override would refuse.
+    let mut data = format!("aws_access_key_id = {KEY}\n").into_bytes();
+    data.resize(512, b' ');
+    data[124..136].copy_from_slice(b"77777777777\0");
+    data[156] = b'x';
+    let mut b = tar::Builder::new(Vec::new());
+    let body = format!(" size={}\n", data.len());
+    let len = body.len() + (body.len() + 2).to_string().len();
+    let record = format!("{len}{body}");
+    assert_eq!(record.len(), len);
+    let mut x = tar::Header::new_ustar();
+    x.set_path("PaxHeaders/y").unwrap();
+    x.set_size(record.len() as u64);
+    x.set_entry_type(tar::EntryType::XHeader);
+    x.set_cksum();
+    b.append(&x, record.as_bytes()).unwrap();
+    let mut h = tar::Header::new_ustar();
+    h.set_path("srv/sized.env").unwrap();
+    h.set_size(0);
+    h.set_mode(0o644);
+    h.set_cksum();
+    let mut raw = b.into_inner().unwrap();
+    raw.truncate(raw.len() - 1024); // the builder's end-of-archive blocks
+    raw.extend_from_slice(h.as_bytes());
+    raw.extend_from_slice(&data);
+    raw.resize(raw.len().div_ceil(512) * 512, 0);
+    // Splice before the end-of-archive blocks of the built layer.
+    let end = tar.len() - 1024;
+    tar.splice(end..end, raw);
+    for comp in [Comp::Gzip, Comp::Zstd] {
+        let dir = tempfile::tempdir().unwrap();
+        two_layer_oci(dir.path(), tar.clone(), comp, |b| b);
+        let report = scan(dir.path());
+        assert!(report.errors.is_empty(), "{comp:?}: {:#?}", report.errors);
+        assert_eq!(found(&report, KEY, "opt/app/pax-named/.env"), vec![(Some(1), Some(Status::Present))]);
+        assert_eq!(found(&report, KEY2, &long), vec![(Some(1), Some(Status::Present))]);
+        assert_eq!(found(&report, KEY, "srv/sized.env"), vec![(Some(1), Some(Status::Present))]);
+    }
+}

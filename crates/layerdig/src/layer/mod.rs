@@ -305,6 +305,175 @@ impl Read for ChannelReader {
     }
 }
 
+/// The longest PAX or GNU long-name record accepted. The tar reader holds such a record in
+/// memory whole before the entry it describes, so a hostile layer could otherwise make it hold
+/// gigabytes (a few kilobytes of gzip); real records are a path or a few attributes.
+const MAX_EXTENSION_RECORD: u64 = 1 << 20;
+
+/// A PAX or GNU long-name record longer than [`MAX_EXTENSION_RECORD`].
+#[derive(Debug)]
+struct ExtensionTooLong {
+    size: u64,
+}
+
+impl std::fmt::Display for ExtensionTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a PAX or GNU long-name record of {} bytes (more than the {MAX_EXTENSION_RECORD} accepted): the layer is malformed or hostile",
+            self.size
+        )
+    }
+}
+
+impl std::error::Error for ExtensionTooLong {}
+
+/// Follows the tar headers in a stream as it passes to the tar reader, and stops the stream at
+/// an extension record (PAX `x`/`g`, GNU `L`/`K`) longer than [`MAX_EXTENSION_RECORD`]. It keeps
+/// in step with the tar reader: it skips each entry's data, GNU sparse extension blocks, and
+/// takes an entry's size from a PAX `size` record where there is one.
+struct HeaderGuard<R> {
+    inner: R,
+    /// Stream offset of the next header block.
+    next: u64,
+    pos: u64,
+    block: [u8; 512],
+    filled: usize,
+    /// The next block is a GNU sparse extension block; then `pending` data bytes follow.
+    sparse_extension: bool,
+    pending: u64,
+    /// The body of the PAX record being read (to find its `size`), and the size it sets.
+    pax: Option<(Vec<u8>, usize)>,
+    pax_size: Option<u64>,
+    failed: Option<u64>,
+}
+
+impl<R: Read> HeaderGuard<R> {
+    fn new(inner: R) -> HeaderGuard<R> {
+        HeaderGuard {
+            inner,
+            next: 0,
+            pos: 0,
+            block: [0; 512],
+            filled: 0,
+            sparse_extension: false,
+            pending: 0,
+            pax: None,
+            pax_size: None,
+            failed: None,
+        }
+    }
+
+    /// A whole header block has been seen.
+    fn header(&mut self) -> Result<(), u64> {
+        let block = self.block;
+        self.next = self.next.saturating_add(512);
+        if self.sparse_extension {
+            self.sparse_extension = block[504] != 0;
+            if !self.sparse_extension {
+                self.next = self.next.saturating_add(self.pending.div_ceil(512).saturating_mul(512));
+            }
+            return Ok(());
+        }
+        if block.iter().all(|&b| b == 0) {
+            return Ok(());
+        }
+        let kind = block[156];
+        let mut size = header_size(&block[124..136]);
+        let extension = matches!(kind, b'x' | b'g' | b'L' | b'K');
+        if extension && size > MAX_EXTENSION_RECORD {
+            return Err(size);
+        }
+        if !extension && let Some(pax) = self.pax_size.take() {
+            size = pax;
+        }
+        if kind == b'x' {
+            let want = usize::try_from(size).unwrap_or(0);
+            self.pax = Some((Vec::with_capacity(want), want));
+        }
+        if kind == b'S' && block[482] != 0 {
+            self.sparse_extension = true;
+            self.pending = size;
+            return Ok(());
+        }
+        self.next = self.next.saturating_add(size.div_ceil(512).saturating_mul(512));
+        Ok(())
+    }
+
+    /// Bytes of the stream from offset `self.pos`, as they go by.
+    fn observe(&mut self, bytes: &[u8]) -> Result<(), u64> {
+        let mut i = 0;
+        while i < bytes.len() {
+            let at = self.pos + i as u64;
+            if at < self.next {
+                let skip = usize::try_from(self.next - at).unwrap_or(usize::MAX).min(bytes.len() - i);
+                if let Some((pax, want)) = &mut self.pax {
+                    let room = *want - pax.len();
+                    pax.extend_from_slice(&bytes[i..i + skip.min(room)]);
+                    if pax.len() == *want {
+                        self.pax_size = pax_size(pax);
+                        self.pax = None;
+                    }
+                }
+                i += skip;
+                continue;
+            }
+            if let Some((pax, _)) = self.pax.take() {
+                // The record ended with less than it declared: nothing more to learn from it.
+                self.pax_size = pax_size(&pax);
+            }
+            let take = (512 - self.filled).min(bytes.len() - i);
+            self.block[self.filled..self.filled + take].copy_from_slice(&bytes[i..i + take]);
+            self.filled += take;
+            i += take;
+            if self.filled == 512 {
+                self.filled = 0;
+                self.header()?;
+            }
+        }
+        self.pos += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for HeaderGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(size) = self.failed {
+            return Err(io::Error::other(ExtensionTooLong { size }));
+        }
+        let n = self.inner.read(buf)?;
+        if let Err(size) = self.observe(&buf[..n]) {
+            self.failed = Some(size);
+            return Err(io::Error::other(ExtensionTooLong { size }));
+        }
+        Ok(n)
+    }
+}
+
+/// A tar header's size field: octal text, or base-256 when the first byte has its top bit set.
+fn header_size(field: &[u8]) -> u64 {
+    if field.first().is_some_and(|&b| b & 0x80 != 0) {
+        return field[1..].iter().fold(0u64, |n, &b| n.saturating_mul(256).saturating_add(u64::from(b)));
+    }
+    field
+        .iter()
+        .skip_while(|&&b| b == b' ')
+        .take_while(|&&b| (b'0'..=b'7').contains(&b))
+        .fold(0u64, |n, &b| n.saturating_mul(8).saturating_add(u64::from(b - b'0')))
+}
+
+/// The `size` a PAX record sets (`"<len> size=<n>\n"` among its records), if any.
+fn pax_size(records: &[u8]) -> Option<u64> {
+    let mut size = None;
+    for record in records.split(|&b| b == b'\n') {
+        let Some(space) = record.iter().position(|&b| b == b' ') else { continue };
+        if let Some(value) = record[space + 1..].strip_prefix(b"size=") {
+            size = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+        }
+    }
+    size
+}
+
 #[derive(Debug)]
 struct CapReached;
 impl std::fmt::Display for CapReached {
@@ -468,7 +637,8 @@ impl<'a> Walker<'a> {
         cap: u64,
         visitor: &mut dyn LayerVisitor,
     ) {
-        self.walk_tar(Stream::Reader(Box::new(&mut *reader)), cap, visitor);
+        let mut guarded = HeaderGuard::new(&mut *reader);
+        self.walk_tar(Stream::Reader(Box::new(&mut guarded)), cap, visitor);
         if self.walk.complete
             && let Err(e) = io::copy(reader, &mut io::sink())
         {
@@ -493,6 +663,10 @@ impl<'a> Walker<'a> {
     fn stream_error(&mut self, e: io::Error, compression: Compression, cap: u64) {
         if e.get_ref().is_some_and(|inner| inner.is::<CapReached>()) {
             self.problem(LayerErrorKind::OutputCap { cap });
+            return;
+        }
+        if let Some(long) = e.get_ref().and_then(|inner| inner.downcast_ref::<ExtensionTooLong>()) {
+            self.problem(LayerErrorKind::Tar(long.to_string()));
             return;
         }
         let kind = match compression {
@@ -564,7 +738,9 @@ impl<'a> Walker<'a> {
                 // files, whose stored size is not their size.
                 let start = usize::try_from(entry.raw_file_position()).unwrap_or(usize::MAX);
                 data_end = (entry.header().entry_type() != tar::EntryType::GNUSparse)
-                    .then(|| usize::try_from(size.div_ceil(512) * 512).ok().map(|n| start.saturating_add(n)))
+                    .then(|| {
+                        usize::try_from(size.div_ceil(512).saturating_mul(512)).ok().map(|n| start.saturating_add(n))
+                    })
                     .flatten();
             }
             let file_name = path_buf.rsplit(|&b| b == b'/').next().unwrap_or(&[]).to_vec();
