@@ -621,6 +621,25 @@ impl Scanner {
         let mut out = Vec::new();
         let mut index = HashMap::new();
         let mut secrets: Vec<Vec<u8>> = Vec::new();
+        // Where a secret in the image's metadata (config, history) is: no layer file, no status.
+        let metadata =
+            |source, key: String, layer_index, layer_digest, line_column: Option<(u64, u64)>, m: &Match| Location {
+                image: image_name.clone(),
+                platform: platform.clone(),
+                source,
+                config_key: Some(key),
+                layer_index,
+                layer_digest,
+                created_by: None,
+                path: None,
+                line: line_column.map(|(line, _)| line),
+                column: line_column.map(|(_, column)| column),
+                span: Some(Span { start: m.start, end: m.end }),
+                status: None,
+                removed_in_layer: None,
+                removed_by: None,
+                disposition: detect::disposition(None, m),
+            };
         // Config and history first: the image's own metadata.
         if self.options.scan_config
             && let Some(config) = image.config.as_deref()
@@ -658,23 +677,8 @@ impl Scanner {
                     };
                     let layer = layer_index.and_then(|i| image.layers.get(i));
                     secrets.push(m.secret.clone());
-                    let location = Location {
-                        image: image_name.clone(),
-                        platform: platform.clone(),
-                        source: src,
-                        config_key: Some(item.key.clone()),
-                        layer_index,
-                        layer_digest: layer.and_then(|l| l.id()).map(|d| d.to_string()),
-                        created_by: None,
-                        path: None,
-                        line: None,
-                        column: None,
-                        span: Some(Span { start: m.start, end: m.end }),
-                        status: None,
-                        removed_in_layer: None,
-                        removed_by: None,
-                        disposition: detect::disposition(None, &m),
-                    };
+                    let digest = layer.and_then(|l| l.id()).map(|d| d.to_string());
+                    let location = metadata(src, item.key.clone(), layer_index, digest, None, &m);
                     self.push_finding(&mut out, &mut index, &m, location);
                 }
             }
@@ -687,23 +691,8 @@ impl Scanner {
             det.scan(b"config.json", raw, Window::default(), &mut matches);
             for m in matches {
                 secrets.push(m.secret.clone());
-                let location = Location {
-                    image: image_name.clone(),
-                    platform: platform.clone(),
-                    source: Source::Config,
-                    config_key: Some(UNPARSED_CONFIG_KEY.to_string()),
-                    layer_index: None,
-                    layer_digest: None,
-                    created_by: None,
-                    path: None,
-                    line: Some(m.line),
-                    column: Some(m.column),
-                    span: Some(Span { start: m.start, end: m.end }),
-                    status: None,
-                    removed_in_layer: None,
-                    removed_by: None,
-                    disposition: detect::disposition(None, &m),
-                };
+                let key = UNPARSED_CONFIG_KEY.to_string();
+                let location = metadata(Source::Config, key, None, None, Some((m.line, m.column)), &m);
                 self.push_finding(&mut out, &mut index, &m, location);
             }
         }
