@@ -37,25 +37,26 @@ const WORDS: &[&str] = &[
 /// secrets, about `len` bytes. No rule keyword is planted on purpose, but common words such as
 /// `key` and `token` occur as they do in real code.
 pub fn source_text(len: usize, seed: u64) -> Vec<u8> {
+    const AFTER: &[&[u8]] = &[b"(", b") ", b" = ", b".", b" ", b" "];
+    code_like(len, seed, WORDS, AFTER, Some(b"timeout_ms: 3000 # token bucket key size"))
+}
+
+/// Lines of 3 to 10 `words` (indented by 0 to 12 spaces), each word but the first followed by
+/// one of `after`, and one line in 20 followed by `extra`; `len` bytes.
+fn code_like(len: usize, seed: u64, words: &[&str], after: &[&[u8]], extra: Option<&[u8]>) -> Vec<u8> {
     let mut rng = Rng::new(seed);
     let mut out = Vec::with_capacity(len + 128);
     while out.len() < len {
-        let indent = rng.below(4) * 4;
-        out.extend(std::iter::repeat_n(b' ', indent));
-        let words = 3 + rng.below(8);
-        for w in 0..words {
-            out.extend_from_slice(WORDS[rng.below(WORDS.len())].as_bytes());
-            out.extend_from_slice(match (w, rng.below(6)) {
-                (0, _) => b" ",
-                (_, 0) => b"(",
-                (_, 1) => b") ",
-                (_, 2) => b" = ",
-                (_, 3) => b".",
-                _ => b" ",
-            });
+        out.extend(std::iter::repeat_n(b' ', rng.below(4) * 4));
+        for w in 0..3 + rng.below(8) {
+            out.extend_from_slice(words[rng.below(words.len())].as_bytes());
+            let separator = after[rng.below(after.len())];
+            out.extend_from_slice(if w == 0 { b" " } else { separator });
         }
-        if rng.below(20) == 0 {
-            out.extend_from_slice(b"timeout_ms: 3000 # token bucket key size");
+        if let Some(extra) = extra
+            && rng.below(20) == 0
+        {
+            out.extend_from_slice(extra);
         }
         out.push(b'\n');
     }
@@ -156,26 +157,8 @@ const PLAIN_WORDS: &[&str] = &[
 /// Code-like text made only of [`PLAIN_WORDS`]: ordinary text in which no keyword occurs, the
 /// common case for the files of an image.
 pub fn plain_code_text(len: usize, seed: u64) -> Vec<u8> {
-    let mut rng = Rng::new(seed);
-    let mut out = Vec::with_capacity(len + 128);
-    while out.len() < len {
-        out.extend(std::iter::repeat_n(b' ', rng.below(4) * 4));
-        for w in 0..3 + rng.below(8) {
-            out.extend_from_slice(PLAIN_WORDS[rng.below(PLAIN_WORDS.len())].as_bytes());
-            out.extend_from_slice(match (w, rng.below(7)) {
-                (0, _) => b" ",
-                (_, 0) => b"(",
-                (_, 1) => b") ",
-                (_, 2) => b" = ",
-                (_, 3) => b".",
-                (_, 4) => b", ",
-                _ => b" ",
-            });
-        }
-        out.push(b'\n');
-    }
-    out.truncate(len);
-    out
+    const AFTER: &[&[u8]] = &[b"(", b") ", b" = ", b".", b", ", b" ", b" "];
+    code_like(len, seed, PLAIN_WORDS, AFTER, None)
 }
 
 /// Text with no letters that any rule keyword could start: digits, spaces and punctuation

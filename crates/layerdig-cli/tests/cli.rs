@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use assert_cmd::Command;
+use layerdig_tests::copy_tree;
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
@@ -157,19 +158,6 @@ fn aws_env() -> String {
     let id = values.iter().find(|v| v.starts_with("AKIA")).expect("planted AWS key id");
     let secret = &values[1];
     format!("AWS_ACCESS_KEY_ID={id}\nAWS_SECRET_ACCESS_KEY={secret}\n")
-}
-
-/// Copy a file or directory tree.
-fn copy_tree(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).expect("mkdir");
-        for entry in std::fs::read_dir(from).expect("read_dir") {
-            let entry = entry.expect("entry");
-            copy_tree(&entry.path(), &to.join(entry.file_name()));
-        }
-    } else {
-        std::fs::copy(from, to).expect("copy");
-    }
 }
 
 fn scan_json(image: &str, extra: &[&str]) -> (Output, Value) {

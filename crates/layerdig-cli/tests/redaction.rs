@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use assert_cmd::Command;
-use layerdig_tests::{Comp, LayerBuilder, Layout, SynthImage, SynthLayer};
+use layerdig_tests::{Comp, LayerBuilder, Layout, SynthImage, SynthLayer, copy_tree};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------------
@@ -125,18 +125,6 @@ fn s(p: &Path) -> &str {
 
 fn scratch() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    if from.is_dir() {
-        std::fs::create_dir_all(to).expect("mkdir");
-        for entry in std::fs::read_dir(from).expect("read_dir") {
-            let entry = entry.expect("entry");
-            copy_tree(&entry.path(), &to.join(entry.file_name()));
-        }
-    } else {
-        std::fs::copy(from, to).expect("copy");
-    }
 }
 
 #[cfg(unix)]

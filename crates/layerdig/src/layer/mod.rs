@@ -506,10 +506,7 @@ pub fn walk(image_path: &Path, layer: &Layer, options: &WalkOptions, visitor: &m
     match &layer.source {
         LayerSource::Missing(_) => {} // reported when the image was opened
         LayerSource::Dir(root) => w.walk_dir(root, visitor),
-        LayerSource::Blob(blob) => {
-            w.blob = Some(blob);
-            w.walk_blob(blob, options, visitor);
-        }
+        LayerSource::Blob(blob) => w.walk_blob(blob, options, visitor),
     }
     w.walk
 }
@@ -540,6 +537,7 @@ impl<'a> Walker<'a> {
     }
 
     fn walk_blob(&mut self, blob: &'a Blob, options: &WalkOptions, visitor: &mut dyn LayerVisitor) {
+        self.blob = Some(blob);
         let bytes = blob.bytes();
         let compression = Compression::detect(bytes);
         self.walk.compression = Some(compression);
