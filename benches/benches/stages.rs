@@ -101,6 +101,17 @@ fn detect(c: &mut Criterion) {
         })
     });
     g.finish();
+    // The keyword automaton alone: what every byte of every file pays before any regex runs.
+    let mut g = c.benchmark_group("prefilter");
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    for (name, input) in [("source-text", &text), ("plain-code", &plain), ("no-keywords", &quiet), ("binary", &bin)] {
+        g.bench_function(name, |b| b.iter(|| det.candidates(black_box(input)).len()));
+    }
+    // Many small files: each pays the walks' set-up and their run past the parts' ends.
+    g.bench_function("plain-code-in-1-KiB-files", |b| {
+        b.iter(|| plain.chunks(1024).map(|p| det.candidates(black_box(p)).len()).sum::<usize>())
+    });
+    g.finish();
     c.bench_function("rules/compile-builtin", |b| b.iter(|| black_box(Rules::try_builtin().unwrap())));
 }
 

@@ -1,12 +1,26 @@
-//! The keyword prefilter: one Aho-Corasick DFA over every keyword decides which rules' regexes
-//! run, and where the entropy detector should look.
+//! The keyword prefilter: one Aho-Corasick automaton over every keyword decides which rules'
+//! regexes run, and where the entropy detector should look.
 //!
-//! A DFA walk is one table lookup per byte, but each lookup waits for the one before it, so a
-//! single walk runs at the latency of the cache, not at the speed of the core. A buffer is
-//! therefore read by eight walks at once, one over each eighth of it; their lookups are
-//! independent and overlap in the pipeline. Each walk runs on past its part by the longest
-//! keyword, so no occurrence across a boundary is lost, and reports only the keywords that start
-//! in its part, so none is reported twice.
+//! aho-corasick builds the automaton (a DFA, ASCII case-insensitive); this module copies it into
+//! two tables of its own, indexed by state and byte class:
+//!
+//! - the exact table, which is the DFA itself: states that end a keyword are numbered last, so
+//!   "did a keyword end here?" is one comparison;
+//! - the quick table, the same except that every transition into such a state goes to a sink
+//!   that never leaves. Walking it is one class lookup and one transition lookup a byte, with no
+//!   test at all; whether a keyword ended anywhere in a block of bytes is read off the state at
+//!   the block's end. A block that reached the sink is walked again with the exact table, from
+//!   the state it started in, to report what ended where.
+//!
+//! A walk is a chain of lookups, each waiting for the one before it, so a single walk runs at
+//! the latency of the cache, not at the speed of the core. A buffer is therefore read by eight
+//! walks at once, one over each eighth of it; their lookups are independent and overlap in the
+//! pipeline. Each walk runs on past its part by the longest keyword, so no occurrence across a
+//! boundary is lost, and reports only the keywords that start in its part, so none is reported
+//! twice. The eight walks take their bytes from one small copy of the eight current blocks,
+//! side by side: read in place, the eight pointers and eight states need more registers than
+//! the core has, and the states spill to memory inside the chain of lookups (measured: 0.9 vs
+//! 1.3 GiB/s on keyword-free text).
 
 use std::collections::HashMap;
 
@@ -26,17 +40,39 @@ struct Owner {
     key: bool,
     /// The URL marker `://` of the userinfo detector.
     url: bool,
+    /// The keyword's length in bytes.
+    len: usize,
 }
 
 /// Walks at once over a buffer (eight: measured faster than four and than twelve or sixteen,
 /// which run out of registers).
 const LANES: usize = 8;
 
+/// Bytes a quick walk takes between looks at whether it reached the sink.
+const BLOCK: usize = 64;
+
 /// Every rule's keywords plus the entropy detector's key words, in one automaton.
 pub(crate) struct Prefilter {
-    dfa: DFA,
+    /// Byte to class: bytes that no keyword tells apart share a class.
+    class: [u8; 256],
+    /// The exact automaton; a state is its row's offset (state number × class count).
+    exact: Vec<u32>,
+    /// The same, with every transition into a matching state sent to `sink`.
+    quick: Vec<u32>,
+    start: u32,
+    /// States from here on (up to the sink) end at least one keyword.
+    first_match: u32,
+    sink: u32,
+    /// Class count: the length of a row.
+    stride: u32,
+    /// For each matching state in order, the keywords it ends: `ends[spans[m]..spans[m + 1]]`.
+    spans: Vec<u32>,
+    ends: Vec<u32>,
+    longest: usize,
     owners: Vec<Owner>,
     rule_count: usize,
+    #[cfg(test)]
+    patterns: Vec<String>,
 }
 
 impl Prefilter {
@@ -47,8 +83,8 @@ impl Prefilter {
         let mut slot = |word: &str| -> usize {
             let lower = word.to_ascii_lowercase();
             *index.entry(lower.clone()).or_insert_with(|| {
+                owners.push(Owner { len: lower.len(), ..Owner::default() });
                 patterns.push(lower);
-                owners.push(Owner::default());
                 owners.len() - 1
             })
         };
@@ -73,86 +109,161 @@ impl Prefilter {
             owner.key |= key;
             owner.url |= url;
         }
-        // A DFA, not an NFA: one table lookup per byte, several times faster on the overlapping
-        // search every keyword needs (measured in benches/README.md).
+        let fail = |message: String| RuleError::Prefilter { message };
         let dfa = DFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .build(&patterns)
-            .map_err(|e| RuleError::Prefilter { message: e.to_string() })?;
-        Ok(Prefilter { dfa, owners, rule_count: rules.len() })
+            .map_err(|e| fail(e.to_string()))?;
+        let longest = dfa.max_pattern_len();
+        let tables = Tables::copy(&dfa, &patterns).map_err(fail)?;
+        Ok(Prefilter {
+            class: tables.class,
+            exact: tables.exact,
+            quick: tables.quick,
+            start: tables.start,
+            first_match: tables.first_match,
+            sink: tables.sink,
+            stride: tables.stride,
+            spans: tables.spans,
+            ends: tables.ends,
+            longest,
+            owners,
+            rule_count: rules.len(),
+            #[cfg(test)]
+            patterns,
+        })
     }
 
     /// One pass over `data`: fills `hits` with the candidate rules (sorted, each once) and the
     /// positions of entropy key words and URL markers.
     pub(crate) fn scan(&self, data: &[u8], hits: &mut Hits) {
-        /// Below this, one walk: several would not pay for their set-up.
-        const INTERLEAVE_FROM: usize = 4096;
+        /// Below this, one walk: several would not pay for their set-up and for running past
+        /// the ends of their parts (from 1 KiB on, eight walks measured faster).
+        const INTERLEAVE_FROM: usize = 1024;
         hits.reset(self.rule_count);
-        // Cannot fail: the DFA is built for unanchored searches.
-        let Ok(start) = self.dfa.start_state(Anchored::No) else { return };
         if data.len() < INTERLEAVE_FROM {
-            self.walk(start, data, 0, usize::MAX, hits);
+            let state = self.blocks(self.start, data, 0, usize::MAX, hits);
+            let done = data.len() - data.len() % BLOCK;
+            self.walk(state, data, done, usize::MAX, hits);
         } else {
             let part = data.len() / LANES;
+            let whole = part - part % BLOCK;
             let at: [usize; LANES] = std::array::from_fn(|k| k * part);
             // A walk reports only keywords that start in its own part; those that start later
             // are the next walk's.
             let limit: [usize; LANES] =
                 std::array::from_fn(|k| if k + 1 == LANES { usize::MAX } else { (k + 1) * part });
-            let parts: [&[u8]; LANES] = std::array::from_fn(|k| &data[at[k]..at[k] + part]);
-            let mut sid = [start; LANES];
-            // One offset into every part a step: indexing is the point here.
-            #[allow(clippy::needless_range_loop)]
-            for i in 0..part {
-                let mut any = false;
-                for k in 0..LANES {
-                    sid[k] = self.step(sid[k], parts[k][i]);
-                    any |= self.dfa.is_match(sid[k]);
+            let mut state = [self.start; LANES];
+            // After a block in which a keyword ended, the next one is walked exactly straight
+            // away: keywords come in clusters (source text), and there a quick walk would
+            // mostly be walked again.
+            let mut exact = false;
+            for b in (0..whole).step_by(BLOCK) {
+                // The eight blocks side by side, so the walks read them at fixed distances
+                // from one register instead of holding eight pointers (with eight states, more
+                // than the registers there are).
+                let mut blocks = [[0u8; BLOCK]; LANES];
+                for (k, block) in blocks.iter_mut().enumerate() {
+                    block.copy_from_slice(&data[at[k] + b..at[k] + b + BLOCK]);
                 }
-                if any {
-                    for k in 0..LANES {
-                        self.matched(sid[k], at[k] + i + 1, limit[k], hits);
+                if !exact {
+                    let began = state;
+                    // One offset into every block a step: indexing is the point here.
+                    #[allow(clippy::needless_range_loop)]
+                    for i in 0..BLOCK {
+                        for k in 0..LANES {
+                            state[k] = self.next(&self.quick, state[k], blocks[k][i]);
+                        }
+                    }
+                    if state.contains(&self.sink) {
+                        state = began;
+                        exact = true;
+                    }
+                }
+                if exact {
+                    exact = false;
+                    #[allow(clippy::needless_range_loop)]
+                    for i in 0..BLOCK {
+                        let mut ended = false;
+                        for k in 0..LANES {
+                            state[k] = self.next(&self.exact, state[k], blocks[k][i]);
+                            ended |= state[k] >= self.first_match;
+                        }
+                        if ended {
+                            exact = true;
+                            for k in 0..LANES {
+                                if state[k] >= self.first_match {
+                                    self.matched(state[k], at[k] + b + i + 1, limit[k], hits);
+                                }
+                            }
+                        }
                     }
                 }
             }
-            // Each walk goes on past its part far enough to finish a keyword that began inside
-            // it; the last one goes to the end.
-            let reach = self.dfa.max_pattern_len().saturating_sub(1);
+            // Each walk finishes its part, then goes on past it far enough to finish a keyword
+            // that began inside it; the last one goes to the end.
+            let reach = self.longest.saturating_sub(1);
             for k in 0..LANES {
-                let from = at[k] + part;
-                let to = if k + 1 == LANES { data.len() } else { (from + reach).min(data.len()) };
-                self.walk(sid[k], &data[..to], from, limit[k], hits);
+                let from = at[k] + whole;
+                let to = if k + 1 == LANES { data.len() } else { (at[k] + part + reach).min(data.len()) };
+                self.walk(state[k], &data[..to], from, limit[k], hits);
             }
         }
         hits.candidates.sort_unstable();
     }
 
-    fn step(&self, sid: StateID, byte: u8) -> StateID {
-        self.dfa.next_state(Anchored::No, sid, byte)
+    /// One quick walk over the whole blocks of `data[from..]`, rewalking blocks that reached
+    /// the sink; returns the state after the last whole block.
+    fn blocks(&self, mut state: u32, data: &[u8], from: usize, limit: usize, hits: &mut Hits) -> u32 {
+        let mut at = from;
+        for block in data[from..].chunks_exact(BLOCK) {
+            let began = state;
+            for &byte in block {
+                state = self.next(&self.quick, state, byte);
+            }
+            if state == self.sink {
+                state = self.walk(began, &data[..at + BLOCK], at, limit, hits);
+            }
+            at += BLOCK;
+        }
+        state
     }
 
-    /// Walk `data[from..]` from state `sid`, recording keywords that start before `limit`.
-    fn walk(&self, mut sid: StateID, data: &[u8], from: usize, limit: usize, hits: &mut Hits) {
-        for (i, &b) in data.iter().enumerate().skip(from) {
-            sid = self.step(sid, b);
-            self.matched(sid, i + 1, limit, hits);
+    /// Walk `data[from..]` from `state` with the exact table, recording keywords that start
+    /// before `limit`; returns the state at the end.
+    fn walk(&self, mut state: u32, data: &[u8], from: usize, limit: usize, hits: &mut Hits) -> u32 {
+        for (i, &byte) in data.iter().enumerate().skip(from) {
+            state = self.next(&self.exact, state, byte);
+            if state >= self.first_match {
+                self.matched(state, i + 1, limit, hits);
+            }
         }
+        state
     }
 
-    /// Record the keywords that end at `end` (state `sid`) and start before `limit`.
-    #[inline]
-    fn matched(&self, sid: StateID, end: usize, limit: usize, hits: &mut Hits) {
-        if !self.dfa.is_match(sid) {
-            return;
-        }
-        for i in 0..self.dfa.match_len(sid) {
-            let pattern = self.dfa.match_pattern(sid, i);
-            let start = end - self.dfa.pattern_len(pattern);
+    /// The state after `state` reads `byte`, in `table` (the exact or the quick one).
+    #[inline(always)]
+    fn next(&self, table: &[u32], state: u32, byte: u8) -> u32 {
+        let at = state as usize + usize::from(self.class[usize::from(byte)]);
+        debug_assert!(at < table.len());
+        // SAFETY: `state` is a row offset taken from the start state or from `table` itself,
+        // every one of which [`Tables::copy`] made the offset of a whole row of `stride`
+        // entries inside the table, and a class is below `stride`; both tables have the same
+        // rows. This lookup is the inner loop of every scan, and its bounds check measured as
+        // a fifth of its cost.
+        unsafe { *table.get_unchecked(at) }
+    }
+
+    /// Record the keywords that end at `end` (matching state `state`) and start before `limit`.
+    fn matched(&self, state: u32, end: usize, limit: usize, hits: &mut Hits) {
+        let m = ((state - self.first_match) / self.stride) as usize;
+        for &pattern in &self.ends[self.spans[m] as usize..self.spans[m + 1] as usize] {
+            let owner = &self.owners[pattern as usize];
+            let start = end - owner.len;
             if start >= limit {
                 continue;
             }
-            let owner = &self.owners[pattern.as_usize()];
             for &r in &owner.rules {
                 let stamp = &mut hits.stamp[r as usize];
                 if *stamp != hits.generation {
@@ -167,6 +278,109 @@ impl Prefilter {
                 hits.url_hits.push(start);
             }
         }
+    }
+}
+
+/// The automaton's tables as [`Prefilter`] walks them (see the module's documentation).
+struct Tables {
+    class: [u8; 256],
+    exact: Vec<u32>,
+    quick: Vec<u32>,
+    start: u32,
+    first_match: u32,
+    sink: u32,
+    stride: u32,
+    spans: Vec<u32>,
+    ends: Vec<u32>,
+}
+
+impl Tables {
+    /// Copy `dfa` (built over `patterns`, lower case, ASCII case-insensitive) into tables.
+    fn copy(dfa: &DFA, patterns: &[String]) -> Result<Tables, String> {
+        // Bytes that occur in no keyword, in either case, all lead where any other such byte
+        // leads; each byte that occurs is a class of its own with its other case.
+        let mut class = [0u8; 256];
+        let mut representative = vec![0u8];
+        for pattern in patterns {
+            for byte in pattern.bytes() {
+                let byte = byte.to_ascii_lowercase();
+                if class[usize::from(byte)] == 0 {
+                    let next = u8::try_from(representative.len()).map_err(|_| "too many byte classes".to_string())?;
+                    class[usize::from(byte)] = next;
+                    class[usize::from(byte.to_ascii_uppercase())] = next;
+                    representative.push(byte);
+                }
+            }
+        }
+        if let Some(unused) = (0..=255u8).find(|&b| class[usize::from(b)] == 0) {
+            representative[0] = unused;
+        }
+        let classes = representative.len();
+
+        // Every state the DFA can reach, breadth first.
+        let start = dfa.start_state(Anchored::No).map_err(|e| e.to_string())?;
+        let mut number: HashMap<StateID, usize> = HashMap::from([(start, 0)]);
+        let mut states = vec![start];
+        let mut rows: Vec<Vec<StateID>> = Vec::new();
+        let mut i = 0;
+        while i < states.len() {
+            let sid = states[i];
+            let row: Vec<StateID> = representative.iter().map(|&b| dfa.next_state(Anchored::No, sid, b)).collect();
+            for &next in &row {
+                if dfa.is_dead(next) {
+                    return Err("the keyword automaton has a dead state".to_string());
+                }
+                number.entry(next).or_insert_with(|| {
+                    states.push(next);
+                    states.len() - 1
+                });
+            }
+            rows.push(row);
+            i += 1;
+        }
+
+        // Renumber: states that end no keyword first, then those that do, then the sink.
+        let mut order: Vec<usize> = (0..states.len()).collect();
+        order.sort_by_key(|&s| dfa.is_match(states[s]));
+        let mut place = vec![0usize; states.len()];
+        for (new, &old) in order.iter().enumerate() {
+            place[old] = new;
+        }
+        let non_matching = order.iter().filter(|&&s| !dfa.is_match(states[s])).count();
+        let row_of = |new: usize| -> Result<u32, String> {
+            u32::try_from(new * classes).map_err(|_| "the keyword automaton is too large".to_string())
+        };
+        let sink = row_of(states.len())?;
+        let first_match = row_of(non_matching)?;
+        let mut exact = Vec::with_capacity((states.len() + 1) * classes);
+        let mut quick = Vec::with_capacity((states.len() + 1) * classes);
+        let mut spans = vec![0u32];
+        let mut ends = Vec::new();
+        for &old in &order {
+            for &next in &rows[old] {
+                let new = place[number[&next]];
+                exact.push(row_of(new)?);
+                quick.push(if new >= non_matching { sink } else { row_of(new)? });
+            }
+            let sid = states[old];
+            if dfa.is_match(sid) {
+                ends.extend((0..dfa.match_len(sid)).map(|m| dfa.match_pattern(sid, m).as_u32()));
+                spans.push(u32::try_from(ends.len()).map_err(|_| "too many keywords".to_string())?);
+            }
+        }
+        exact.extend(std::iter::repeat_n(sink, classes));
+        quick.extend(std::iter::repeat_n(sink, classes));
+        Ok(Tables {
+            class,
+            exact,
+            quick,
+            start: row_of(place[0])?,
+            first_match,
+            sink,
+            stride: u32::try_from(classes).map_err(|_| "too many byte classes".to_string())?,
+            spans,
+            ends,
+        })
     }
 }
 
@@ -223,9 +437,13 @@ mod tests {
 
     /// What aho-corasick's own overlapping search reports: the behaviour the walks must keep.
     fn reference(p: &Prefilter, data: &[u8]) -> Seen {
+        static AC: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+        let ac = AC.get_or_init(|| {
+            aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(&p.patterns).unwrap()
+        });
         let mut hits = Hits::default();
         hits.reset(p.rule_count);
-        for m in p.dfa.try_find_overlapping_iter(aho_corasick::Input::new(data)).unwrap() {
+        for m in ac.find_overlapping_iter(data) {
             let owner = &p.owners[m.pattern().as_usize()];
             hits.candidates.extend(&owner.rules);
             if owner.key {
@@ -262,14 +480,15 @@ mod tests {
     }
 
     /// Every keyword, in its own case or upper case, at each position that matters to the
-    /// walks: the start, both sides of and straddling each boundary between parts, and the end.
+    /// walks: the start, both sides of and straddling each boundary between parts and between
+    /// blocks, and the end; in one walk and in eight.
     #[test]
     fn interleaved_walks_report_every_keyword_once_wherever_it_is() {
         let rules = Rules::builtin();
         let p = rules.prefilter();
         let mut rng = Rng(0x5eed);
         let mut hits = Hits::default();
-        for len in [4096, 4099, 10_007] {
+        for len in [1000, 4096, 4099, 10_007] {
             let mut quiet = vec![b'7'; len];
             assert_eq!(scanned(p, &quiet, &mut hits), (vec![], vec![], vec![]));
             let part = len / LANES;
@@ -280,7 +499,16 @@ mod tests {
                     let boundary = q * part;
                     places.extend([boundary - word.len(), boundary - 1, boundary, boundary + 1]);
                 }
+                // Where a quick walk looks at its state: the first block boundary of each
+                // part, and where the whole blocks of a part end and the exact walk takes over.
+                let whole = part - part % BLOCK;
+                for q in 0..LANES {
+                    for edge in [q * part + BLOCK, q * part + whole] {
+                        places.extend([edge.saturating_sub(word.len()), edge.saturating_sub(1), edge]);
+                    }
+                }
                 places.push(rng.below(len - word.len()));
+                places.retain(|&at| at + word.len() <= len);
                 for at in places {
                     quiet[at..at + word.len()].copy_from_slice(&word);
                     let got = scanned(p, &quiet, &mut hits);
