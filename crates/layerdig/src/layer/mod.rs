@@ -215,7 +215,8 @@ impl<R: Read> Read for HashingReader<R> {
         }
         let room = usize::try_from(self.cap - self.count).unwrap_or(usize::MAX);
         let limit = buf.len().min(room);
-        let n = self.inner.read(&mut buf[..limit])?;
+        // Errors from here on are the decompressor's, not the tar parser's: say so.
+        let n = self.inner.read(&mut buf[..limit]).map_err(|e| io::Error::new(e.kind(), DecodeFailed(e)))?;
         if let Some(h) = &mut self.hasher {
             h.update(&buf[..n]);
         }
@@ -223,6 +224,18 @@ impl<R: Read> Read for HashingReader<R> {
         Ok(n)
     }
 }
+
+/// The decompressor failed (the compressed stream is corrupt or cut short), as opposed to the
+/// tar inside it being malformed.
+#[derive(Debug)]
+struct DecodeFailed(io::Error);
+
+impl std::fmt::Display for DecodeFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+impl std::error::Error for DecodeFailed {}
 
 /// Compressed blobs at least this big are decompressed on a thread of their own.
 const READ_AHEAD_FROM: usize = 256 * 1024;
@@ -266,8 +279,9 @@ struct ChannelReader {
     buf: Vec<u8>,
     pos: usize,
     back: mpsc::Sender<Vec<u8>>,
-    /// The stream's error, returned again on every later read (as the stream itself would).
-    failed: Option<(io::ErrorKind, String, bool)>,
+    /// The stream's error, returned again on every later read (as the stream itself would):
+    /// its kind, its message, and whether it was the cap or the decompressor.
+    failed: Option<(io::ErrorKind, String, bool, bool)>,
 }
 
 impl ChannelReader {
@@ -278,8 +292,12 @@ impl ChannelReader {
 
 impl Read for ChannelReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if let Some((kind, message, cap)) = &self.failed {
-            return Err(if *cap { io::Error::other(CapReached) } else { io::Error::new(*kind, message.clone()) });
+        if let Some((kind, message, cap, decode)) = &self.failed {
+            return Err(match (cap, decode) {
+                (true, _) => io::Error::other(CapReached),
+                (_, true) => io::Error::new(*kind, DecodeFailed(io::Error::new(*kind, message.clone()))),
+                _ => io::Error::new(*kind, message.clone()),
+            });
         }
         while self.pos == self.buf.len() {
             match self.rx.recv() {
@@ -291,7 +309,8 @@ impl Read for ChannelReader {
                 }
                 Ok(Err(e)) => {
                     let cap = e.get_ref().is_some_and(|inner| inner.is::<CapReached>());
-                    self.failed = Some((e.kind(), e.to_string(), cap));
+                    let decode = e.get_ref().is_some_and(|inner| inner.is::<DecodeFailed>());
+                    self.failed = Some((e.kind(), e.to_string(), cap, decode));
                     return Err(e);
                 }
                 // The producer is done and everything it sent has been read.
@@ -667,10 +686,13 @@ impl<'a> Walker<'a> {
             self.problem(LayerErrorKind::Tar(long.to_string()));
             return;
         }
+        // The decompressor's own errors blame the compression; anything else the tar parser
+        // found wrong with the (well decompressed) bytes.
+        let decoding = e.get_ref().is_some_and(|inner| inner.is::<DecodeFailed>());
         let kind = match compression {
-            Compression::Gzip => LayerErrorKind::Decompress { format: "gzip", message: e.to_string() },
-            Compression::Zstd => LayerErrorKind::Decompress { format: "zstd", message: e.to_string() },
-            Compression::None => LayerErrorKind::Tar(e.to_string()),
+            Compression::Gzip if decoding => LayerErrorKind::Decompress { format: "gzip", message: e.to_string() },
+            Compression::Zstd if decoding => LayerErrorKind::Decompress { format: "zstd", message: e.to_string() },
+            _ => LayerErrorKind::Tar(e.to_string()),
         };
         self.problem(kind);
     }
