@@ -180,6 +180,28 @@ fn digest_mismatch_is_reported_and_the_layer_still_scanned() {
     assert_eq!(found(&report, KEY2, "swapped/.env"), vec![(Some(1), Some(Status::Present))]);
 }
 
+/// The blob's digest is taken as the decompressor reads it. A walk that stops early (the
+/// per-layer cap) still hashes the rest of the blob: no false mismatch when the blob is right,
+/// and a blob that is not the one the manifest names is still caught.
+#[test]
+fn blob_digest_covers_the_whole_blob_when_the_walk_stops_early() {
+    for comp in [Comp::Gzip, Comp::Zstd] {
+        let tar = LayerBuilder::new().file("data/big.log", &big_text()).file("data/after", b"x").finish();
+        let other = LayerBuilder::new().file("data/big.log", &big_text()).file("data/other", b"y").finish();
+        for swapped in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let stored = compress(&other, comp);
+            two_layer_oci(dir.path(), tar.clone(), comp, |b| if swapped { stored } else { b });
+            let report = scan_capped(dir.path(), Some(64 << 10));
+            let capped = error_at(&report, dir.path(), Some(1), "cap");
+            assert!(capped.incomplete, "{comp:?}: {capped:#?}");
+            let mismatch = report.errors.iter().filter(|e| e.message.contains("blob digest mismatch")).count();
+            assert_eq!(mismatch, usize::from(swapped), "{comp:?}, swapped {swapped}: {:#?}", report.errors);
+            assert_eq!(found(&report, KEY2, "data/big.log").len(), 1, "{comp:?}: what came before the cap is kept");
+        }
+    }
+}
+
 /// A layer blob that inflates to a tar holding one file of `size` zero bytes, as a run of
 /// compressed members (gzip) or frames (zstd) of 1 MiB each: built in a few KiB of memory.
 fn bomb(comp: Comp, size: u64) -> Vec<u8> {

@@ -109,6 +109,8 @@ pub(crate) struct ReleasingReader<'a> {
     released: usize,
     /// Where `bytes` starts in the blob.
     base: usize,
+    /// SHA-256 of the bytes consumed so far, when asked for (see [`ReleasingReader::hashing`]).
+    hasher: Option<sha2::Sha256>,
 }
 
 impl<'a> ReleasingReader<'a> {
@@ -119,7 +121,26 @@ impl<'a> ReleasingReader<'a> {
     /// Only `range` of the blob (offsets into it).
     pub(crate) fn range(blob: &'a Blob, range: std::ops::Range<usize>) -> ReleasingReader<'a> {
         let bytes = blob.bytes().get(range.clone()).unwrap_or(&[]);
-        ReleasingReader { blob, bytes, pos: 0, released: 0, base: range.start }
+        ReleasingReader { blob, bytes, pos: 0, released: 0, base: range.start, hasher: None }
+    }
+
+    /// Hash the bytes as they are consumed, so a blob's digest costs no second pass over it
+    /// (see [`ReleasingReader::digest`]).
+    pub(crate) fn hashing(mut self) -> ReleasingReader<'a> {
+        self.hasher = Some(<sha2::Sha256 as sha2::Digest>::new());
+        self
+    }
+
+    /// The SHA-256 of all the bytes, read or not: what the reader did not consume is hashed
+    /// now (a decompressor may stop before the end). `None` unless [`ReleasingReader::hashing`].
+    pub(crate) fn digest(mut self) -> Option<super::Digest> {
+        use std::io::BufRead as _;
+        self.hasher.as_ref()?;
+        while self.pos < self.bytes.len() {
+            let n = (self.bytes.len() - self.pos).min(RELEASE_EVERY);
+            self.consume(n);
+        }
+        self.hasher.map(|h| super::Digest::from_sha256(sha2::Digest::finalize(h).into()))
     }
 }
 
@@ -139,7 +160,11 @@ impl std::io::BufRead for ReleasingReader<'_> {
     }
 
     fn consume(&mut self, amount: usize) {
-        self.pos = (self.pos + amount).min(self.bytes.len());
+        let end = (self.pos + amount).min(self.bytes.len());
+        if let Some(h) = &mut self.hasher {
+            sha2::Digest::update(h, &self.bytes[self.pos..end]);
+        }
+        self.pos = end;
         if self.pos - self.released >= RELEASE_EVERY {
             self.blob.release(self.base + self.released..self.base + self.pos);
             self.released = self.pos;

@@ -13,7 +13,7 @@ use std::io::{self, Cursor, Read};
 use std::path::Path;
 use std::sync::mpsc;
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -236,6 +236,34 @@ impl std::fmt::Display for DecodeFailed {
     }
 }
 impl std::error::Error for DecodeFailed {}
+
+/// A blob's bytes as a tar stream: as they are, or through a decompressor. A concrete type (not
+/// a boxed reader) so the blob's reader, and the digest it took, can be had back at the end.
+enum Decoded<'a> {
+    Plain(ReleasingReader<'a>),
+    Gzip(Box<MultiGzDecoder<ReleasingReader<'a>>>),
+    Zstd(Box<zstd::stream::read::Decoder<'static, ReleasingReader<'a>>>),
+}
+
+impl<'a> Decoded<'a> {
+    fn into_source(self) -> ReleasingReader<'a> {
+        match self {
+            Decoded::Plain(r) => r,
+            Decoded::Gzip(d) => d.into_inner(),
+            Decoded::Zstd(d) => d.finish(),
+        }
+    }
+}
+
+impl Read for Decoded<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decoded::Plain(r) => r.read(buf),
+            Decoded::Gzip(d) => d.read(buf),
+            Decoded::Zstd(d) => d.read(buf),
+        }
+    }
+}
 
 /// Compressed blobs at least this big are decompressed on a thread of their own.
 const READ_AHEAD_FROM: usize = 256 * 1024;
@@ -562,45 +590,27 @@ impl<'a> Walker<'a> {
         self.walk.compression = Some(compression);
         self.walk.stats.compressed_bytes = bytes.len() as u64;
         let verify = options.verify_digests;
-        if verify && (compression != Compression::None || self.layer.digest.is_some()) {
-            let digest = sha256_releasing(blob);
-            if let Some(expected) = self.layer.digest.as_ref().filter(|d| d.is_verifiable())
-                && *expected != digest
-            {
-                self.problem(LayerErrorKind::DigestMismatch {
-                    what: "blob",
-                    expected: expected.to_string(),
-                    actual: digest.to_string(),
-                });
-            }
-            self.walk.digest = Some(digest);
-        }
         let cap = options.max_layer_bytes;
-        let decoded: Box<dyn Read + Send + '_> = match compression {
-            Compression::None => {
-                let in_place = bytes.len() as u64 <= cap;
-                if in_place {
-                    // An uncompressed blob's digest is its diff_id: hashed once, above.
-                    let diff_id = match (&self.walk.digest, verify) {
-                        (Some(digest), _) => Some(digest.clone()),
-                        (None, true) => Some(sha256_releasing(blob)),
-                        (None, false) => None,
-                    };
-                    if self.walk.digest.is_none() {
-                        self.walk.digest = diff_id.clone();
-                    }
-                    self.walk.stats.uncompressed_bytes = bytes.len() as u64;
-                    self.walk_tar(Stream::Plain(bytes), cap, visitor);
-                    self.finish_diff_id(diff_id);
-                    return;
-                }
-                Box::new(ReleasingReader::new(blob))
-            }
-            Compression::Gzip => Box::new(MultiGzDecoder::new(ReleasingReader::new(blob))),
-            Compression::Zstd => match zstd::stream::read::Decoder::with_buffer(ReleasingReader::new(blob)) {
-                Ok(d) => Box::new(d),
+        if compression == Compression::None && bytes.len() as u64 <= cap {
+            // Read in place. An uncompressed blob's digest is its diff_id: hashed once.
+            let digest = verify.then(|| sha256_releasing(blob));
+            self.check_blob_digest(digest.clone());
+            self.walk.stats.uncompressed_bytes = bytes.len() as u64;
+            self.walk_tar(Stream::Plain(bytes), cap, visitor);
+            self.finish_diff_id(digest);
+            return;
+        }
+        // The blob's own digest is taken as the decompressor consumes it (one pass over the
+        // mapped bytes, not two), and checked once the stream is done.
+        let source = if verify { ReleasingReader::new(blob).hashing() } else { ReleasingReader::new(blob) };
+        let decoded = match compression {
+            Compression::None => Decoded::Plain(source),
+            Compression::Gzip => Decoded::Gzip(Box::new(MultiGzDecoder::new(source))),
+            Compression::Zstd => match zstd::stream::read::Decoder::with_buffer(source) {
+                Ok(d) => Decoded::Zstd(Box::new(d)),
                 Err(e) => {
                     self.problem(LayerErrorKind::Decompress { format: "zstd", message: e.to_string() });
+                    self.check_blob_digest(verify.then(|| sha256_releasing(blob)));
                     return;
                 }
             },
@@ -625,6 +635,7 @@ impl<'a> Walker<'a> {
             Some(reader)
         };
         let Some(mut reader) = reader else {
+            self.check_blob_digest(verify.then(|| sha256_releasing(blob)));
             self.problem(LayerErrorKind::Decompress {
                 format: match compression {
                     Compression::Gzip => "gzip",
@@ -638,6 +649,7 @@ impl<'a> Walker<'a> {
         };
         self.walk.stats.uncompressed_bytes = reader.count;
         let diff_id = reader.hasher.take().map(|h| Digest::from_sha256(h.finalize().into()));
+        self.check_blob_digest(reader.inner.into_source().digest());
         if self.walk.complete {
             self.finish_diff_id(diff_id);
         } else {
@@ -661,6 +673,23 @@ impl<'a> Walker<'a> {
         {
             self.stream_error(e, compression, cap);
         }
+    }
+
+    /// Record the blob's digest (`None`: not verifying) and report it if it is not the one the
+    /// image names.
+    fn check_blob_digest(&mut self, digest: Option<Digest>) {
+        let Some(digest) = digest else { return };
+        if let Some(expected) = self.layer.digest.as_ref().filter(|d| d.is_verifiable())
+            && *expected != digest
+        {
+            self.current_path = None;
+            self.problem(LayerErrorKind::DigestMismatch {
+                what: "blob",
+                expected: expected.to_string(),
+                actual: digest.to_string(),
+            });
+        }
+        self.walk.digest = Some(digest);
     }
 
     fn finish_diff_id(&mut self, diff_id: Option<Digest>) {
