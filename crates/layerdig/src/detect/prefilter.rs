@@ -317,25 +317,35 @@ impl Tables {
         }
         let classes = representative.len();
 
-        // Every state the DFA can reach, breadth first.
+        // Every state the DFA can reach, breadth first, numbered in the order found. A state's
+        // id is an offset into aho-corasick's own table, so a vector indexed by it numbers them
+        // (a hash map here cost milliseconds of every start-up).
+        const UNSEEN: u32 = u32::MAX;
         let start = dfa.start_state(Anchored::No).map_err(|e| e.to_string())?;
-        let mut number: HashMap<StateID, usize> = HashMap::from([(start, 0)]);
-        let mut states = vec![start];
-        let mut rows: Vec<Vec<StateID>> = Vec::new();
+        let mut number: Vec<u32> = Vec::new();
+        let mut states: Vec<StateID> = Vec::new();
+        let mut rows: Vec<u32> = Vec::new();
+        let mut number_of = |sid: StateID, states: &mut Vec<StateID>| -> u32 {
+            if sid.as_usize() >= number.len() {
+                number.resize(sid.as_usize() + 1, UNSEEN);
+            }
+            if number[sid.as_usize()] == UNSEEN {
+                number[sid.as_usize()] = u32::try_from(states.len()).unwrap_or(UNSEEN);
+                states.push(sid);
+            }
+            number[sid.as_usize()]
+        };
+        number_of(start, &mut states);
         let mut i = 0;
         while i < states.len() {
             let sid = states[i];
-            let row: Vec<StateID> = representative.iter().map(|&b| dfa.next_state(Anchored::No, sid, b)).collect();
-            for &next in &row {
+            for &b in &representative {
+                let next = dfa.next_state(Anchored::No, sid, b);
                 if dfa.is_dead(next) {
                     return Err("the keyword automaton has a dead state".to_string());
                 }
-                number.entry(next).or_insert_with(|| {
-                    states.push(next);
-                    states.len() - 1
-                });
+                rows.push(number_of(next, &mut states));
             }
-            rows.push(row);
             i += 1;
         }
 
@@ -357,8 +367,8 @@ impl Tables {
         let mut spans = vec![0u32];
         let mut ends = Vec::new();
         for &old in &order {
-            for &next in &rows[old] {
-                let new = place[number[&next]];
+            for &next in &rows[old * classes..(old + 1) * classes] {
+                let new = place[next as usize];
                 exact.push(row_of(new)?);
                 quick.push(if new >= non_matching { sink } else { row_of(new)? });
             }
