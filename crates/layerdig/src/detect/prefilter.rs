@@ -53,21 +53,7 @@ const BLOCK: usize = 64;
 
 /// Every rule's keywords plus the entropy detector's key words, in one automaton.
 pub(crate) struct Prefilter {
-    /// Byte to class: bytes that no keyword tells apart share a class.
-    class: [u8; 256],
-    /// The exact automaton; a state is its row's offset (state number × class count).
-    exact: Vec<u32>,
-    /// The same, with every transition into a matching state sent to `sink`.
-    quick: Vec<u32>,
-    start: u32,
-    /// States from here on (up to the sink) end at least one keyword.
-    first_match: u32,
-    sink: u32,
-    /// Class count: the length of a row.
-    stride: u32,
-    /// For each matching state in order, the keywords it ends: `ends[spans[m]..spans[m + 1]]`.
-    spans: Vec<u32>,
-    ends: Vec<u32>,
+    tables: Tables,
     longest: usize,
     owners: Vec<Owner>,
     rule_count: usize,
@@ -118,15 +104,7 @@ impl Prefilter {
         let longest = dfa.max_pattern_len();
         let tables = Tables::copy(&dfa, &patterns).map_err(fail)?;
         Ok(Prefilter {
-            class: tables.class,
-            exact: tables.exact,
-            quick: tables.quick,
-            start: tables.start,
-            first_match: tables.first_match,
-            sink: tables.sink,
-            stride: tables.stride,
-            spans: tables.spans,
-            ends: tables.ends,
+            tables,
             longest,
             owners,
             rule_count: rules.len(),
@@ -143,7 +121,7 @@ impl Prefilter {
         const INTERLEAVE_FROM: usize = 1024;
         hits.reset(self.rule_count);
         if data.len() < INTERLEAVE_FROM {
-            let state = self.blocks(self.start, data, 0, usize::MAX, hits);
+            let state = self.blocks(self.tables.start, data, 0, usize::MAX, hits);
             let done = data.len() - data.len() % BLOCK;
             self.walk(state, data, done, usize::MAX, hits);
         } else {
@@ -154,7 +132,7 @@ impl Prefilter {
             // are the next walk's.
             let limit: [usize; LANES] =
                 std::array::from_fn(|k| if k + 1 == LANES { usize::MAX } else { (k + 1) * part });
-            let mut state = [self.start; LANES];
+            let mut state = [self.tables.start; LANES];
             // After a block in which a keyword ended, the next one is walked exactly straight
             // away: keywords come in clusters (source text), and there a quick walk would
             // mostly be walked again.
@@ -173,10 +151,10 @@ impl Prefilter {
                     #[allow(clippy::needless_range_loop)]
                     for i in 0..BLOCK {
                         for k in 0..LANES {
-                            state[k] = self.next(&self.quick, state[k], blocks[k][i]);
+                            state[k] = self.next(&self.tables.quick, state[k], blocks[k][i]);
                         }
                     }
-                    if state.contains(&self.sink) {
+                    if state.contains(&self.tables.sink) {
                         state = began;
                         exact = true;
                     }
@@ -187,13 +165,13 @@ impl Prefilter {
                     for i in 0..BLOCK {
                         let mut ended = false;
                         for k in 0..LANES {
-                            state[k] = self.next(&self.exact, state[k], blocks[k][i]);
-                            ended |= state[k] >= self.first_match;
+                            state[k] = self.next(&self.tables.exact, state[k], blocks[k][i]);
+                            ended |= state[k] >= self.tables.first_match;
                         }
                         if ended {
                             exact = true;
                             for k in 0..LANES {
-                                if state[k] >= self.first_match {
+                                if state[k] >= self.tables.first_match {
                                     self.matched(state[k], at[k] + b + i + 1, limit[k], hits);
                                 }
                             }
@@ -220,9 +198,9 @@ impl Prefilter {
         for block in data[from..].chunks_exact(BLOCK) {
             let began = state;
             for &byte in block {
-                state = self.next(&self.quick, state, byte);
+                state = self.next(&self.tables.quick, state, byte);
             }
-            if state == self.sink {
+            if state == self.tables.sink {
                 state = self.walk(began, &data[..at + BLOCK], at, limit, hits);
             }
             at += BLOCK;
@@ -234,8 +212,8 @@ impl Prefilter {
     /// before `limit`; returns the state at the end.
     fn walk(&self, mut state: u32, data: &[u8], from: usize, limit: usize, hits: &mut Hits) -> u32 {
         for (i, &byte) in data.iter().enumerate().skip(from) {
-            state = self.next(&self.exact, state, byte);
-            if state >= self.first_match {
+            state = self.next(&self.tables.exact, state, byte);
+            if state >= self.tables.first_match {
                 self.matched(state, i + 1, limit, hits);
             }
         }
@@ -245,20 +223,20 @@ impl Prefilter {
     /// The state after `state` reads `byte`, in `table` (the exact or the quick one).
     #[inline(always)]
     fn next(&self, table: &[u32], state: u32, byte: u8) -> u32 {
-        let at = state as usize + usize::from(self.class[usize::from(byte)]);
+        let at = state as usize + usize::from(self.tables.class[usize::from(byte)]);
         debug_assert!(at < table.len());
         // SAFETY: `state` is a row offset taken from the start state or from `table` itself,
         // every one of which [`Tables::copy`] made the offset of a whole row of `stride`
         // entries inside the table, and a class is below `stride`; both tables have the same
-        // rows. This lookup is the inner loop of every scan, and its bounds check measured as
-        // a fifth of its cost.
+        // rows. This lookup is the inner loop of every scan; with its bounds check the
+        // automaton measured 1.01 instead of 1.29 GiB/s on keyword-free code text.
         unsafe { *table.get_unchecked(at) }
     }
 
     /// Record the keywords that end at `end` (matching state `state`) and start before `limit`.
     fn matched(&self, state: u32, end: usize, limit: usize, hits: &mut Hits) {
-        let m = ((state - self.first_match) / self.stride) as usize;
-        for &pattern in &self.ends[self.spans[m] as usize..self.spans[m + 1] as usize] {
+        let m = ((state - self.tables.first_match) / self.tables.stride) as usize;
+        for &pattern in &self.tables.ends[self.tables.spans[m] as usize..self.tables.spans[m + 1] as usize] {
             let owner = &self.owners[pattern as usize];
             let start = end - owner.len;
             if start >= limit {
@@ -283,13 +261,20 @@ impl Prefilter {
 
 /// The automaton's tables as [`Prefilter`] walks them (see the module's documentation).
 struct Tables {
+    /// Byte to class: bytes that no keyword tells apart share a class.
     class: [u8; 256],
+    /// The exact automaton; a state is its row's offset (state number × class count).
     exact: Vec<u32>,
+    /// The same, with every transition into a matching state sent to `sink`.
     quick: Vec<u32>,
     start: u32,
+    /// States from here on (up to the sink) end at least one keyword.
     first_match: u32,
+    /// A state whose every transition leads back to it.
     sink: u32,
+    /// Class count: the length of a row.
     stride: u32,
+    /// For each matching state in order, the keywords it ends: `ends[spans[m]..spans[m + 1]]`.
     spans: Vec<u32>,
     ends: Vec<u32>,
 }
