@@ -894,8 +894,10 @@ impl Scratch {
                     while !eof && self.buf.len() < cap {
                         let start = self.buf.len();
                         // No more than the file has left (plus a little, to see its end): a
-                        // zero-filled 256 KiB per tiny file made a layer of many entries crawl.
-                        let left = size.saturating_sub(offset + start as u64).saturating_add(1).max(8 << 10);
+                        // zero-filled 256 KiB per tiny file made a layer of many entries crawl,
+                        // and 8 KiB for the read that finds the end was still a tenth of a
+                        // tiny-file layer's time.
+                        let left = size.saturating_sub(offset + start as u64).saturating_add(1).max(512);
                         let want = (cap - start).min(256 << 10).min(usize::try_from(left).unwrap_or(usize::MAX));
                         self.buf.resize(start + want, 0);
                         match reader.read(&mut self.buf[start..]) {

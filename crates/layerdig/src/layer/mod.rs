@@ -270,7 +270,7 @@ const READ_AHEAD_FROM: usize = 256 * 1024;
 /// Decompressed buffers a read-ahead thread may have waiting (memory: this many chunks).
 const READ_AHEAD_BUFFERS: usize = 4;
 /// Size of one read-ahead buffer.
-const READ_AHEAD_CHUNK: u64 = 1 << 20;
+const READ_AHEAD_CHUNK: usize = 1 << 20;
 
 /// Fill buffers from `reader` and send them on until the stream ends, fails, or nobody listens;
 /// give the reader back for its count and digest.
@@ -280,22 +280,33 @@ fn read_ahead<R: Read>(
     recycled: &mpsc::Receiver<Vec<u8>>,
 ) -> HashingReader<R> {
     loop {
+        // A buffer is zeroed once, when new, and then read into whole each time it comes
+        // back: no memset of a megabyte for every megabyte decompressed.
         let mut buf = recycled.try_recv().unwrap_or_default();
-        buf.clear();
-        match (&mut reader).take(READ_AHEAD_CHUNK).read_to_end(&mut buf) {
-            Ok(0) => break,
-            Ok(_) => {
-                if tx.send(Ok(buf)).is_err() {
+        buf.resize(READ_AHEAD_CHUNK, 0);
+        let mut filled = 0;
+        let mut failed = None;
+        while filled < buf.len() {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e);
                     break;
                 }
             }
-            Err(e) => {
-                if !buf.is_empty() && tx.send(Ok(buf)).is_err() {
-                    break;
-                }
-                let _ = tx.send(Err(e));
-                break;
-            }
+        }
+        buf.truncate(filled);
+        if filled > 0 && tx.send(Ok(buf)).is_err() {
+            break;
+        }
+        if let Some(e) = failed {
+            let _ = tx.send(Err(e));
+            break;
+        }
+        if filled < READ_AHEAD_CHUNK {
+            break; // the end of the stream
         }
     }
     reader
