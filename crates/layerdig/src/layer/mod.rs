@@ -318,9 +318,37 @@ struct ChannelReader {
     buf: Vec<u8>,
     pos: usize,
     back: mpsc::Sender<Vec<u8>>,
-    /// The stream's error, returned again on every later read (as the stream itself would):
-    /// its kind, its message, and whether it was the cap or the decompressor.
-    failed: Option<(io::ErrorKind, String, bool, bool)>,
+    /// The stream's error, returned again on every later read (as the stream itself would).
+    failed: Option<Failed>,
+}
+
+/// What a [`ChannelReader`] keeps of the stream's error to return it again (an `io::Error`
+/// cannot be cloned): enough for the walker to tell the cap and the decompressor's errors from
+/// the rest.
+enum Failed {
+    Cap,
+    Decode(io::ErrorKind, String),
+    Other(io::ErrorKind, String),
+}
+
+impl Failed {
+    fn of(e: &io::Error) -> Failed {
+        match e.get_ref() {
+            Some(inner) if inner.is::<CapReached>() => Failed::Cap,
+            Some(inner) if inner.is::<DecodeFailed>() => Failed::Decode(e.kind(), e.to_string()),
+            _ => Failed::Other(e.kind(), e.to_string()),
+        }
+    }
+
+    fn error(&self) -> io::Error {
+        match self {
+            Failed::Cap => io::Error::other(CapReached),
+            Failed::Decode(kind, message) => {
+                io::Error::new(*kind, DecodeFailed(io::Error::new(*kind, message.clone())))
+            }
+            Failed::Other(kind, message) => io::Error::new(*kind, message.clone()),
+        }
+    }
 }
 
 impl ChannelReader {
@@ -331,12 +359,8 @@ impl ChannelReader {
 
 impl Read for ChannelReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if let Some((kind, message, cap, decode)) = &self.failed {
-            return Err(match (cap, decode) {
-                (true, _) => io::Error::other(CapReached),
-                (_, true) => io::Error::new(*kind, DecodeFailed(io::Error::new(*kind, message.clone()))),
-                _ => io::Error::new(*kind, message.clone()),
-            });
+        if let Some(failed) = &self.failed {
+            return Err(failed.error());
         }
         while self.pos == self.buf.len() {
             match self.rx.recv() {
@@ -347,9 +371,7 @@ impl Read for ChannelReader {
                     let _ = self.back.send(used);
                 }
                 Ok(Err(e)) => {
-                    let cap = e.get_ref().is_some_and(|inner| inner.is::<CapReached>());
-                    let decode = e.get_ref().is_some_and(|inner| inner.is::<DecodeFailed>());
-                    self.failed = Some((e.kind(), e.to_string(), cap, decode));
+                    self.failed = Some(Failed::of(&e));
                     return Err(e);
                 }
                 // The producer is done and everything it sent has been read.
