@@ -529,6 +529,84 @@ fn an_oversized_pax_record_is_refused_not_held_in_memory() {
     assert_layer0_kept(&report);
 }
 
+/// One PAX record, `key=value` with its length in front, as tar writes it.
+fn pax_record(key_value: &str) -> String {
+    let body = format!(" {key_value}\n");
+    let mut len = body.len() + 1;
+    while (len.to_string().len() + body.len()) != len {
+        len += 1;
+    }
+    format!("{len}{body}")
+}
+
+/// Raw tar blocks (no end-of-archive): a ustar PAX header with `records`, then a ustar entry at
+/// `path` whose header says 0 bytes, then `data` padded to a block.
+fn pax_then_entry(records: &[String], path: &str, data: &[u8]) -> Vec<u8> {
+    let body = records.concat();
+    let mut x = tar::Header::new_ustar();
+    x.set_path("PaxHeaders/y").unwrap();
+    x.set_size(body.len() as u64);
+    x.set_entry_type(tar::EntryType::XHeader);
+    x.set_cksum();
+    let mut h = tar::Header::new_ustar();
+    h.set_path(path).unwrap();
+    h.set_size(0);
+    h.set_mode(0o644);
+    h.set_cksum();
+    let mut raw = x.as_bytes().to_vec();
+    raw.extend_from_slice(body.as_bytes());
+    raw.resize(raw.len().div_ceil(512) * 512, 0);
+    raw.extend_from_slice(h.as_bytes());
+    raw.extend_from_slice(data);
+    raw.resize(raw.len().div_ceil(512) * 512, 0);
+    raw
+}
+
+/// One block that is `aws_access_key_id = KEY` as text and, read as a tar header, a valid PAX
+/// header declaring a record of 8 GiB.
+fn x_shaped_block(key: &str) -> Vec<u8> {
+    let mut block = tar::Header::new_old();
+    let bytes = block.as_mut_bytes();
+    let text = format!("aws_access_key_id = {key}\n");
+    bytes[..text.len()].copy_from_slice(text.as_bytes());
+    bytes[124..136].copy_from_slice(b"77777777777\0");
+    bytes[156] = b'x';
+    block.set_cksum();
+    block.as_bytes().to_vec()
+}
+
+/// The guard reads a PAX record's `size` as the tar reader does: the first `size` record, and
+/// none when a record before it is malformed. Read another way, it takes file data for a header
+/// (and refuses a sound layer) or a header for file data (and misses a record of 8 GiB).
+#[test]
+fn the_record_guard_reads_pax_sizes_as_the_tar_reader_does() {
+    for comp in [Comp::Gzip, Comp::Zstd] {
+        // Two `size` records: the first counts, so the 8 GiB-shaped block is the file's data.
+        let two = pax_then_entry(&[pax_record("size=512"), pax_record("size=0")], "srv/two.env", &x_shaped_block(KEY));
+        let tar = LayerBuilder::new().file("first", b"x").finish();
+        let end = tar.len() - 1024;
+        let mut layer = tar.clone();
+        layer.splice(end..end, two);
+        let dir = tempfile::tempdir().unwrap();
+        two_layer_oci(dir.path(), layer, comp, |b| b);
+        let report = scan(dir.path());
+        assert!(report.errors.is_empty(), "{comp:?}: {:#?}", report.errors);
+        assert_eq!(found(&report, KEY, "srv/two.env"), vec![(Some(1), Some(Status::Present))], "{comp:?}");
+
+        // A malformed record (its length is wrong) before `size`: the tar reader takes no size
+        // from the record, so the entry has no data and the block after it is a PAX header of
+        // 8 GiB, which must be refused.
+        let bad = pax_then_entry(&["5 a=b\n".to_string(), pax_record("size=512")], "srv/bad.env", &x_shaped_block(KEY));
+        let mut layer = tar.clone();
+        layer.splice(end..end, bad);
+        let dir = tempfile::tempdir().unwrap();
+        two_layer_oci(dir.path(), layer, comp, |b| b);
+        let report = scan(dir.path());
+        let e = error_at(&report, dir.path(), Some(1), "PAX or GNU long-name record of 8589934591 bytes");
+        assert!(e.incomplete, "{comp:?}: {e:#?}");
+    }
+}
+
 /// What the record guard must not refuse: PAX long names, a PAX `size` that overrides the
 /// header's, GNU long names and a GNU sparse file, in compressed layers (the guard follows the
 /// headers of streamed layers).
@@ -542,31 +620,7 @@ fn pax_gnu_long_names_and_sparse_files_pass_the_record_guard() {
         .finish();
     // A PAX record whose `size` overrides a header that says 0, then the entry's data: one block
     // shaped like a PAX header of 8 GiB, which a guard that missed the override would refuse.
-    let mut data = format!("aws_access_key_id = {KEY}\n").into_bytes();
-    data.resize(512, b' ');
-    data[124..136].copy_from_slice(b"77777777777\0");
-    data[156] = b'x';
-    let mut b = tar::Builder::new(Vec::new());
-    let body = format!(" size={}\n", data.len());
-    let len = body.len() + (body.len() + 2).to_string().len();
-    let record = format!("{len}{body}");
-    assert_eq!(record.len(), len);
-    let mut x = tar::Header::new_ustar();
-    x.set_path("PaxHeaders/y").unwrap();
-    x.set_size(record.len() as u64);
-    x.set_entry_type(tar::EntryType::XHeader);
-    x.set_cksum();
-    b.append(&x, record.as_bytes()).unwrap();
-    let mut h = tar::Header::new_ustar();
-    h.set_path("srv/sized.env").unwrap();
-    h.set_size(0);
-    h.set_mode(0o644);
-    h.set_cksum();
-    let mut raw = b.into_inner().unwrap();
-    raw.truncate(raw.len() - 1024); // the builder's end-of-archive blocks
-    raw.extend_from_slice(h.as_bytes());
-    raw.extend_from_slice(&data);
-    raw.resize(raw.len().div_ceil(512) * 512, 0);
+    let raw = pax_then_entry(&[pax_record("size=512")], "srv/sized.env", &x_shaped_block(KEY));
     // Splice before the end-of-archive blocks of the built layer.
     let end = tar.len() - 1024;
     tar.splice(end..end, raw);

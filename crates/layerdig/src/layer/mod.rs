@@ -410,8 +410,10 @@ impl std::error::Error for ExtensionTooLong {}
 
 /// Follows the tar headers in a stream as it passes to the tar reader, and stops the stream at
 /// an extension record (PAX `x`/`g`, GNU `L`/`K`) longer than [`MAX_EXTENSION_RECORD`]. It keeps
-/// in step with the tar reader: it skips each entry's data, GNU sparse extension blocks, and
-/// takes an entry's size from a PAX `size` record where there is one.
+/// in step with the tar reader by reading headers with the tar crate's own accessors and rules:
+/// it skips each entry's data and GNU sparse extension blocks, and takes an entry's size from a
+/// PAX `size` record where the tar reader does. Out of step, it would take file data for
+/// headers: refusing sound layers, or missing a record the tar reader then holds whole.
 struct HeaderGuard<R> {
     inner: R,
     /// Stream offset of the next header block.
@@ -449,7 +451,9 @@ impl<R: Read> HeaderGuard<R> {
         let block = self.block;
         self.next = self.next.saturating_add(512);
         if self.sparse_extension {
-            self.sparse_extension = block[504] != 0;
+            let mut extension = tar::GnuExtSparseHeader::new();
+            extension.as_mut_bytes().copy_from_slice(&block);
+            self.sparse_extension = extension.is_extended();
             if !self.sparse_extension {
                 self.next = self.next.saturating_add(self.pending.div_ceil(512).saturating_mul(512));
             }
@@ -458,20 +462,35 @@ impl<R: Read> HeaderGuard<R> {
         if block.iter().all(|&b| b == 0) {
             return Ok(());
         }
-        let kind = block[156];
-        let mut size = header_size(&block[124..136]);
-        let extension = matches!(kind, b'x' | b'g' | b'L' | b'K');
-        if extension && size > MAX_EXTENSION_RECORD {
+        let header = tar::Header::from_byte_slice(&block);
+        let kind = header.entry_type();
+        // A size the tar reader cannot read stops it at this header.
+        let mut size = header.entry_size().unwrap_or(0);
+        if matches!(block[156], b'x' | b'g' | b'L' | b'K') && size > MAX_EXTENSION_RECORD {
             return Err(size);
         }
-        if !extension && let Some(pax) = self.pax_size.take() {
-            size = pax;
+        // As the tar reader: only a header with a ustar or GNU magic can describe the entry after
+        // it; a pending PAX record belongs to the first header that does not, and sets its size
+        // unless that header is an extension header itself.
+        let recognised = header.as_gnu().is_some() || header.as_ustar().is_some();
+        let names_next =
+            recognised && (kind.is_gnu_longname() || kind.is_gnu_longlink() || kind.is_pax_local_extensions());
+        if !names_next {
+            let extension = kind.is_gnu_longname()
+                || kind.is_gnu_longlink()
+                || kind.is_pax_local_extensions()
+                || kind.is_pax_global_extensions();
+            if let Some(pax) = self.pax_size.take()
+                && !extension
+            {
+                size = pax;
+            }
         }
-        if kind == b'x' {
+        if recognised && kind.is_pax_local_extensions() {
             let want = usize::try_from(size).unwrap_or(0);
             self.pax = Some((Vec::with_capacity(want), want));
         }
-        if kind == b'S' && block[482] != 0 {
+        if kind.is_gnu_sparse() && header.as_gnu().is_some_and(tar::GnuHeader::is_extended) {
             self.sparse_extension = true;
             self.pending = size;
             return Ok(());
@@ -530,28 +549,16 @@ impl<R: Read> Read for HeaderGuard<R> {
     }
 }
 
-/// A tar header's size field: octal text, or base-256 when the first byte has its top bit set.
-fn header_size(field: &[u8]) -> u64 {
-    if field.first().is_some_and(|&b| b & 0x80 != 0) {
-        return field[1..].iter().fold(0u64, |n, &b| n.saturating_mul(256).saturating_add(u64::from(b)));
-    }
-    field
-        .iter()
-        .skip_while(|&&b| b == b' ')
-        .take_while(|&&b| (b'0'..=b'7').contains(&b))
-        .fold(0u64, |n, &b| n.saturating_mul(8).saturating_add(u64::from(b - b'0')))
-}
-
-/// The `size` a PAX record sets (`"<len> size=<n>\n"` among its records), if any.
+/// The `size` a PAX record sets, as the tar reader reads it: the first `size` record, and none
+/// when a record before it is malformed.
 fn pax_size(records: &[u8]) -> Option<u64> {
-    let mut size = None;
-    for record in records.split(|&b| b == b'\n') {
-        let Some(space) = record.iter().position(|&b| b == b' ') else { continue };
-        if let Some(value) = record[space + 1..].strip_prefix(b"size=") {
-            size = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+    for record in tar::PaxExtensions::new(records) {
+        let record = record.ok()?;
+        if record.key() == Ok("size") {
+            return record.value().ok()?.parse().ok();
         }
     }
-    size
+    None
 }
 
 #[derive(Debug)]
