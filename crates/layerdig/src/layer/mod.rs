@@ -655,7 +655,10 @@ impl<'a> Walker<'a> {
                 }
             },
         };
-        let reader = HashingReader { inner: decoded, hasher: verify.then(Sha256::new), count: 0, cap };
+        // A plain blob streamed here is over the cap, so its walk stops short and has no diff_id
+        // to check; its digest (which is its diff_id) is the blob reader's.
+        let diff_id_hasher = (verify && compression != Compression::None).then(Sha256::new);
+        let reader = HashingReader { inner: decoded, hasher: diff_id_hasher, count: 0, cap };
         let reader = if bytes.len() >= READ_AHEAD_FROM {
             // Decompression and hashing on a thread of their own, a few buffers ahead of the tar
             // walk and the detectors: the two halves of the work overlap.
