@@ -4,6 +4,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 use crate::detect::RuleError;
 use crate::image::Digest;
 
@@ -45,9 +47,132 @@ pub enum Error {
     /// A rule file is invalid.
     #[error(transparent)]
     Rule(#[from] RuleError),
-    /// A sink gave up.
+    /// No image of the input has the platform asked for.
+    #[error("{}: no image for platform {wanted}", image.display())]
+    NoPlatform {
+        /// The image.
+        image: PathBuf,
+        /// The platform asked for.
+        wanted: String,
+    },
+    /// The worker threads could not be started.
+    #[error("thread pool: {0}")]
+    ThreadPool(String),
+    /// A sink gave up (writing the report failed, or its reader went away).
     #[error("output: {0}")]
-    Sink(String),
+    Sink(#[from] SinkError),
+}
+
+/// Why a [`crate::Sink`] stopped a scan: its output failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// Writing failed (a closed pipe, a full disk).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Anything else, said in words.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl SinkError {
+    /// Whether the reader went away (`layerdig … | head`): the scan should stop quietly.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, SinkError::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl From<serde_json::Error> for SinkError {
+    fn from(e: serde_json::Error) -> Self {
+        match e.io_error_kind() {
+            Some(kind) => SinkError::Io(std::io::Error::new(kind, e.to_string())),
+            None => SinkError::Other(e.to_string()),
+        }
+    }
+}
+
+/// What kind of problem an error is: what the command line's hints and the Python package's
+/// exception classes are chosen from, and what reports carry as `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A file or directory does not exist.
+    NotFound,
+    /// A file could not be read for lack of permission.
+    PermissionDenied,
+    /// Another I/O error.
+    Io,
+    /// The input is not an image layerdig understands, or its manifests are malformed.
+    NotAnImage,
+    /// No image of the input has the platform asked for.
+    NoSuchPlatform,
+    /// The manifest names a blob the image does not contain.
+    MissingBlob,
+    /// A blob or layer does not hash to its digest.
+    DigestMismatch,
+    /// A compressed or tar stream is corrupt or cut short.
+    Corrupt,
+    /// A limit was reached (the per-layer cap); the part before it was read.
+    LimitReached,
+    /// The configuration does not describe a layer consistently.
+    Inconsistent,
+    /// A rule file is invalid.
+    Rule,
+    /// The output failed.
+    Output,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorKind {
+    /// The snake_case name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::Io => "io",
+            ErrorKind::NotAnImage => "not_an_image",
+            ErrorKind::NoSuchPlatform => "no_such_platform",
+            ErrorKind::MissingBlob => "missing_blob",
+            ErrorKind::DigestMismatch => "digest_mismatch",
+            ErrorKind::Corrupt => "corrupt",
+            ErrorKind::LimitReached => "limit_reached",
+            ErrorKind::Inconsistent => "inconsistent",
+            ErrorKind::Rule => "rule",
+            ErrorKind::Output => "output",
+            ErrorKind::Other => "other",
+        }
+    }
+
+    /// What a person can do about a problem of this kind, if there is something to say.
+    pub fn hint(self) -> Option<&'static str> {
+        Some(match self {
+            ErrorKind::DigestMismatch => {
+                "the image was corrupted or altered after it was built: export or pull it again and compare digests"
+            }
+            ErrorKind::MissingBlob => {
+                "the archive lacks a layer (a partial pull or export?): export the image again with all its layers"
+            }
+            ErrorKind::Corrupt => {
+                "the file is damaged or was cut short: copy or export it again; the other layers were scanned"
+            }
+            ErrorKind::LimitReached => "the layer is huge or a decompression bomb; the part before the cap was scanned",
+            ErrorKind::NotFound => "check the path",
+            ErrorKind::PermissionDenied => "layerdig needs read access to the image files",
+            ErrorKind::NoSuchPlatform => "list the image's platforms with `layerdig layers`, or drop --platform",
+            ErrorKind::NotAnImage => {
+                "layerdig reads docker save archives, OCI layouts and oci-archives, layer tarballs and directories"
+            }
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What went wrong in a layer.
@@ -124,6 +249,30 @@ impl fmt::Display for PathSuffix<'_> {
 }
 
 impl Error {
+    /// What kind of problem this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Io { source, .. } => match source.kind() {
+                std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+                std::io::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+                _ => ErrorKind::Io,
+            },
+            Error::ImageFormat { .. } => ErrorKind::NotAnImage,
+            Error::NoPlatform { .. } => ErrorKind::NoSuchPlatform,
+            Error::Layer { kind, .. } => match kind {
+                LayerErrorKind::MissingBlob(_) => ErrorKind::MissingBlob,
+                LayerErrorKind::DigestMismatch { .. } => ErrorKind::DigestMismatch,
+                LayerErrorKind::Decompress { .. } | LayerErrorKind::Tar(_) => ErrorKind::Corrupt,
+                LayerErrorKind::OutputCap { .. } => ErrorKind::LimitReached,
+                LayerErrorKind::Read(_) => ErrorKind::Io,
+                LayerErrorKind::Inconsistent(_) => ErrorKind::Inconsistent,
+            },
+            Error::Rule(_) => ErrorKind::Rule,
+            Error::Sink(_) => ErrorKind::Output,
+            Error::ThreadPool(_) => ErrorKind::Other,
+        }
+    }
+
     /// The layer this error is about, if it is about one.
     pub fn layer(&self) -> Option<usize> {
         match self {

@@ -4,142 +4,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// How bad a leaked secret of this kind is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Informational or weak credentials.
-    Low,
-    /// Credentials with a narrow blast radius.
-    Medium,
-    /// Credentials that grant real access.
-    High,
-    /// Credentials that grant broad access (cloud root keys, private keys, payment keys).
-    Critical,
-}
-
-impl Severity {
-    /// Every severity, most severe first.
-    pub const ALL: [Severity; 4] = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low];
-
-    /// The lowercase name used in rule files, JSON and on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Severity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "low" => Ok(Severity::Low),
-            "medium" => Ok(Severity::Medium),
-            "high" => Ok(Severity::High),
-            "critical" => Ok(Severity::Critical),
-            other => Err(format!("unknown severity {other:?} (expected critical, high, medium or low)")),
-        }
-    }
-}
-
-/// How sure the detector is that a match is a real secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Confidence {
-    /// A weak signal: a generic pattern, or a format check that failed.
-    Low,
-    /// A provider-specific pattern with no offline check available.
-    Medium,
-    /// A provider-specific pattern whose offline format check (checksum, structure) passed.
-    High,
-}
-
-impl Confidence {
-    /// The lowercase name used in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Confidence::Low => "low",
-            Confidence::Medium => "medium",
-            Confidence::High => "high",
-        }
-    }
-}
-
-impl fmt::Display for Confidence {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The redacted form of a secret: its first four characters and its length, e.g.
-/// `AKIA… (20 chars)`. Secrets of eight characters or fewer show no characters at all.
-pub fn redact(secret: &[u8]) -> String {
-    let text = String::from_utf8_lossy(secret);
-    let chars = text.chars().count();
-    if chars <= 8 {
-        return format!("… ({chars} chars)");
-    }
-    let head: String = text.chars().take(4).map(|c| if c.is_control() { '?' } else { c }).collect();
-    format!("{head}… ({chars} chars)")
-}
-
-/// A string that `Debug` shows in its redacted form ([`redact`]): for fields of types that hold
-/// image content (config values, build instructions), so that a `{:?}` in a log line or a panic
-/// message cannot print a secret.
-pub(crate) struct Redacted<'a>(pub(crate) &'a str);
-
-impl fmt::Debug for Redacted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&redact(self.0.as_bytes()), f)
-    }
-}
-
-/// `text` with every double-quoted part replaced by its redacted form: for messages of parsers
-/// that quote the offending value (`invalid type: string "AKIA…", expected a sequence`), when the
-/// value comes from an image and may be a secret.
-pub(crate) fn redact_quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(open) = rest.find('"') {
-        out.push_str(&rest[..=open]);
-        let inner = &rest[open + 1..];
-        // The closing quote is the first one not escaped by a backslash.
-        let mut end = None;
-        let mut escaped = false;
-        for (i, c) in inner.char_indices() {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' => {
-                    end = Some(i);
-                    break;
-                }
-                _ => {}
-            }
-        }
-        let quoted = &inner[..end.unwrap_or(inner.len())];
-        out.push_str(&redact(quoted.as_bytes()));
-        match end {
-            Some(i) => {
-                out.push('"');
-                rest = &inner[i + 1..];
-            }
-            None => rest = "",
-        }
-    }
-    out.push_str(rest);
-    out
-}
+pub use crate::redact::redact;
+pub(crate) use crate::redact::{Redacted, redact_quoted};
+pub use crate::vocab::{ConfigField, Confidence, Disposition, MatchKind, Severity, Sla, Source, Status, Suppression, hex};
 
 /// The fingerprint of a secret found by a rule: SHA-256 over the rule id, a NUL byte and the
 /// secret, as lowercase hex. The same secret found by the same rule anywhere has the same
@@ -151,62 +18,6 @@ pub fn fingerprint(rule_id: &str, secret: &[u8]) -> String {
     hasher.update([0u8]);
     hasher.update(secret);
     hex(&hasher.finalize())
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    out
-}
-
-/// Whether a finding is something a person must act on, or known noise kept for the record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Disposition {
-    /// A real-looking secret in a real place: rotate it.
-    Actionable,
-    /// Found under a test, fixture, example or documentation path, or in a library's self-test.
-    TestFixture,
-    /// A value the provider publishes in its own documentation (e.g. `AKIAIOSFODNN7EXAMPLE`).
-    DocumentedExample,
-}
-
-impl Disposition {
-    /// The snake_case name used in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Disposition::Actionable => "actionable",
-            Disposition::TestFixture => "test_fixture",
-            Disposition::DocumentedExample => "documented_example",
-        }
-    }
-}
-
-/// Where a location's secret was read from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    /// A file in a layer.
-    File,
-    /// The image configuration (`Env`, `Labels`, `Cmd`, `Entrypoint`).
-    Config,
-    /// A build history entry's `created_by`.
-    History,
-}
-
-impl Source {
-    /// The lowercase name used in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::File => "file",
-            Source::Config => "config",
-            Source::History => "history",
-        }
-    }
 }
 
 /// A half-open byte range `[start, end)` within a file.
@@ -230,7 +41,7 @@ pub struct Location {
     pub source: Source,
     /// The config field (`Env[2]`, `Labels.x`, `history[9].created_by`) for config and history.
     #[serde(default)]
-    pub config_key: Option<String>,
+    pub config_key: Option<ConfigField>,
     /// The layer, base 0 (files, and history entries that made a layer).
     #[serde(default)]
     pub layer_index: Option<usize>,
@@ -254,15 +65,18 @@ pub struct Location {
     pub span: Option<Span>,
     /// Present, deleted or overwritten (files only).
     #[serde(default)]
-    pub status: Option<crate::resolve::Status>,
+    pub status: Option<Status>,
     /// The layer that deleted or overwrote the file.
     #[serde(default)]
     pub removed_in_layer: Option<usize>,
     /// How it was removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub removed_by: Option<crate::resolve::RemovedBy>,
+    pub removed_by: Option<crate::vocab::RemovedBy>,
     /// Whether this place needs action.
     pub disposition: Disposition,
+    /// The policy's allow entry that matched this place, if one did ([`crate::gate`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Suppression>,
 }
 
 /// A secret and every place it was found. The same secret found by the same rule in many places
@@ -278,7 +92,7 @@ pub struct Finding {
     /// How sure the detector is.
     pub confidence: Confidence,
     /// Which detector found it.
-    pub detector: crate::detect::MatchKind,
+    pub detector: MatchKind,
     /// SHA-256 over rule id and secret, hex; stable across images and rebuilds.
     pub fingerprint: String,
     /// The secret's redacted form.
@@ -291,6 +105,18 @@ pub struct Finding {
     pub note: Option<String>,
     /// Every place it was found.
     pub locations: Vec<Location>,
+    /// The allow entry that matched, when one matched every location ([`crate::gate`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Suppression>,
+    /// Whether the finding is in the baseline (reported only when the policy sets deadlines).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub baselined: bool,
+    /// Where it stands against the policy's fix-by deadline, when the policy sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<Sla>,
+    /// Whether it fails the gate, once a [`crate::gate::Gate`] has judged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fails_gate: Option<bool>,
 }
 
 impl fmt::Debug for Finding {
@@ -309,8 +135,7 @@ impl fmt::Debug for Finding {
 impl Finding {
     /// The most favourable status among its file locations: present beats overwritten beats
     /// deleted; `None` when it was found only in the config.
-    pub fn best_status(&self) -> Option<crate::resolve::Status> {
-        use crate::resolve::Status;
+    pub fn best_status(&self) -> Option<Status> {
         let rank = |s: Status| match s {
             Status::Present => 0,
             Status::Overwritten => 1,
@@ -332,6 +157,96 @@ impl Finding {
     pub fn is_actionable(&self) -> bool {
         self.locations.iter().any(|l| l.disposition == Disposition::Actionable)
     }
+
+    /// Whether the policy allows every location (and so the finding).
+    pub fn is_suppressed(&self) -> bool {
+        self.suppressed.is_some()
+    }
+
+    /// The disposition that counts for summaries: actionable if any location is, else the
+    /// first location's.
+    pub fn disposition(&self) -> Disposition {
+        if self.is_actionable() {
+            Disposition::Actionable
+        } else {
+            self.locations.first().map(|l| l.disposition).unwrap_or(Disposition::Actionable)
+        }
+    }
+
+    /// Add the places of the same secret found elsewhere (`other` has this finding's
+    /// fingerprint): new locations are appended, the highest confidence is kept, and the
+    /// verdict is the union of both (fails if either fails; suppressed only if every
+    /// location is; the earlier deadline).
+    pub fn merge(&mut self, other: Finding) {
+        for l in other.locations {
+            if !self.locations.contains(&l) {
+                self.locations.push(l);
+            }
+        }
+        self.confidence = self.confidence.max(other.confidence);
+        self.fails_gate = match (self.fails_gate, other.fails_gate) {
+            (Some(a), Some(b)) => Some(a || b),
+            (a, b) => a.or(b),
+        };
+        self.baselined |= other.baselined;
+        if let Some(theirs) = other.sla
+            && self.sla.as_ref().is_none_or(|ours| theirs.due < ours.due)
+        {
+            self.sla = Some(theirs);
+        }
+        self.suppressed = Finding::all_suppressed(&self.locations);
+    }
+
+    /// The suppression a finding gets from its locations': the first, when every location has
+    /// one.
+    pub(crate) fn all_suppressed(locations: &[Location]) -> Option<Suppression> {
+        if locations.is_empty() || locations.iter().any(|l| l.suppressed.is_none()) {
+            return None;
+        }
+        locations.first().and_then(|l| l.suppressed.clone())
+    }
+}
+
+/// Findings merged by fingerprint, in the order first seen: the one merge every report uses
+/// (within an image, across images, per section of the human report).
+#[derive(Debug, Clone, Default)]
+pub struct FindingSet {
+    findings: Vec<Finding>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl FindingSet {
+    /// An empty set.
+    pub fn new() -> FindingSet {
+        FindingSet::default()
+    }
+
+    /// Add `finding`, merging it into the one with its fingerprint if there is one.
+    pub fn add(&mut self, finding: Finding) {
+        match self.index.get(&finding.fingerprint) {
+            Some(&i) => self.findings[i].merge(finding),
+            None => {
+                self.index.insert(finding.fingerprint.clone(), self.findings.len());
+                self.findings.push(finding);
+            }
+        }
+    }
+
+    /// The findings so far, in the order first seen.
+    pub fn as_slice(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// The findings, in report order ([`Finding::report_order`]).
+    pub fn into_sorted(mut self) -> Vec<Finding> {
+        self.findings.sort_by(Finding::report_order);
+        self.findings
+    }
 }
 
 #[cfg(test)]
@@ -346,7 +261,7 @@ mod tests {
             rule_name: "Stripe secret key".into(),
             severity: Severity::Critical,
             confidence: Confidence::High,
-            detector: crate::detect::MatchKind::Rule,
+            detector: MatchKind::Rule,
             fingerprint: fingerprint("stripe.secret-key", SECRET.as_bytes()),
             redacted: redact(SECRET.as_bytes()),
             secret: secret.map(str::to_string),
@@ -363,11 +278,16 @@ mod tests {
                 line: Some(1),
                 column: Some(8),
                 span: Some(Span { start: 7, end: 47 }),
-                status: Some(crate::resolve::Status::Deleted),
+                status: Some(Status::Deleted),
                 removed_in_layer: Some(2),
                 removed_by: None,
                 disposition: Disposition::Actionable,
+                suppressed: None,
             }],
+            suppressed: None,
+            baselined: false,
+            sla: None,
+            fails_gate: None,
         }
     }
 

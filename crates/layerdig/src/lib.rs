@@ -42,21 +42,24 @@
 #![allow(clippy::result_large_err)]
 
 pub mod detect;
+mod redact;
 mod error;
 pub mod finding;
+pub mod gate;
 pub mod image;
 pub mod layer;
 pub mod policy;
 pub mod report;
 pub mod resolve;
 pub mod scan;
+pub mod vocab;
 
 pub use detect::{Detector, Rules};
-pub use error::{Error, LayerErrorKind};
-pub use finding::{Confidence, Disposition, Finding, Location, Severity, Source};
+pub use error::{Error, ErrorKind, LayerErrorKind, SinkError};
+pub use finding::{Confidence, Disposition, Finding, FindingSet, Location, Severity, Source};
+pub use gate::{Clock, FailOn, Gate, Timestamp};
 pub use image::{Image, ImageFormat, ImageSource, Layer, OpenOptions, Platform};
+pub use report::{Collect, End, ErrorReport, ImageReport, LayerReport, Printer, Report, Stats};
 pub use resolve::{RemovedBy, Status};
-pub use scan::{
-    Collect, ErrorReport, FileRecord, ImageReport, LayerReport, Report, Scanner, ScannerBuilder, Sink, Stats,
-    file_history, scan_path,
-};
+pub use scan::{FileRecord, Listing, Progress, Scanner, ScannerBuilder, Sink, list, scan_path};
+pub use vocab::{ConfigField, HistoryField, Sla, SlaState, Suppression};

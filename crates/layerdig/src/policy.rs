@@ -24,8 +24,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobMatcher};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+pub use crate::vocab::Suppression;
 use crate::{Finding, ImageReport, Location, Severity};
 
 /// Why a policy file could not be loaded. The `Display` of each variant is one step of the
@@ -88,6 +89,14 @@ pub enum PolicyError {
         /// The fingerprint as written (trimmed, lower case).
         value: String,
     },
+    /// An `[sla]` deadline that is not a duration like `24h`, `7d` or `2w`.
+    #[error("[sla] {severity}: expected a duration like \"24h\", \"7d\" or \"2w\", not {value:?}")]
+    Sla {
+        /// The severity it is for.
+        severity: Severity,
+        /// The value as written.
+        value: String,
+    },
     /// An `expires` that is not a date like `2027-01-31`.
     #[error("[[allow]] entry {entry}: `expires` must be a date like 2027-01-31, not {value:?}")]
     Expires {
@@ -109,6 +118,8 @@ struct PolicyFile {
     severity: BTreeMap<String, Severity>,
     #[serde(default)]
     allow: Vec<AllowFile>,
+    #[serde(default)]
+    sla: BTreeMap<Severity, String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -155,8 +166,25 @@ impl Date {
         Date::from_days((secs / 86_400) as i64)
     }
 
+    /// The UTC date of a time given in seconds since 1970-01-01T00:00:00Z.
+    #[must_use]
+    pub fn from_unix(secs: i64) -> Date {
+        Date::from_days(secs.div_euclid(86_400))
+    }
+
+    /// Days since 1970-01-01 (the inverse of `from_days`, Howard Hinnant's algorithm).
+    pub(crate) fn days(self) -> i64 {
+        let y = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y.rem_euclid(400);
+        let m = i64::from(self.month);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
     /// The civil date `days` after 1970-01-01 (Howard Hinnant's algorithm).
-    fn from_days(days: i64) -> Date {
+    pub(crate) fn from_days(days: i64) -> Date {
         let z = days + 719_468;
         let era = z.div_euclid(146_097);
         let doe = z.rem_euclid(146_097);
@@ -174,18 +202,6 @@ impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
     }
-}
-
-/// Why a location is not reported as failing: the allow entry that matched it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Suppression {
-    /// The entry's position among the file's `[[allow]]` entries, from 1.
-    pub entry: usize,
-    /// The entry's reason.
-    pub reason: String,
-    /// The entry's expiry date, if it has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires: Option<String>,
 }
 
 /// One `[[allow]]` entry, compiled. Every criterion it gives must match.
@@ -210,6 +226,7 @@ pub struct Policy {
     pub fail_on: Option<Severity>,
     overrides: BTreeMap<String, Severity>,
     allow: Vec<Allow>,
+    sla: BTreeMap<Severity, u64>,
 }
 
 impl Policy {
@@ -318,7 +335,14 @@ impl Policy {
                 describe: criteria.join(", "),
             });
         }
-        Ok(Policy { source: None, fail_on: file.fail_on, overrides: file.severity, allow })
+        let mut sla = BTreeMap::new();
+        for (severity, value) in file.sla {
+            match parse_duration(&value) {
+                Some(seconds) => sla.insert(severity, seconds),
+                None => return Err(PolicyError::Sla { severity, value }),
+            };
+        }
+        Ok(Policy { source: None, fail_on: file.fail_on, overrides: file.severity, allow, sla })
     }
 
     /// One warning per expired allow entry: they no longer suppress anything.
@@ -345,6 +369,19 @@ impl Policy {
         self.overrides.get(rule_id).copied().unwrap_or(default)
     }
 
+    /// How long a finding of `severity` may stay unfixed, in seconds, if the policy's `[sla]`
+    /// table says.
+    #[must_use]
+    pub fn sla(&self, severity: Severity) -> Option<u64> {
+        self.sla.get(&severity).copied()
+    }
+
+    /// Whether the policy sets any fix-by deadline.
+    #[must_use]
+    pub fn has_sla(&self) -> bool {
+        !self.sla.is_empty()
+    }
+
     /// The severity overrides, by rule id.
     #[must_use]
     pub fn overrides(&self) -> &BTreeMap<String, Severity> {
@@ -364,6 +401,23 @@ impl Policy {
     ) -> Option<&Suppression> {
         self.allow.iter().filter(|a| !a.expired).find(|a| a.matches(finding, location, image)).map(|a| &a.suppression)
     }
+}
+
+/// `24h`, `7d`, `2w`, `90m`, `30s` (a whole number and a unit) in seconds.
+fn parse_duration(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let scale = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    number.checked_mul(scale)
 }
 
 impl Allow {
@@ -430,6 +484,22 @@ mod tests {
             let err = format!("{:#}", Policy::parse(text, today).unwrap_err());
             assert!(err.contains(want), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn sla_deadlines() {
+        let today = Date::parse("2026-01-01").unwrap();
+        let p = Policy::parse("[sla]\ncritical = \"24h\"\nhigh = \"7d\"\nmedium = \"2w\"\n", today).unwrap();
+        assert_eq!(p.sla(Severity::Critical), Some(86_400));
+        assert_eq!(p.sla(Severity::High), Some(7 * 86_400));
+        assert_eq!(p.sla(Severity::Medium), Some(14 * 86_400));
+        assert_eq!(p.sla(Severity::Low), None);
+        assert!(p.has_sla());
+        for bad in ["\"soon\"", "\"7\"", "\"d\"", "\"-1d\"", "\"7y\""] {
+            let err = format!("{:#}", Policy::parse(&format!("[sla]\nhigh = {bad}\n"), today).unwrap_err());
+            assert!(err.contains("[sla] high") || err.contains("invalid"), "{bad}: {err}");
+        }
+        assert!(Policy::parse("[sla]\nsevere = \"1d\"\n", today).is_err());
     }
 
     #[test]

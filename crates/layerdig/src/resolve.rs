@@ -2,55 +2,9 @@
 //! opaque directory in a later layer, or overwritten by a later layer (or a later entry of its
 //! own layer).
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
 use crate::layer::LayerIndex;
+pub use crate::vocab::{RemovedBy, Status};
 use crate::layer::index_internals::Effect;
-
-/// A file's fate in the final image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Visible in the final image.
-    Present,
-    /// Removed by a later layer, but still recoverable from this layer's blob.
-    Deleted,
-    /// Replaced by a later write of the same path, but still recoverable from this layer's blob.
-    Overwritten,
-}
-
-impl Status {
-    /// The lowercase name used in reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Present => "present",
-            Status::Deleted => "deleted",
-            Status::Overwritten => "overwritten",
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How a file left the final image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RemovedBy {
-    /// A `.wh.NAME` whiteout of the file or of a directory above it.
-    Whiteout,
-    /// An opaque directory marker (`.wh..wh..opq`) above it.
-    OpaqueDir,
-    /// A later layer put a file or link where one of its parent directories was.
-    ParentReplaced,
-    /// The same path written again.
-    Rewritten,
-}
 
 /// The resolved fate of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

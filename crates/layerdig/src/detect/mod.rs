@@ -54,44 +54,17 @@ use std::fmt;
 use std::sync::Arc;
 
 use regex::bytes::CaptureLocations;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use self::paths::disposition;
 use self::prefilter::Hits;
 pub use self::rule::{ProblemKind, Rule, RuleError, RuleProblem, Rules, Validation};
-use crate::finding::{self, Confidence, Severity};
+use crate::finding;
+pub use crate::vocab::MatchKind;
+use crate::vocab::{ConfigField, Confidence, Severity};
 
 /// Only the first 8 KiB decide whether a file is binary (a NUL byte in them).
 const BINARY_SNIFF: usize = 8 << 10;
-
-/// Which detector produced a match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MatchKind {
-    /// A rule's regex (and validation).
-    Rule,
-    /// The entropy detector: a secret-named assignment or a URL password.
-    Entropy,
-    /// A credential file recognised by its path and shape.
-    CredentialFile,
-}
-
-impl MatchKind {
-    /// The snake_case name used in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MatchKind::Rule => "rule",
-            MatchKind::Entropy => "entropy",
-            MatchKind::CredentialFile => "credential_file",
-        }
-    }
-}
-
-impl fmt::Display for MatchKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A built-in detector that is code, not a rule file: the entropy detector's two ids and every
 /// credential-file kind. Listed by [`builtin_detectors`] (e.g. for `layerdig rules list`).
@@ -353,44 +326,29 @@ impl Detector {
         })
     }
 
-    /// One config string: `key` like `Env[0]`, `Labels.maintainer`, `history[3].created_by`.
+    /// One config string: `field` like `Env[0]`, `Labels.maintainer`, `history[3].created_by`.
     ///
     /// Rules run over `value` as over a text file, and so does the entropy detector, which also
     /// knows the key from context: an `Env` entry `K=V` is judged as key `K` with the whole rest
     /// as value, a label's value with the label's name as key. History `created_by` strings
     /// carry build arguments (`|1 NPM_TOKEN=abc /bin/sh -c …`) and `ENV`/`ARG` instructions,
     /// which the assignment parser reads. Spans are byte offsets into `value`; line 1.
-    pub fn scan_config(&mut self, key: &str, value: &str, out: &mut Vec<Match>) {
+    pub fn scan_config(&mut self, field: &ConfigField, value: &str, out: &mut Vec<Match>) {
         let data = value.as_bytes();
         let mut known = Vec::new();
-        if key == "Env" || key.starts_with("Env[") {
-            if let Some(eq) = value.find('=') {
-                known.push(Known { key: &data[..eq], key_start: Some(0), value: (eq + 1, data.len()) });
+        match field {
+            ConfigField::Env(_) => {
+                if let Some(eq) = value.find('=') {
+                    known.push(Known { key: &data[..eq], key_start: Some(0), value: (eq + 1, data.len()) });
+                }
             }
-        } else if let Some(label) = key.strip_prefix("Labels.") {
-            known.push(Known { key: label.as_bytes(), key_start: None, value: (0, data.len()) });
+            ConfigField::Label(label) => {
+                known.push(Known { key: label.as_bytes(), key_start: None, value: (0, data.len()) });
+            }
+            _ => {}
         }
         self.detect(data, false, false, &known);
         self.emit(data, Window::default(), 0, out);
-    }
-
-    /// `value` (a config string named `key`, as for [`Detector::scan_config`]) with every secret
-    /// the detectors find in it replaced by `[REDACTED AKIA… (20 chars)]`: how reports print a
-    /// build instruction, which may carry build arguments, when secrets are not to be shown.
-    pub fn redact_config(&mut self, key: &str, value: &str) -> String {
-        let mut matches = Vec::new();
-        self.scan_config(key, value, &mut matches);
-        let mut secrets: Vec<Vec<u8>> = matches.into_iter().map(|m| m.secret).collect();
-        // Longest first, so a secret that contains another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        let mut out = value.to_string();
-        for s in secrets {
-            let secret = String::from_utf8_lossy(&s);
-            if !secret.is_empty() {
-                out = out.replace(secret.as_ref(), &format!("[REDACTED {}]", finding::redact(&s)));
-            }
-        }
-        out
     }
 
     fn is_binary(&mut self, path: &[u8], data: &[u8], offset: u64) -> bool {

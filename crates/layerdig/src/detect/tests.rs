@@ -688,7 +688,7 @@ fn config_values() {
     ];
     for (key, value, want) in cases {
         let mut out = Vec::new();
-        det.scan_config(key, &value, &mut out);
+        det.scan_config(&key.parse().expect("a config field"), &value, &mut out);
         let got: Vec<(&str, String)> =
             out.iter().map(|m| (&*m.rule_id, String::from_utf8_lossy(&m.secret).into_owned())).collect();
         assert_eq!(got, want, "{key} = {value}");
@@ -951,16 +951,6 @@ fn debug_of_match_does_not_show_the_secret() {
     assert!(!text.contains("sk_live_beILuFYHgGOmJYALo97r0r8XSO83gwNB"), "{text}");
     assert!(!text.contains("beILuFYH"), "{text}");
     assert!(text.contains("sk_l… (40 chars)"), "{text}");
-}
-
-#[test]
-fn redact_config_replaces_every_secret_in_an_instruction() {
-    let rules = test_rules();
-    let mut det = Detector::new(&rules);
-    let text = "|2 STRIPE=sk_live_beILuFYHgGOmJYALo97r0r8XSO83gwNB N=1 /bin/sh -c make";
-    let out = det.redact_config("history[3].created_by", text);
-    assert_eq!(out, "|2 STRIPE=[REDACTED sk_l… (40 chars)] N=1 /bin/sh -c make");
-    assert_eq!(det.redact_config("history[0].created_by", "/bin/sh -c make"), "/bin/sh -c make");
 }
 
 #[test]

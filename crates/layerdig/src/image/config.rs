@@ -8,7 +8,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::Digest;
-use crate::finding::Redacted;
+use crate::redact::Redacted;
+use crate::vocab::{ConfigField, HistoryField};
 
 /// An image configuration. Unknown fields are ignored.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -98,52 +99,41 @@ impl ImageConfig {
         self.history.iter().filter(|h| !h.empty_layer).map(|h| h.created_by.as_deref()).collect()
     }
 
-    /// The configuration strings in which secrets hide: each `Env` entry, each label, and each
-    /// history `created_by` (where build arguments are recorded), with the field they come from.
+    /// The configuration strings in which secrets hide: each `Env` entry, each label, each
+    /// `Cmd` and `Entrypoint` argument, and each history entry's `created_by` (where build
+    /// arguments are recorded) and `comment`, with the field they come from.
     pub fn secret_candidates(&self) -> Vec<ConfigString<'_>> {
         let mut out = Vec::new();
         if let Some(runtime) = &self.config {
             for (i, entry) in runtime.env.iter().flatten().enumerate() {
-                out.push(ConfigString { source: ConfigSource::Config, key: format!("Env[{i}]"), value: entry });
+                out.push(ConfigString { field: ConfigField::Env(i), value: entry });
             }
             for (name, value) in runtime.labels.iter().flatten() {
-                out.push(ConfigString { source: ConfigSource::Config, key: format!("Labels.{name}"), value });
+                out.push(ConfigString { field: ConfigField::Label(name.clone()), value });
             }
-            for (field, list) in [("Cmd", &runtime.cmd), ("Entrypoint", &runtime.entrypoint)] {
-                for (i, value) in list.iter().flatten().enumerate() {
-                    out.push(ConfigString { source: ConfigSource::Config, key: format!("{field}[{i}]"), value });
-                }
+            for (i, value) in runtime.cmd.iter().flatten().enumerate() {
+                out.push(ConfigString { field: ConfigField::Cmd(i), value });
+            }
+            for (i, value) in runtime.entrypoint.iter().flatten().enumerate() {
+                out.push(ConfigString { field: ConfigField::Entrypoint(i), value });
             }
         }
-        for (i, h) in self.history.iter().enumerate() {
-            if let Some(created_by) = &h.created_by {
-                out.push(ConfigString {
-                    source: ConfigSource::History,
-                    key: format!("history[{i}].created_by"),
-                    value: created_by,
-                });
+        for (entry, h) in self.history.iter().enumerate() {
+            for (field, value) in [(HistoryField::CreatedBy, &h.created_by), (HistoryField::Comment, &h.comment)] {
+                if let Some(value) = value {
+                    out.push(ConfigString { field: ConfigField::History { entry, field }, value });
+                }
             }
         }
         out
     }
 }
 
-/// Where in the image configuration a string came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfigSource {
-    /// The runtime config (`Env`, `Labels`, `Cmd`, `Entrypoint`).
-    Config,
-    /// A history entry.
-    History,
-}
-
 /// One configuration string to run through the detectors. `Debug` shows the value redacted.
 #[derive(Clone)]
 pub struct ConfigString<'a> {
-    /// Config or history.
-    pub source: ConfigSource,
-    /// The field, e.g. `Env[2]` or `history[9].created_by`.
-    pub key: String,
+    /// The field it is, e.g. `Env[2]` or `history[9].created_by`.
+    pub field: ConfigField,
     /// The string.
     pub value: &'a str,
 }
@@ -157,8 +147,8 @@ impl fmt::Debug for RuntimeConfig {
         let env = self.env.as_ref().map(|env| {
             env.iter()
                 .map(|e| match e.split_once('=') {
-                    Some((k, v)) => format!("{k}={}", crate::finding::redact(v.as_bytes())),
-                    None => crate::finding::redact(e.as_bytes()),
+                    Some((k, v)) => format!("{k}={}", crate::redact::redact(v.as_bytes())),
+                    None => crate::redact::redact(e.as_bytes()),
                 })
                 .collect::<Vec<_>>()
         });
@@ -188,8 +178,7 @@ impl fmt::Debug for History {
 impl fmt::Debug for ConfigString<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConfigString")
-            .field("source", &self.source)
-            .field("key", &self.key)
+            .field("field", &self.field)
             .field("value", &Redacted(self.value))
             .finish()
     }
@@ -210,7 +199,7 @@ mod tests {
         );
         let config: ImageConfig = serde_json::from_str(&json).expect("config");
         let candidates = config.secret_candidates();
-        assert_eq!(candidates.len(), 6);
+        assert_eq!(candidates.len(), 7);
         for text in [format!("{config:?}"), format!("{config:#?}"), format!("{candidates:?}")] {
             assert!(!text.contains("BNC2R2QV"), "{text}");
         }

@@ -34,7 +34,7 @@ impl Digest {
 
     /// A SHA-256 digest from its raw 32 bytes.
     pub fn from_sha256(raw: [u8; 32]) -> Digest {
-        Digest { algorithm: Algorithm::Sha256, encoded: crate::finding::hex(&raw) }
+        Digest { algorithm: Algorithm::Sha256, encoded: crate::vocab::hex(&raw) }
     }
 
     /// The algorithm part.

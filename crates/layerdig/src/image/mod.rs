@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use config::{ConfigSource, ConfigString, History, ImageConfig, RootFs, RuntimeConfig};
+pub use config::{ConfigString, History, ImageConfig, RootFs, RuntimeConfig};
 pub use descriptor::{Descriptor, DockerArchiveEntry, ImageIndex, ImageManifest, Platform};
 pub use digest::{Algorithm, Digest, DigestParseError};
 pub use media_type::MediaType;
@@ -192,7 +192,7 @@ impl ImageSource {
             let before = opener.images.len();
             opener.images.retain(|img| img.platform.as_ref().is_some_and(|p| p.matches(wanted)));
             if opener.images.is_empty() && before > 0 {
-                return Err(Error::ImageFormat { image: path, message: format!("no image for platform {wanted}") });
+                return Err(Error::NoPlatform { image: path, wanted: wanted.to_string() });
             }
         }
         Ok(ImageSource { path, format, images: opener.images, problems: opener.problems })
@@ -384,7 +384,7 @@ impl Opener<'_> {
         self.walk_index(store, &index, 0, &mut seen)?;
         if self.images.is_empty() {
             return Err(match &self.options.platform {
-                Some(wanted) => self.format_err(format!("no image for platform {wanted}")),
+                Some(wanted) => Error::NoPlatform { image: self.path.clone(), wanted: wanted.to_string() },
                 None if self.problems.is_empty() => self.format_err("OCI layout: index.json lists no image manifests"),
                 None => {
                     // Why there is none: the problems met on the way, or they would be lost.

@@ -1,116 +1,19 @@
-//! Printers: JSON (one document), JSONL (one finding a line, as found) and SARIF 2.1.0. Each is
-//! a [`Sink`]; call `finish` once the scan is done.
+//! `-f sarif`: SARIF 2.1.0, as GitHub code scanning accepts it, written when the scan is over.
+//! Locations the policy allows are left out (code scanning does not honour SARIF
+//! `suppressions` by default and would open alerts for them); locations in test fixtures and
+//! documented examples are level `note` unless the gate counts them.
 
 use std::io::Write;
 
 use serde_json::{Value, json};
 
+use super::{Collect, End, ErrorReport, ImageReport, Printer, Report};
 use crate::detect::Rules;
-use crate::error::Error;
-use crate::finding::{Finding, Severity, Source};
-use crate::scan::{Collect, ErrorReport, ImageReport, Report, Sink, Stats};
+use crate::error::SinkError;
+use crate::finding::{Disposition, Finding, Severity, Source};
+use crate::scan::Sink;
 
-fn write_err(e: std::io::Error) -> Error {
-    Error::Sink(e.to_string())
-}
-
-/// Writes the whole report as one JSON document when finished.
-#[derive(Debug)]
-pub struct JsonPrinter<W: Write> {
-    out: W,
-    collect: Collect,
-    pretty: bool,
-}
-
-impl<W: Write> JsonPrinter<W> {
-    /// A printer writing to `out`.
-    pub fn new(out: W, pretty: bool) -> Self {
-        JsonPrinter { out, collect: Collect::new(), pretty }
-    }
-
-    /// Write the document.
-    ///
-    /// # Errors
-    /// When writing fails.
-    pub fn finish(self, stats: Stats) -> Result<W, Error> {
-        let report = self.collect.into_report(stats);
-        write_json_report(self.out, &report, self.pretty)
-    }
-}
-
-/// Write `report` as one JSON document.
-///
-/// # Errors
-/// When writing fails.
-pub fn write_json_report<W: Write>(mut out: W, report: &Report, pretty: bool) -> Result<W, Error> {
-    if pretty {
-        serde_json::to_writer_pretty(&mut out, report).map_err(|e| Error::Sink(e.to_string()))?;
-    } else {
-        serde_json::to_writer(&mut out, report).map_err(|e| Error::Sink(e.to_string()))?;
-    }
-    out.write_all(b"\n").map_err(write_err)?;
-    Ok(out)
-}
-
-impl<W: Write> Sink for JsonPrinter<W> {
-    fn image(&mut self, image: &ImageReport) -> Result<bool, Error> {
-        self.collect.image(image)
-    }
-    fn finding(&mut self, finding: &Finding) -> Result<bool, Error> {
-        self.collect.finding(finding)
-    }
-    fn error(&mut self, error: &ErrorReport) -> Result<bool, Error> {
-        self.collect.error(error)
-    }
-}
-
-/// Writes one JSON object per line as results arrive: `{"type": "finding", ...}`,
-/// `{"type": "image", ...}`, `{"type": "error", ...}`, and a closing `{"type": "stats", ...}`.
-#[derive(Debug)]
-pub struct JsonlPrinter<W: Write> {
-    out: W,
-}
-
-impl<W: Write> JsonlPrinter<W> {
-    /// A printer writing to `out`.
-    pub fn new(out: W) -> Self {
-        JsonlPrinter { out }
-    }
-
-    fn line(&mut self, kind: &str, value: impl serde::Serialize) -> Result<bool, Error> {
-        let mut v = serde_json::to_value(value).map_err(|e| Error::Sink(e.to_string()))?;
-        if let Value::Object(map) = &mut v {
-            map.insert("type".into(), Value::String(kind.into()));
-        }
-        serde_json::to_writer(&mut self.out, &v).map_err(|e| Error::Sink(e.to_string()))?;
-        self.out.write_all(b"\n").map_err(write_err)?;
-        self.out.flush().map_err(write_err)?;
-        Ok(true)
-    }
-
-    /// Write the closing stats line.
-    ///
-    /// # Errors
-    /// When writing fails.
-    pub fn finish(mut self, stats: &Stats) -> Result<W, Error> {
-        self.line("stats", stats)?;
-        Ok(self.out)
-    }
-}
-
-impl<W: Write> Sink for JsonlPrinter<W> {
-    fn image(&mut self, image: &ImageReport) -> Result<bool, Error> {
-        self.line("image", image)
-    }
-    fn finding(&mut self, finding: &Finding) -> Result<bool, Error> {
-        self.line("finding", finding)
-    }
-    fn error(&mut self, error: &ErrorReport) -> Result<bool, Error> {
-        self.line("error", error)
-    }
-}
-
-/// Writes SARIF 2.1.0, as GitHub code scanning accepts it, when finished.
+/// Collects the scan and writes the SARIF document at the end.
 #[derive(Debug)]
 pub struct SarifPrinter<W: Write> {
     out: W,
@@ -123,30 +26,37 @@ impl<W: Write> SarifPrinter<W> {
     pub fn new(out: W, rules: &Rules) -> Self {
         SarifPrinter { out, collect: Collect::new(), rules: rules.clone() }
     }
-
-    /// Write the document.
-    ///
-    /// # Errors
-    /// When writing fails.
-    pub fn finish(mut self, stats: Stats) -> Result<W, Error> {
-        let report = self.collect.into_report(stats);
-        let doc = sarif(&report, &self.rules);
-        serde_json::to_writer_pretty(&mut self.out, &doc).map_err(|e| Error::Sink(e.to_string()))?;
-        self.out.write_all(b"\n").map_err(write_err)?;
-        Ok(self.out)
-    }
 }
 
 impl<W: Write> Sink for SarifPrinter<W> {
-    fn image(&mut self, image: &ImageReport) -> Result<bool, Error> {
+    fn image(&mut self, image: &ImageReport) -> Result<bool, SinkError> {
         self.collect.image(image)
     }
-    fn finding(&mut self, finding: &Finding) -> Result<bool, Error> {
+    fn finding(&mut self, finding: &Finding) -> Result<bool, SinkError> {
         self.collect.finding(finding)
     }
-    fn error(&mut self, error: &ErrorReport) -> Result<bool, Error> {
+    fn error(&mut self, error: &ErrorReport) -> Result<bool, SinkError> {
         self.collect.error(error)
     }
+}
+
+impl<W: Write + Send> Printer for SarifPrinter<W> {
+    fn finish(mut self: Box<Self>, end: &End) -> Result<(), SinkError> {
+        let report = std::mem::take(&mut self.collect).finish(end);
+        self.out.write_all(to_string(&report, &self.rules)?.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+/// The SARIF document for `report` as indented text: what `-f sarif` and Python's
+/// `Report.to_sarif()` write.
+///
+/// # Errors
+/// Only when serialisation fails, which it does not.
+pub fn to_string(report: &Report, rules: &Rules) -> Result<String, SinkError> {
+    Ok(serde_json::to_string_pretty(&sarif(report, rules))?)
 }
 
 /// The SARIF `level` of a finding of this severity: `error`, `warning` or `note`.
@@ -170,16 +80,28 @@ pub fn security_severity(severity: Severity) -> &'static str {
 
 /// The SARIF 2.1.0 document for a report.
 pub fn sarif(report: &Report, rules: &Rules) -> Value {
-    let mut rule_ids: Vec<&str> = report.findings.iter().map(|f| f.rule_id.as_str()).collect();
+    let include_test_fixtures = report.gate.as_ref().is_some_and(|g| g.include_test_fixtures);
+    // Locations the policy allows are left out, and findings left with none.
+    let shown: Vec<(&Finding, Vec<&crate::finding::Location>)> = report
+        .findings
+        .iter()
+        .map(|f| (f, f.locations.iter().filter(|l| l.suppressed.is_none()).collect::<Vec<_>>()))
+        .filter(|(_, locations)| !locations.is_empty())
+        .collect();
+    let mut rule_ids: Vec<&str> = shown.iter().map(|(f, _)| f.rule_id.as_str()).collect();
     rule_ids.sort_unstable();
     rule_ids.dedup();
     let sarif_rules: Vec<Value> = rule_ids
         .iter()
         .map(|id| {
-            let finding = report.findings.iter().find(|f| f.rule_id == *id);
+            let finding = shown.iter().map(|(f, _)| *f).find(|f| f.rule_id == *id);
             let rule = rules.get(id);
-            let name = rule.map(|r| r.name.clone()).or_else(|| finding.map(|f| f.rule_name.clone())).unwrap_or_else(|| id.to_string());
-            let severity = rule.map(|r| r.severity).or_else(|| finding.map(|f| f.severity)).unwrap_or(Severity::Medium);
+            let name = rule
+                .map(|r| r.name.clone())
+                .or_else(|| finding.map(|f| f.rule_name.clone()))
+                .unwrap_or_else(|| id.to_string());
+            // The findings' severity: the rule's, or the policy's override of it.
+            let severity = finding.map(|f| f.severity).or_else(|| rule.map(|r| r.severity)).unwrap_or(Severity::Medium);
             let references = rule.map(|r| r.references.clone()).unwrap_or_default();
             let mut help = format!(
                 "{name} found in a container image layer. Revoke and rotate the credential: deleting the file in a later layer does not remove it from the image, which anyone who can pull the image can read. Rebuild without the secret (use build secrets, not COPY, ENV or ARG)."
@@ -216,9 +138,9 @@ pub fn sarif(report: &Report, rules: &Rules) -> Value {
         })
         .collect();
     let mut results = Vec::new();
-    for f in &report.findings {
+    for (f, locations) in &shown {
         let rule_index = rule_ids.iter().position(|r| *r == f.rule_id).unwrap_or(0);
-        for loc in &f.locations {
+        for loc in locations {
             let (uri, region) = match loc.source {
                 Source::File => {
                     let mut region = json!({});
@@ -231,7 +153,8 @@ pub fn sarif(report: &Report, rules: &Rules) -> Value {
                     (loc.path.clone().unwrap_or_default(), region)
                 }
                 Source::Config | Source::History => {
-                    (format!("{}#{}", loc.image, loc.config_key.clone().unwrap_or_default()), json!({}))
+                    let key = loc.config_key.as_ref().map(|k| k.to_string()).unwrap_or_default();
+                    (format!("{}#{key}", loc.image), json!({}))
                 }
             };
             let status = match (loc.status, loc.removed_in_layer) {
@@ -247,10 +170,15 @@ pub fn sarif(report: &Report, rules: &Rules) -> Value {
             if region.as_object().is_some_and(|r| !r.is_empty()) {
                 physical["region"] = region;
             }
-            results.push(json!({
+            let level = if loc.disposition != Disposition::Actionable && !include_test_fixtures {
+                "note"
+            } else {
+                sarif_level(f.severity)
+            };
+            let mut result = json!({
                 "ruleId": f.rule_id,
                 "ruleIndex": rule_index,
-                "level": sarif_level(f.severity),
+                "level": level,
                 "message": {"text": format!("{} {} ({}) in {}", f.rule_name, f.redacted, status, where_)},
                 "locations": [{
                     "physicalLocation": physical,
@@ -272,7 +200,16 @@ pub fn sarif(report: &Report, rules: &Rules) -> Value {
                     "confidence": f.confidence.as_str(),
                     "redacted": f.redacted,
                 }
-            }));
+            });
+            if let Some(fails) = f.fails_gate {
+                result["properties"]["failsGate"] = json!(fails);
+            }
+            if let Some(sla) = &f.sla {
+                result["properties"]["firstSeen"] = json!(sla.first_seen);
+                result["properties"]["due"] = json!(sla.due);
+                result["properties"]["slaState"] = json!(sla.state.as_str());
+            }
+            results.push(result);
         }
     }
     let notifications: Vec<Value> = report

@@ -1,0 +1,507 @@
+//! The scanner: opens images, reads every layer in parallel through the detectors, resolves
+//! what became of each file, and pushes findings to a [`Sink`], image by image.
+//!
+//! - `mod.rs`: options, the builder, and the orchestration (layers in parallel, then per image
+//!   the config, history and resolved file hits into findings);
+//! - `sink.rs`: the [`Sink`] and [`Progress`] traits;
+//! - `visitor.rs`: the per-layer visitor that runs every file through the detectors;
+//! - `window.rs`: one file's content in overlapping windows;
+//! - `files.rs`: every file with its fate (`layerdig ls`).
+
+mod files;
+mod sink;
+mod visitor;
+mod window;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+pub use self::files::{FileRecord, Listing, list};
+pub use self::sink::{Progress, Sink};
+use self::visitor::ScanVisitor;
+use self::window::{OVERLAP, Scratch};
+use crate::detect::{self, Detector, Match, Rules, Window};
+use crate::error::Error;
+use crate::finding::{self, Finding, FindingSet, Location, Source, Span};
+use crate::gate::Clock;
+use crate::image::{Image, ImageSource, Layer, OpenOptions, Platform};
+use crate::layer::{self, Content, LayerIndex, LayerWalk, WalkOptions};
+use crate::redact::Redactor;
+use crate::report::{Collect, ErrorReport, ImageReport, Report, Stats};
+use crate::resolve;
+use crate::vocab::ConfigField;
+
+/// Bytes of a file handed to the detectors at once; larger files are scanned in overlapping
+/// windows so memory does not grow with file size.
+const DEFAULT_WINDOW: usize = 8 << 20;
+
+/// One file's detector hit inside a layer.
+struct Hit {
+    path: Vec<u8>,
+    ordinal: u32,
+    m: Match,
+}
+
+/// Options for a [`Scanner`].
+#[derive(Debug, Clone)]
+struct Options {
+    threads: Option<usize>,
+    walk: WalkOptions,
+    show_secrets: bool,
+    platform: Option<Platform>,
+    window: usize,
+    scan_config: bool,
+    progress: Option<ProgressHook>,
+    clock: Clock,
+}
+
+/// A shared [`Progress`] in the scanner's options.
+#[derive(Clone)]
+struct ProgressHook(Arc<dyn Progress>);
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook")
+    }
+}
+
+/// Builds a [`Scanner`] with non-default options.
+#[derive(Debug, Clone)]
+pub struct ScannerBuilder {
+    options: Options,
+}
+
+impl Default for ScannerBuilder {
+    fn default() -> Self {
+        ScannerBuilder {
+            options: Options {
+                threads: None,
+                walk: WalkOptions::default(),
+                show_secrets: false,
+                platform: None,
+                window: DEFAULT_WINDOW,
+                scan_config: true,
+                progress: None,
+                clock: Clock::System,
+            },
+        }
+    }
+}
+
+impl ScannerBuilder {
+    /// Worker threads for reading layers (default: all cores).
+    pub fn threads(&mut self, threads: usize) -> &mut Self {
+        self.options.threads = Some(threads.max(1));
+        self
+    }
+
+    /// The most uncompressed bytes read from one layer (default 64 GiB): a guard against
+    /// decompression bombs. A layer cut short is reported.
+    pub fn max_layer_bytes(&mut self, bytes: u64) -> &mut Self {
+        self.options.walk.max_layer_bytes = bytes;
+        self
+    }
+
+    /// Put the secrets themselves in findings (default: only the redacted form).
+    pub fn show_secrets(&mut self, yes: bool) -> &mut Self {
+        self.options.show_secrets = yes;
+        self
+    }
+
+    /// Scan only the image of this platform from multi-platform inputs.
+    pub fn platform(&mut self, platform: Option<Platform>) -> &mut Self {
+        self.options.platform = platform;
+        self
+    }
+
+    /// Verify blob and diff_id digests (default: yes).
+    pub fn verify_digests(&mut self, yes: bool) -> &mut Self {
+        self.options.walk.verify_digests = yes;
+        self
+    }
+
+    /// Bytes handed to the detectors at once (default 8 MiB; at least 1 MiB).
+    pub fn window(&mut self, bytes: usize) -> &mut Self {
+        self.options.window = bytes.max(OVERLAP * 2);
+        self
+    }
+
+    /// Report progress (images opened, layers read) to `progress` while scanning.
+    pub fn progress(&mut self, progress: Arc<dyn Progress>) -> &mut Self {
+        self.options.progress = Some(ProgressHook(progress));
+        self
+    }
+
+    /// The clock durations are measured with (default: the system's; a fixed clock makes
+    /// reports reproducible: durations read 0).
+    pub fn clock(&mut self, clock: Clock) -> &mut Self {
+        self.options.clock = clock;
+        self
+    }
+
+    /// Build the scanner.
+    ///
+    /// # Errors
+    /// When the thread pool cannot be created.
+    pub fn build(&self, rules: &Rules) -> Result<Scanner, Error> {
+        let pool = match self.options.threads {
+            Some(n) => Some(Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .map_err(|e| Error::ThreadPool(e.to_string()))?,
+            )),
+            None => None,
+        };
+        Ok(Scanner { rules: rules.clone(), options: self.options.clone(), pool })
+    }
+}
+
+/// Scans images. Cheap to clone and safe to share between threads.
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    rules: Rules,
+    options: Options,
+    pool: Option<Arc<rayon::ThreadPool>>,
+}
+
+
+/// The result of scanning one layer.
+struct LayerScan {
+    walk: LayerWalk,
+    hits: Vec<Hit>,
+}
+
+impl Scanner {
+    /// A scanner with default options.
+    pub fn new(rules: &Rules) -> Scanner {
+        Scanner { rules: rules.clone(), options: ScannerBuilder::default().options, pool: None }
+    }
+
+    /// A builder for non-default options.
+    pub fn builder() -> ScannerBuilder {
+        ScannerBuilder::default()
+    }
+
+    /// The rules this scanner uses.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// Open the image at `path` and scan it, pushing results to `sink`.
+    ///
+    /// An image that cannot be opened is reported to the sink as an error (and counted in the
+    /// returned stats as incomplete), not returned as one.
+    ///
+    /// # Errors
+    /// Only a sink's error.
+    pub fn scan_path(&self, path: impl AsRef<Path>, sink: &mut dyn Sink) -> Result<Stats, Error> {
+        let started = Instant::now();
+        let path = path.as_ref();
+        let opened = ImageSource::open_with(path, &OpenOptions { platform: self.options.platform.clone() });
+        match opened {
+            Ok(source) => self.scan_source(&source, sink),
+            Err(e) => {
+                let report = ErrorReport::from_error(path, &e);
+                sink.error(&report)?;
+                Ok(Stats {
+                    errors: 1,
+                    incomplete: true,
+                    duration_ms: self.options.clock.elapsed_ms(started),
+                    ..Stats::default()
+                })
+            }
+        }
+    }
+
+    /// Scan an opened image source.
+    ///
+    /// # Errors
+    /// Only a sink's error.
+    pub fn scan_source(&self, source: &ImageSource, sink: &mut dyn Sink) -> Result<Stats, Error> {
+        let started = Instant::now();
+        let mut stats = Stats::default();
+        let image_path = source.path();
+        for problem in source.problems() {
+            stats.errors += 1;
+            stats.incomplete |= problem.is_incomplete();
+            if !sink.error(&ErrorReport::from_error(image_path, problem))? {
+                return Ok(stats);
+            }
+        }
+        // Read every distinct layer once, all in parallel.
+        let mut unique: Vec<&Layer> = Vec::new();
+        let mut key_of: HashMap<(usize, usize), usize> = HashMap::new();
+        let mut by_id: HashMap<String, usize> = HashMap::new();
+        for (i, image) in source.images().iter().enumerate() {
+            for layer in &image.layers {
+                let slot = match layer.id() {
+                    Some(id) => *by_id.entry(id.to_string()).or_insert_with(|| {
+                        unique.push(layer);
+                        unique.len() - 1
+                    }),
+                    None => {
+                        unique.push(layer);
+                        unique.len() - 1
+                    }
+                };
+                key_of.insert((i, layer.index), slot);
+            }
+        }
+        if let Some(progress) = &self.options.progress {
+            progress.0.image_opened(image_path, unique.len(), unique.iter().map(|l| l.size).sum());
+        }
+        let scans: Vec<LayerScan> = self.install(|| {
+            unique
+                .par_iter()
+                .map_init(
+                    || Detector::new(&self.rules),
+                    |det, layer| {
+                        let scan = self.scan_layer(image_path, layer, det);
+                        if let Some(progress) = &self.options.progress {
+                            progress.0.layer_done(image_path, layer.index, &scan.walk.stats);
+                        }
+                        scan
+                    },
+                )
+                .collect()
+        });
+        for scan in &scans {
+            stats.layers += 1;
+            stats.bytes += scan.walk.stats.compressed_bytes;
+            stats.uncompressed_bytes += scan.walk.stats.uncompressed_bytes;
+            stats.files += scan.walk.stats.files;
+            for problem in &scan.walk.problems {
+                stats.errors += 1;
+                stats.incomplete |= problem.is_incomplete();
+                if !sink.error(&ErrorReport::from_error(image_path, problem))? {
+                    return Ok(stats);
+                }
+            }
+        }
+        let mut detector = Detector::new(&self.rules);
+        for (i, image) in source.images().iter().enumerate() {
+            stats.images += 1;
+            let layer_scans: Vec<&LayerScan> = image.layers.iter().map(|l| &scans[key_of[&(i, l.index)]]).collect();
+            let (findings, redactor) = self.assemble(source, image, &layer_scans, &mut detector);
+            let walks: Vec<&LayerWalk> = layer_scans.iter().map(|s| &s.walk).collect();
+            let report = ImageReport::new(source, image, &walks, redactor.as_ref());
+            if !sink.image(&report)? {
+                return Ok(stats);
+            }
+            for f in &findings {
+                stats.count(f);
+                if !sink.finding(f)? {
+                    return Ok(stats);
+                }
+            }
+        }
+        stats.duration_ms = self.options.clock.elapsed_ms(started);
+        Ok(stats)
+    }
+
+    /// Run one buffer through the detectors, as if it were the file at `path` (for example
+    /// `app/.env`) in a single-layer image. The findings have no image or layer.
+    pub fn scan_slice(&self, path: &str, data: &[u8]) -> Vec<Finding> {
+        let mut det = Detector::new(&self.rules);
+        let mut hits = Vec::new();
+        let mut scratch = Scratch::new(self.options.window);
+        scratch.scan_content(&mut det, path.as_bytes(), Content::Slice(data), data.len() as u64, &mut hits, 0);
+        let mut out = FindingSet::new();
+        for hit in hits {
+            let location = Location {
+                image: String::new(),
+                platform: None,
+                source: Source::File,
+                config_key: None,
+                layer_index: None,
+                layer_digest: None,
+                created_by: None,
+                path: Some(path.to_string()),
+                line: Some(hit.m.line),
+                column: Some(hit.m.column),
+                span: Some(Span { start: hit.m.start, end: hit.m.end }),
+                status: None,
+                removed_in_layer: None,
+                removed_by: None,
+                disposition: detect::disposition(Some(path.as_bytes()), &hit.m),
+                suppressed: None,
+            };
+            out.add(self.finding(&hit.m, location));
+        }
+        out.into_sorted()
+    }
+
+    fn install<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        match &self.pool {
+            Some(pool) => pool.install(f),
+            None => f(),
+        }
+    }
+
+    fn scan_layer(&self, image_path: &Path, layer: &Layer, det: &mut Detector) -> LayerScan {
+        let mut visitor = ScanVisitor::new(det, self.options.window);
+        let walk = layer::walk(image_path, layer, &self.options.walk, &mut visitor);
+        LayerScan { walk, hits: visitor.hits }
+    }
+
+    /// The finding of match `m` at `location`.
+    fn finding(&self, m: &Match, location: Location) -> Finding {
+        Finding {
+            rule_id: m.rule_id.to_string(),
+            rule_name: m.rule_name.to_string(),
+            severity: m.severity,
+            confidence: m.confidence,
+            detector: m.kind,
+            fingerprint: finding::fingerprint(&m.rule_id, &m.secret),
+            redacted: finding::redact(&m.secret),
+            secret: self.options.show_secrets.then(|| String::from_utf8_lossy(&m.secret).into_owned()),
+            note: m.note.clone(),
+            locations: vec![location],
+            suppressed: None,
+            baselined: false,
+            sla: None,
+            fails_gate: None,
+        }
+    }
+
+    /// Resolve statuses and turn one image's hits (and its config's) into findings.
+    /// Also returns the redactor for the image's free text (`None` when secrets are shown).
+    fn assemble(
+        &self,
+        source: &ImageSource,
+        image: &Image,
+        layers: &[&LayerScan],
+        det: &mut Detector,
+    ) -> (Vec<Finding>, Option<Redactor>) {
+        let image_name = source.path().display().to_string();
+        let platform = image.platform.as_ref().map(|p| p.to_string());
+        let indexes: Vec<Option<&LayerIndex>> = layers.iter().map(|s| Some(&s.walk.index)).collect();
+        let mut out = FindingSet::new();
+        let mut secrets: Vec<Vec<u8>> = Vec::new();
+        // Where a secret in the image's metadata (config, history) is: no layer file, no status.
+        let metadata = |field: ConfigField, layer_index: Option<usize>, line_column: Option<(u64, u64)>, m: &Match| {
+            let layer_digest = layer_index.and_then(|i| image.layers.get(i)).and_then(|l| l.id()).map(|d| d.to_string());
+            Location {
+                image: image_name.clone(),
+                platform: platform.clone(),
+                source: field.source(),
+                config_key: Some(field),
+                layer_index,
+                layer_digest,
+                created_by: None,
+                path: None,
+                line: line_column.map(|(line, _)| line),
+                column: line_column.map(|(_, column)| column),
+                span: Some(Span { start: m.start, end: m.end }),
+                status: None,
+                removed_in_layer: None,
+                removed_by: None,
+                disposition: detect::disposition(None, m),
+                suppressed: None,
+            }
+        };
+        // Config and history first: the image's own metadata.
+        if self.options.scan_config
+            && let Some(config) = image.config.as_deref()
+        {
+            // The layer each history entry made, if it made one.
+            let history_layer: Vec<Option<usize>> = {
+                let mut n = 0;
+                config
+                    .history
+                    .iter()
+                    .map(|h| {
+                        if h.empty_layer {
+                            None
+                        } else {
+                            n += 1;
+                            Some(n - 1)
+                        }
+                    })
+                    .collect()
+            };
+            for item in config.secret_candidates() {
+                let mut matches = Vec::new();
+                det.scan_config(&item.field, item.value, &mut matches);
+                let layer_index = match item.field {
+                    ConfigField::History { entry, .. } => history_layer.get(entry).copied().flatten(),
+                    _ => None,
+                };
+                for m in matches {
+                    secrets.push(m.secret.clone());
+                    let location = metadata(item.field.clone(), layer_index, None, &m);
+                    out.add(self.finding(&m, location));
+                }
+            }
+        }
+        // A config that is not valid JSON of the expected shape is still searched, as text.
+        if self.options.scan_config
+            && let Some(raw) = image.unparsed_config.as_deref()
+        {
+            let mut matches = Vec::new();
+            det.scan(b"config.json", raw, Window::default(), &mut matches);
+            for m in matches {
+                secrets.push(m.secret.clone());
+                let location = metadata(ConfigField::Unparsed, None, Some((m.line, m.column)), &m);
+                out.add(self.finding(&m, location));
+            }
+        }
+        for (layer, scan) in image.layers.iter().zip(layers) {
+            let digest = layer.id().cloned().or_else(|| scan.walk.digest.clone()).map(|d| d.to_string());
+            for hit in &scan.hits {
+                let resolution = resolve::resolve(&indexes, layer.index, &hit.path, hit.ordinal);
+                secrets.push(hit.m.secret.clone());
+                let location = Location {
+                    image: image_name.clone(),
+                    platform: platform.clone(),
+                    source: Source::File,
+                    config_key: None,
+                    layer_index: Some(layer.index),
+                    layer_digest: digest.clone(),
+                    created_by: layer.created_by.clone(),
+                    path: Some(String::from_utf8_lossy(&hit.path).into_owned()),
+                    line: Some(hit.m.line),
+                    column: Some(hit.m.column),
+                    span: Some(Span { start: hit.m.start, end: hit.m.end }),
+                    status: Some(resolution.status),
+                    removed_in_layer: resolution.removed_in_layer,
+                    removed_by: resolution.removed_by,
+                    disposition: detect::disposition(Some(&hit.path), &hit.m),
+                    suppressed: None,
+                };
+                out.add(self.finding(&hit.m, location));
+            }
+        }
+        // created_by strings carry build arguments: never print a secret through them.
+        let redactor = (!self.options.show_secrets).then(|| Redactor::new(secrets));
+        let mut out = out.into_sorted();
+        if let Some(redactor) = &redactor {
+            for f in &mut out {
+                for loc in &mut f.locations {
+                    if let Some(cb) = &loc.created_by {
+                        loc.created_by = Some(redactor.redact(cb));
+                    }
+                }
+            }
+        }
+        (out, redactor)
+    }
+}
+
+
+/// Scan one image into a [`Report`]: the simple case.
+///
+/// # Errors
+/// Never in practice (a [`Collect`] sink does not fail); problems are in the report's `errors`.
+pub fn scan_path(path: impl AsRef<Path>, rules: &Rules) -> Result<Report, Error> {
+    let scanner = Scanner::new(rules);
+    let mut sink = Collect::new();
+    let stats = scanner.scan_path(path, &mut sink)?;
+    Ok(sink.into_report(stats))
+}
+

@@ -1,0 +1,423 @@
+//! The words every part of layerdig shares: how bad a secret is ([`Severity`]), how sure the
+//! detector is ([`Confidence`]), which detector found it ([`MatchKind`]), where it was read from
+//! ([`Source`]), what became of its file ([`Status`], [`RemovedBy`]), whether it needs action
+//! ([`Disposition`]), and lowercase hex.
+//!
+//! A leaf: it imports nothing of layerdig's, so every other module can use it without cycles.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// How bad a leaked secret of this kind is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Informational or weak credentials.
+    Low,
+    /// Credentials with a narrow blast radius.
+    Medium,
+    /// Credentials that grant real access.
+    High,
+    /// Credentials that grant broad access (cloud root keys, private keys, payment keys).
+    Critical,
+}
+
+impl Severity {
+    /// Every severity, most severe first.
+    pub const ALL: [Severity; 4] = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low];
+
+    /// The lowercase name used in rule files, JSON and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "low" => Ok(Severity::Low),
+            "medium" => Ok(Severity::Medium),
+            "high" => Ok(Severity::High),
+            "critical" => Ok(Severity::Critical),
+            other => Err(format!("unknown severity {other:?} (expected critical, high, medium or low)")),
+        }
+    }
+}
+
+/// How sure the detector is that a match is a real secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// A weak signal: a generic pattern, or a format check that failed.
+    Low,
+    /// A provider-specific pattern with no offline check available.
+    Medium,
+    /// A provider-specific pattern whose offline format check (checksum, structure) passed.
+    High,
+}
+
+impl Confidence {
+    /// The lowercase name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a finding is something a person must act on, or known noise kept for the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    /// A real-looking secret in a real place: rotate it.
+    Actionable,
+    /// Found under a test, fixture, example or documentation path, or in a library's self-test.
+    TestFixture,
+    /// A value the provider publishes in its own documentation (e.g. `AKIAIOSFODNN7EXAMPLE`).
+    DocumentedExample,
+}
+
+impl Disposition {
+    /// The snake_case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Actionable => "actionable",
+            Disposition::TestFixture => "test_fixture",
+            Disposition::DocumentedExample => "documented_example",
+        }
+    }
+}
+
+/// Where a location's secret was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// A file in a layer.
+    File,
+    /// The image configuration (`Env`, `Labels`, `Cmd`, `Entrypoint`).
+    Config,
+    /// A build history entry's `created_by`.
+    History,
+}
+
+impl Source {
+    /// The lowercase name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::File => "file",
+            Source::Config => "config",
+            Source::History => "history",
+        }
+    }
+}
+
+/// A file's fate in the final image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Visible in the final image.
+    Present,
+    /// Removed by a later layer, but still recoverable from this layer's blob.
+    Deleted,
+    /// Replaced by a later write of the same path, but still recoverable from this layer's blob.
+    Overwritten,
+}
+
+impl Status {
+    /// The lowercase name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Present => "present",
+            Status::Deleted => "deleted",
+            Status::Overwritten => "overwritten",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a file left the final image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemovedBy {
+    /// A `.wh.NAME` whiteout of the file or of a directory above it.
+    Whiteout,
+    /// An opaque directory marker (`.wh..wh..opq`) above it.
+    OpaqueDir,
+    /// A later layer put a file or link where one of its parent directories was.
+    ParentReplaced,
+    /// The same path written again.
+    Rewritten,
+}
+
+/// Which detector produced a match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKind {
+    /// A rule's regex (and validation).
+    Rule,
+    /// The entropy detector: a secret-named assignment or a URL password.
+    Entropy,
+    /// A credential file recognised by its path and shape.
+    CredentialFile,
+}
+
+impl MatchKind {
+    /// The snake_case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchKind::Rule => "rule",
+            MatchKind::Entropy => "entropy",
+            MatchKind::CredentialFile => "credential_file",
+        }
+    }
+}
+
+impl fmt::Display for MatchKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
+}
+
+/// A field of the image configuration a secret was found in: `Env[2]`, `Labels.maintainer`,
+/// `Cmd[0]`, `Entrypoint[1]`, `history[9].created_by`, or a config that did not parse.
+/// Reports write it as that text ([`fmt::Display`]); it is parsed only when a report is read back.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ConfigField {
+    /// The `Env` entry at this index (`KEY=VALUE`).
+    Env(usize),
+    /// The label with this name.
+    Label(String),
+    /// The `Cmd` argument at this index.
+    Cmd(usize),
+    /// The `Entrypoint` argument at this index.
+    Entrypoint(usize),
+    /// A field of the history entry at this index (counting entries that made no layer).
+    History {
+        /// The entry's index in `history`.
+        entry: usize,
+        /// Which of its fields.
+        field: HistoryField,
+    },
+    /// A configuration blob that is not valid JSON of the expected shape, searched as text.
+    Unparsed,
+}
+
+/// A text field of a history entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HistoryField {
+    /// The instruction (`created_by`), where build arguments are recorded.
+    CreatedBy,
+    /// The entry's comment.
+    Comment,
+}
+
+impl HistoryField {
+    /// The field's name in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistoryField::CreatedBy => "created_by",
+            HistoryField::Comment => "comment",
+        }
+    }
+}
+
+impl ConfigField {
+    /// Whether the field is the runtime configuration's or a history entry's.
+    pub fn source(&self) -> Source {
+        match self {
+            ConfigField::History { .. } => Source::History,
+            _ => Source::Config,
+        }
+    }
+
+    /// The text written for a config that did not parse.
+    const UNPARSED: &'static str = "(config that did not parse)";
+}
+
+impl fmt::Display for ConfigField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigField::Env(i) => write!(f, "Env[{i}]"),
+            ConfigField::Label(name) => write!(f, "Labels.{name}"),
+            ConfigField::Cmd(i) => write!(f, "Cmd[{i}]"),
+            ConfigField::Entrypoint(i) => write!(f, "Entrypoint[{i}]"),
+            ConfigField::History { entry, field } => write!(f, "history[{entry}].{}", field.as_str()),
+            ConfigField::Unparsed => f.write_str(ConfigField::UNPARSED),
+        }
+    }
+}
+
+impl std::str::FromStr for ConfigField {
+    type Err = String;
+
+    /// The text [`fmt::Display`] writes, back into a field (for reports read back from JSON).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let index = |rest: &str| rest.strip_suffix(']').and_then(|n| n.parse::<usize>().ok());
+        let parsed = if s == ConfigField::UNPARSED {
+            Some(ConfigField::Unparsed)
+        } else if let Some(name) = s.strip_prefix("Labels.") {
+            Some(ConfigField::Label(name.to_string()))
+        } else if let Some(rest) = s.strip_prefix("Env[") {
+            index(rest).map(ConfigField::Env)
+        } else if let Some(rest) = s.strip_prefix("Cmd[") {
+            index(rest).map(ConfigField::Cmd)
+        } else if let Some(rest) = s.strip_prefix("Entrypoint[") {
+            index(rest).map(ConfigField::Entrypoint)
+        } else if let Some(rest) = s.strip_prefix("history[") {
+            rest.split_once("].").and_then(|(n, field)| {
+                let entry = n.parse::<usize>().ok()?;
+                let field = match field {
+                    "created_by" => HistoryField::CreatedBy,
+                    "comment" => HistoryField::Comment,
+                    _ => return None,
+                };
+                Some(ConfigField::History { entry, field })
+            })
+        } else {
+            None
+        };
+        parsed.ok_or_else(|| format!("not a configuration field: {s:?}"))
+    }
+}
+
+impl Serialize for ConfigField {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConfigField {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl RemovedBy {
+    /// The snake_case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemovedBy::Whiteout => "whiteout",
+            RemovedBy::OpaqueDir => "opaque_dir",
+            RemovedBy::ParentReplaced => "parent_replaced",
+            RemovedBy::Rewritten => "rewritten",
+        }
+    }
+}
+
+/// Why a location is not reported as failing: the allow entry that matched it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Suppression {
+    /// The entry's position among the file's `[[allow]]` entries, from 1.
+    pub entry: usize,
+    /// The entry's reason.
+    pub reason: String,
+    /// The entry's expiry date, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+/// Where a finding stands against its fix-by deadline (the policy's `[sla]` table).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Sla {
+    /// When the secret was first seen: the baseline's record, else this scan.
+    pub first_seen: String,
+    /// When it must be fixed by: `first_seen` plus the time the policy gives its severity.
+    pub due: String,
+    /// Still `due`, or `overdue`.
+    pub state: SlaState,
+}
+
+/// Whether a finding's fix-by deadline has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SlaState {
+    /// The deadline is still ahead.
+    Due,
+    /// The deadline has passed.
+    Overdue,
+}
+
+impl SlaState {
+    /// The lowercase name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlaState::Due => "due",
+            SlaState::Overdue => "overdue",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_fields_print_and_parse_back() {
+        let fields = [
+            ConfigField::Env(3),
+            ConfigField::Label("org.opencontainers.image.source".into()),
+            ConfigField::Cmd(0),
+            ConfigField::Entrypoint(12),
+            ConfigField::History { entry: 9, field: HistoryField::CreatedBy },
+            ConfigField::History { entry: 0, field: HistoryField::Comment },
+            ConfigField::Unparsed,
+        ];
+        let texts = [
+            "Env[3]",
+            "Labels.org.opencontainers.image.source",
+            "Cmd[0]",
+            "Entrypoint[12]",
+            "history[9].created_by",
+            "history[0].comment",
+            "(config that did not parse)",
+        ];
+        for (field, text) in fields.iter().zip(texts) {
+            assert_eq!(field.to_string(), text);
+            assert_eq!(text.parse::<ConfigField>().as_ref(), Ok(field));
+        }
+        for bad in ["Env[x]", "env[1]", "history[1].user", "Cmd[1", ""] {
+            assert!(bad.parse::<ConfigField>().is_err(), "{bad}");
+        }
+        assert_eq!(ConfigField::Env(0).source(), Source::Config);
+        assert_eq!(ConfigField::History { entry: 1, field: HistoryField::CreatedBy }.source(), Source::History);
+    }
+}
