@@ -156,6 +156,10 @@ pub enum Format {
     Jsonl,
     /// SARIF 2.1.0, for GitHub code scanning and other tools.
     Sarif,
+    /// An in-toto Statement (v1) about the image digest(s), the JSON report as its predicate: to
+    /// sign and attach to the image as an attestation.
+    #[value(name = "in-toto")]
+    InToto,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -228,10 +232,11 @@ pub struct EngineArgs {
 /// What counts, and what fails the gate.
 #[derive(clap::Args, Debug, Clone)]
 pub struct PolicyArgs {
-    /// Exit 1 when an actionable finding is at or above this severity [default: high, or the
-    /// policy file's fail_on].
-    #[arg(long, value_enum)]
-    pub fail_on: Option<SeverityArg>,
+    /// Exit 1 when an actionable finding is at or above this severity, or with `overdue` when one
+    /// is past its fix-by deadline (the policy's [sla] table) [default: high, or the policy
+    /// file's fail_on].
+    #[arg(long, value_name = "critical|high|medium|low|overdue")]
+    pub fail_on: Option<layerdig::FailOn>,
     /// Report only findings at or above this severity.
     #[arg(long, value_enum)]
     pub min_severity: Option<SeverityArg>,
@@ -248,9 +253,19 @@ pub struct PolicyArgs {
     #[arg(long)]
     pub no_config: bool,
     /// Report and fail only on findings whose fingerprints are not in FILE (a baseline file or a
-    /// JSON report).
+    /// JSON report). With an [sla] table in the policy, known findings are still reported, their
+    /// deadlines counted from when the baseline first saw them.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// Judge deadlines and allow-entry expiry as of TIME (RFC 3339, e.g. 2026-12-01T00:00:00Z, or a
+    /// date) on a clock that stands still: durations read 0, so the report is reproducible.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<layerdig::Timestamp>,
+}
+
+/// `--now`: RFC 3339 or a date.
+pub fn parse_time(text: &str) -> Result<layerdig::Timestamp, String> {
+    layerdig::Timestamp::parse(text).ok_or_else(|| format!("not a time: {text:?} (e.g. 2026-12-01T00:00:00Z or 2026-12-01)"))
 }
 
 #[derive(clap::Args, Debug)]
@@ -304,6 +319,13 @@ pub struct BaselineArgs {
     /// Write the baseline to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Keep the `first_seen` of fingerprints FILE (an earlier baseline) already has, so fix-by
+    /// deadlines keep running.
+    #[arg(long, value_name = "FILE")]
+    pub previous: Option<PathBuf>,
+    /// Record new fingerprints as first seen at TIME instead of now (RFC 3339 or a date).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<layerdig::Timestamp>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

@@ -4,10 +4,11 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use anyhow::Result;
-use layerdig::{Detector, ImageSource, OpenOptions, Rules, Status};
+use layerdig::report::human;
+use layerdig::{ImageSource, OpenOptions, Rules, Status};
 
 use crate::args::{ImageArgs, ListFormat, LsArgs, RulesCommand};
-use crate::{human, load_rules};
+use crate::load_rules;
 
 fn open_image(args: &ImageArgs) -> Result<ImageSource> {
     let source = ImageSource::open_with(&args.image, &OpenOptions { platform: args.platform.clone() })?;
@@ -22,55 +23,20 @@ pub fn layers(args: ImageArgs) -> Result<ExitCode> {
     let mut out = BufWriter::new(io::stdout().lock());
     let mut incomplete = source.problems().iter().any(|p| p.is_incomplete());
     let mut doc = Vec::new();
-    // Build instructions carry build arguments: print them with the secrets in them redacted.
-    let mut detector = Detector::new(&Rules::builtin());
     for image in source.images() {
-        let (files, stats, problems) = layerdig::file_history(&source, image, None);
-        for p in &problems {
+        let listing = layerdig::list(&source, image, &Rules::builtin(), false, None);
+        for p in &listing.problems {
             eprintln!("layerdig: error: {p}");
             incomplete |= p.is_incomplete();
         }
-        let mut overwritten = vec![0u64; image.layers.len()];
-        let mut removed = vec![0u64; image.layers.len()];
-        for f in &files {
-            if let Some(m) = f.removed_in_layer.filter(|&m| m < image.layers.len() && m != f.layer_index) {
-                match f.status {
-                    Status::Overwritten => overwritten[m] += 1,
-                    Status::Deleted => removed[m] += 1,
-                    Status::Present => {}
-                }
+        let mut v = serde_json::to_value(&listing.image)?;
+        if let Some(layers) = v.get_mut("layers").and_then(serde_json::Value::as_array_mut) {
+            for (i, l) in layers.iter_mut().enumerate() {
+                l["files_deleted"] = serde_json::json!(listing.files_deleted.get(i).copied().unwrap_or(0));
+                l["overwritten"] = serde_json::json!(listing.overwritten.get(i).copied().unwrap_or(0));
             }
         }
-        let layers: Vec<serde_json::Value> = image
-            .layers
-            .iter()
-            .zip(&stats)
-            .map(|(l, s)| {
-                serde_json::json!({
-                    "index": l.index,
-                    "digest": l.digest.as_ref().map(|d| d.to_string()),
-                    "diff_id": l.diff_id.as_ref().map(|d| d.to_string()),
-                    "media_type": l.media_type.as_ref().map(|m| m.to_string()),
-                    "size": s.compressed_bytes.max(l.size),
-                    "uncompressed_size": s.uncompressed_bytes,
-                    "created_by": l.created_by.as_deref().map(|c| {
-                        detector.redact_config(&format!("history[{}].created_by", l.index), c)
-                    }),
-                    "files": s.files,
-                    "added": s.added,
-                    "deleted": s.deleted,
-                    "files_deleted": removed[l.index],
-                    "overwritten": overwritten[l.index],
-                })
-            })
-            .collect();
-        doc.push(serde_json::json!({
-            "path": source.path().display().to_string(),
-            "format": source.format().as_str(),
-            "digest": image.manifest_digest.as_ref().or(image.config_digest.as_ref()).map(|d| d.to_string()),
-            "platform": image.platform.as_ref().map(|p| p.to_string()),
-            "layers": layers,
-        }));
+        doc.push(v);
     }
     if args.format == ListFormat::Json {
         serde_json::to_writer_pretty(&mut out, &doc)?;
@@ -117,8 +83,9 @@ pub fn ls(args: LsArgs) -> Result<ExitCode> {
     let mut incomplete = source.problems().iter().any(|p| p.is_incomplete());
     let mut all = Vec::new();
     for image in source.images() {
-        let (files, _, problems) = layerdig::file_history(&source, image, None);
-        for p in &problems {
+        let listing = layerdig::list(&source, image, &Rules::builtin(), false, None);
+        let files = listing.files;
+        for p in &listing.problems {
             eprintln!("layerdig: error: {p}");
             incomplete |= p.is_incomplete();
         }

@@ -9,8 +9,6 @@
 #![allow(clippy::result_large_err)]
 
 mod args;
-mod gate;
-mod human;
 mod inspect;
 mod output;
 mod progress;
@@ -25,12 +23,17 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use layerdig::policy::{Date, Policy};
-use layerdig::{ErrorReport, OpenOptions, Rules, Scanner, Severity};
+use layerdig::gate::{Baseline, GateResult};
+use layerdig::policy::Policy;
+use layerdig::report::baseline::BaselinePrinter;
+use layerdig::report::human::HumanPrinter;
+use layerdig::report::intoto::InTotoPrinter;
+use layerdig::report::json::JsonPrinter;
+use layerdig::report::jsonl::JsonlPrinter;
+use layerdig::report::sarif::SarifPrinter;
+use layerdig::{Clock, End, ErrorReport, Gate, OpenOptions, Printer, Rules, Scanner};
 
 use crate::args::{BaselineArgs, Cli, Command, EngineArgs, Format, PolicyArgs, ScanArgs, SchemaKind, SweepArgs, When};
-use crate::gate::Judge;
-use crate::output::{BaselineOut, Emit, End, Gate, JsonOut, JsonlOut, SarifOut};
 use crate::progress::Bar;
 use crate::run::{Discover, Outcome, Runner};
 
@@ -76,7 +79,10 @@ fn panic_line(location: Option<&std::panic::Location<'_>>) -> String {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<layerdig::SinkError>().is_some_and(layerdig::SinkError::is_broken_pipe)
+    })
 }
 
 /// Load the built-in rules and any extra rule files.
@@ -89,35 +95,10 @@ pub fn load_rules(extra: &[PathBuf]) -> Result<Rules> {
     Ok(rules)
 }
 
-/// What to do about a problem, from its message.
-pub fn hint(message: &str) -> Option<&'static str> {
-    let m = message.to_ascii_lowercase();
-    let hint = if m.contains("digest mismatch") {
-        "the image was corrupted or altered after it was built: export or pull it again and compare digests"
-    } else if m.contains("missing from the image") {
-        "the archive lacks a layer (a partial pull or export?): export the image again with all its layers"
-    } else if m.contains("corrupt or truncated") {
-        "the file is damaged or was cut short: copy or export it again; the other layers were scanned"
-    } else if m.contains("per-layer cap") {
-        "the layer is huge or a decompression bomb; the part before the cap was scanned"
-    } else if m.contains("no such file") || m.contains("not found") {
-        "check the path"
-    } else if m.contains("permission denied") {
-        "layerdig needs read access to the image files"
-    } else if m.contains("no image for platform") {
-        "list the image's platforms with `layerdig layers`, or drop --platform"
-    } else if m.contains("not an image") || m.contains("unrecognised") || m.contains("unrecognized") {
-        "layerdig reads docker save archives, OCI layouts and oci-archives, layer tarballs and directories"
-    } else {
-        return None;
-    };
-    Some(hint)
-}
-
 /// A problem as one stderr line, with what to do about it.
 pub fn error_line(e: &ErrorReport) -> String {
     let label = if e.incomplete { "error" } else { "warning" };
-    match hint(&e.message) {
+    match e.hint() {
         Some(h) => format!("layerdig: {label}: {} ({h})", e.message),
         None => format!("layerdig: {label}: {}", e.message),
     }
@@ -141,37 +122,42 @@ fn use_color(when: When, to_file: bool) -> bool {
 struct Setup {
     rules: Rules,
     scanner: Scanner,
-    judge: Judge,
+    gate: Gate,
     bar: Option<Arc<Bar>>,
     threads: usize,
     open: OpenOptions,
-    policy_file: Option<String>,
-    baseline_file: Option<String>,
 }
 
 impl Setup {
     fn new(engine: &EngineArgs, policy: Option<&PolicyArgs>, show_secrets: bool, images: Option<u64>) -> Result<Setup> {
+        let clock = match policy.and_then(|p| p.now) {
+            Some(t) => Clock::Fixed(t),
+            None => Clock::System,
+        };
         // The policy and baseline first: a mistake in them is reported before the slower work.
-        let judge = match policy {
-            None => Judge::everything(),
+        let gate = match policy {
+            // A baseline reports everything and fails on nothing.
+            None => Gate::new(Policy::default(), clock),
             Some(p) => {
-                let loaded = Policy::discover(p.config.as_deref(), p.no_config, Date::today())?;
+                let loaded = Policy::discover(p.config.as_deref(), p.no_config, clock.now().date())?;
                 for w in loaded.expiry_warnings() {
                     warn(&w);
                 }
-                let baseline = p.baseline.as_deref().map(output::load_baseline).transpose()?;
-                Judge {
-                    fail_on: p.fail_on.map(Severity::from).or(loaded.fail_on).unwrap_or(Severity::High),
-                    min_severity: p.min_severity.map(Into::into),
-                    statuses: p.status.iter().map(|s| (*s).into()).collect(),
-                    include_test_fixtures: p.include_test_fixtures,
-                    baseline,
-                    policy: loaded,
+                let mut gate = Gate::new(loaded, clock)
+                    .min_severity(p.min_severity.map(Into::into))
+                    .statuses(p.status.iter().map(|s| (*s).into()).collect())
+                    .include_test_fixtures(p.include_test_fixtures);
+                if let Some(fail_on) = p.fail_on {
+                    gate = gate.fail_on(fail_on);
                 }
+                if let Some(path) = &p.baseline {
+                    gate = gate.baseline(Baseline::load(path)?, Some(path.display().to_string()));
+                }
+                gate
             }
         };
         let rules = load_rules(&engine.rules)?;
-        for id in judge.policy.overrides().keys() {
+        for id in gate.policy().overrides().keys() {
             if rules.get(id).is_none() {
                 warn(&format!("policy: severity override for {id:?}, which no loaded rule has"));
             }
@@ -180,7 +166,7 @@ impl Setup {
             engine.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
         let bar = Bar::new(engine.progress, engine.quiet, images).map(Arc::new);
         let mut builder = Scanner::builder();
-        builder.show_secrets(show_secrets).platform(engine.platform.clone());
+        builder.show_secrets(show_secrets).platform(engine.platform.clone()).clock(clock);
         if engine.threads.is_some() {
             builder.threads(threads);
         }
@@ -191,22 +177,13 @@ impl Setup {
             builder.progress(bar.clone());
         }
         let scanner = builder.build(&rules)?;
-        Ok(Setup {
-            policy_file: judge.policy.source.as_ref().map(|p| p.display().to_string()),
-            baseline_file: policy.and_then(|p| p.baseline.as_ref()).map(|p| p.display().to_string()),
-            rules,
-            scanner,
-            judge,
-            bar,
-            threads,
-            open: OpenOptions { platform: engine.platform.clone() },
-        })
+        Ok(Setup { rules, scanner, gate, bar, threads, open: OpenOptions { platform: engine.platform.clone() } })
     }
 
     fn runner(&self, workers: usize, images_only: bool, errors_to_stderr: bool) -> Runner<'_> {
         Runner {
             scanner: &self.scanner,
-            judge: &self.judge,
+            gate: &self.gate,
             workers,
             progress: self.bar.clone(),
             open: self.open.clone(),
@@ -216,36 +193,27 @@ impl Setup {
     }
 
     /// Finish the output and decide the exit status.
-    fn finish(&self, emit: Box<dyn Emit>, outcome: &Outcome, started: Instant) -> Result<ExitCode> {
+    fn finish(&self, emit: Box<dyn Printer>, outcome: &Outcome, started: Instant) -> Result<ExitCode> {
         if let Some(bar) = &self.bar {
             bar.finish();
         }
-        let gate_code = u8::from(outcome.failed);
+        let gate_code = u8::from(outcome.counts.failed);
         if let Some(e) = &outcome.write_error {
-            if e.kind() == io::ErrorKind::BrokenPipe {
+            if e.is_broken_pipe() {
                 return Ok(ExitCode::from(gate_code));
             }
             anyhow::bail!("writing the report: {e}");
         }
         let mut stats = outcome.stats.clone();
-        stats.duration_ms = started.elapsed().as_millis() as u64;
-        let code = if stats.incomplete { 2 } else { gate_code };
-        let end = End {
-            stats,
-            baselined: outcome.baselined,
-            filtered: outcome.filtered,
-            gate: Gate {
-                fail_on: self.judge.fail_on,
-                include_test_fixtures: self.judge.include_test_fixtures,
-                policy: self.policy_file.clone(),
-                baseline: self.baseline_file.clone(),
-                result: ["pass", "fail", "incomplete"][usize::from(code)],
-                exit_code: code,
-            },
-        };
-        match emit.finish(&end) {
+        stats.duration_ms = self.gate.clock().elapsed_ms(started);
+        stats.baselined = outcome.counts.baselined;
+        stats.filtered = outcome.counts.filtered;
+        let gate = self.gate.report(outcome.counts.failed, stats.incomplete, 0);
+        let code = gate.exit_code;
+        debug_assert_eq!(gate.result, GateResult::of(outcome.counts.failed, stats.incomplete));
+        match emit.finish(&End { stats, gate: Some(gate) }) {
             Ok(()) => Ok(ExitCode::from(code)),
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::from(gate_code)),
+            Err(e) if e.is_broken_pipe() => Ok(ExitCode::from(gate_code)),
             Err(e) => Err(anyhow::Error::new(e).context("writing the report")),
         }
     }
@@ -255,15 +223,16 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let setup = Setup::new(&args.engine, Some(&args.policy), args.show_secrets, Some(args.images.len() as u64))?;
     let out = output::open_output(args.output.as_deref(), args.show_secrets)?;
-    let emit: Box<dyn Emit> = match args.format {
+    let emit: Box<dyn Printer> = match args.format {
         Format::Human => {
             let color = use_color(args.color, args.output.is_some());
             let order = args.images.iter().map(|p| p.display().to_string()).collect();
-            Box::new(human::HumanPrinter::new(out, color, args.engine.quiet, order))
+            Box::new(HumanPrinter::new(out, color, args.engine.quiet, order))
         }
-        Format::Json => Box::new(JsonOut::new(out)),
-        Format::Jsonl => Box::new(JsonlOut::new(out)),
-        Format::Sarif => Box::new(SarifOut::new(out, &setup.rules, setup.judge.policy.overrides().clone())),
+        Format::Json => Box::new(JsonPrinter::new(out)),
+        Format::Jsonl => Box::new(JsonlPrinter::new(out)),
+        Format::Sarif => Box::new(SarifPrinter::new(out, &setup.rules)),
+        Format::InToto => Box::new(InTotoPrinter::new(out)),
     };
     let workers = setup.threads.min(args.images.len());
     let runner = setup.runner(workers, false, args.format != Format::Human);
@@ -284,7 +253,7 @@ fn sweep(args: SweepArgs) -> Result<ExitCode> {
     // Image workers: each holds one image's layer indexes and findings at a time.
     let workers = setup.threads.clamp(1, 4);
     let runner = setup.runner(workers, true, true);
-    let (emit, outcome) = runner.run(discover, Box::new(JsonlOut::new(out)));
+    let (emit, outcome) = runner.run(discover, Box::new(JsonlPrinter::new(out)));
     let problems = problems.lock().map(|p| p.clone()).unwrap_or_default();
     for p in &problems {
         eprintln!("layerdig: error: cannot read directory {p}");
@@ -369,10 +338,12 @@ fn sweep_table(outcome: &Outcome, root: &Path) {
 fn baseline(args: BaselineArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let setup = Setup::new(&args.engine, None, false, Some(args.images.len() as u64))?;
+    let previous = args.previous.as_deref().map(Baseline::load).transpose()?;
+    let now = args.now.map(Clock::Fixed).unwrap_or_default().now();
     let out = output::open_output(args.output.as_deref(), false)?;
     let workers = setup.threads.min(args.images.len());
     let runner = setup.runner(workers, false, true);
-    let (emit, outcome) = runner.run(args.images.clone().into_iter(), Box::new(BaselineOut::new(out)));
+    let (emit, outcome) = runner.run(args.images.clone().into_iter(), Box::new(BaselinePrinter::new(out, previous, now)));
     let code = setup.finish(emit, &outcome, started)?;
     // A baseline never fails a gate: only errors count.
     let code = if outcome.stats.incomplete || outcome.write_error.is_some() { code } else { ExitCode::SUCCESS };

@@ -4,17 +4,16 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use layerdig::gate::{Counts, Judging};
 use layerdig::{
-    ErrorReport, Finding, ImageFormat, ImageReport, ImageSource, OpenOptions, Scanner, Severity, Sink, Stats,
+    ErrorReport, Finding, Gate, ImageFormat, ImageReport, ImageSource, OpenOptions, Printer, Scanner, Severity, Sink,
+    SinkError, Stats,
 };
 
-use crate::gate::{Judge, Verdict};
-use crate::output::Emit;
 use crate::progress::Bar;
 
 /// One row of the sweep's summary table.
@@ -34,26 +33,25 @@ pub struct Row {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub stats: Stats,
-    pub failed: bool,
-    pub baselined: u64,
-    pub filtered: u64,
+    /// What the gate left out, and whether anything failed.
+    pub counts: Counts,
     /// `.tar` files a sweep found that are not images.
     pub skipped: Vec<PathBuf>,
     /// Per input path.
     pub rows: BTreeMap<String, Row>,
     /// The first error writing the output (a closed pipe, a full disk).
-    pub write_error: Option<io::Error>,
+    pub write_error: Option<SinkError>,
 }
 
 struct Shared {
-    emit: Box<dyn Emit>,
+    emit: Box<dyn Printer>,
     outcome: Outcome,
 }
 
 /// Runs scans.
 pub struct Runner<'a> {
     pub scanner: &'a Scanner,
-    pub judge: &'a Judge,
+    pub gate: &'a Gate,
     pub workers: usize,
     pub progress: Option<Arc<Bar>>,
     pub open: OpenOptions,
@@ -65,7 +63,7 @@ pub struct Runner<'a> {
 
 impl Runner<'_> {
     /// Scan every input; returns the output (to finish) and the outcome.
-    pub fn run<I>(&self, inputs: I, emit: Box<dyn Emit>) -> (Box<dyn Emit>, Outcome)
+    pub fn run<I>(&self, inputs: I, emit: Box<dyn Printer>) -> (Box<dyn Printer>, Outcome)
     where
         I: Iterator<Item = PathBuf> + Send,
     {
@@ -89,7 +87,8 @@ impl Runner<'_> {
             let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
             let Some(path) = next else { return };
             let key = path.display().to_string();
-            let mut sink = WorkerSink { runner: self, shared, stop, key: key.clone(), image: None };
+            let mut worker = WorkerSink { runner: self, shared, stop, key: key.clone() };
+            let mut sink = Judging::new(self.gate, &mut worker);
             let result = if self.images_only {
                 match ImageSource::open_with(&path, &self.open) {
                     Ok(source) if is_image(source.format()) => self.scanner.scan_source(&source, &mut sink),
@@ -98,24 +97,21 @@ impl Runner<'_> {
                         continue;
                     }
                     Err(e) => {
-                        let report = ErrorReport {
-                            image: key.clone(),
-                            layer_index: None,
-                            layer_digest: None,
-                            path: None,
-                            incomplete: true,
-                            message: e.to_string(),
-                        };
-                        sink.error(&report).map(|_| Stats { errors: 1, incomplete: true, ..Stats::default() })
+                        let report = ErrorReport::from_error(&path, &e);
+                        sink.error(&report)
+                            .map(|_| Stats { errors: 1, incomplete: true, ..Stats::default() })
+                            .map_err(layerdig::Error::from)
                     }
                 }
             } else {
                 self.scanner.scan_path(&path, &mut sink)
             };
+            let counts = sink.counts;
             if let Some(bar) = &self.progress {
                 bar.image_done();
             }
             let mut g = lock(shared);
+            g.outcome.counts.merge(counts);
             match result {
                 Ok(stats) => {
                     let row = g.outcome.rows.entry(key).or_default();
@@ -148,35 +144,33 @@ fn is_image(format: ImageFormat) -> bool {
     )
 }
 
-/// The sink one worker scans into: judges each finding, then hands it to the shared output.
+/// The sink one worker scans into, behind the gate: counts each judged finding for the sweep's
+/// table, then hands it to the shared output.
 struct WorkerSink<'r, 'a> {
     runner: &'r Runner<'a>,
     shared: &'r Mutex<Shared>,
     stop: &'r AtomicBool,
     key: String,
-    /// The image whose findings are coming (the scanner sends it first).
-    image: Option<ImageReport>,
 }
 
 impl WorkerSink<'_, '_> {
-    fn wrote(&self, g: &mut Shared, r: io::Result<()>) -> Result<bool, layerdig::Error> {
+    fn wrote(&self, g: &mut Shared, r: Result<bool, SinkError>) -> Result<bool, SinkError> {
         match r {
-            Ok(()) => Ok(!self.stop.load(Ordering::Relaxed)),
+            Ok(go_on) => Ok(go_on && !self.stop.load(Ordering::Relaxed)),
             Err(e) => {
                 let message = e.to_string();
                 if g.outcome.write_error.is_none() {
                     g.outcome.write_error = Some(e);
                 }
                 self.stop.store(true, Ordering::Relaxed);
-                Err(layerdig::Error::Sink(message))
+                Err(SinkError::Other(message))
             }
         }
     }
 }
 
 impl Sink for WorkerSink<'_, '_> {
-    fn image(&mut self, image: &ImageReport) -> Result<bool, layerdig::Error> {
-        self.image = Some(image.clone());
+    fn image(&mut self, image: &ImageReport) -> Result<bool, SinkError> {
         let mut g = lock(self.shared);
         let row = g.outcome.rows.entry(self.key.clone()).or_default();
         row.format = image.format.clone();
@@ -186,35 +180,21 @@ impl Sink for WorkerSink<'_, '_> {
         self.wrote(&mut g, r)
     }
 
-    fn finding(&mut self, finding: &Finding) -> Result<bool, layerdig::Error> {
-        let verdict = self.runner.judge.judge(finding, self.image.as_ref());
+    fn finding(&mut self, f: &Finding) -> Result<bool, SinkError> {
         let mut g = lock(self.shared);
-        match verdict {
-            Verdict::Baselined => {
-                g.outcome.baselined += 1;
-                Ok(!self.stop.load(Ordering::Relaxed))
-            }
-            Verdict::Filtered => {
-                g.outcome.filtered += 1;
-                Ok(!self.stop.load(Ordering::Relaxed))
-            }
-            Verdict::Report(j) => {
-                g.outcome.failed |= j.fails;
-                let row = g.outcome.rows.entry(self.key.clone()).or_default();
-                if j.is_suppressed() {
-                    row.suppressed += 1;
-                } else {
-                    let i = Severity::ALL.iter().position(|s| *s == j.finding.severity).unwrap_or(3);
-                    row.by_severity[i] += 1;
-                }
-                row.failing += u64::from(j.fails);
-                let r = g.emit.finding(*j);
-                self.wrote(&mut g, r)
-            }
+        let row = g.outcome.rows.entry(self.key.clone()).or_default();
+        if f.is_suppressed() {
+            row.suppressed += 1;
+        } else {
+            let i = Severity::ALL.iter().position(|s| *s == f.severity).unwrap_or(3);
+            row.by_severity[i] += 1;
         }
+        row.failing += u64::from(f.fails_gate == Some(true));
+        let r = g.emit.finding(f);
+        self.wrote(&mut g, r)
     }
 
-    fn error(&mut self, error: &ErrorReport) -> Result<bool, layerdig::Error> {
+    fn error(&mut self, error: &ErrorReport) -> Result<bool, SinkError> {
         if self.runner.errors_to_stderr {
             let line = crate::error_line(error);
             match &self.runner.progress {

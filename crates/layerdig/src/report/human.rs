@@ -113,7 +113,7 @@ fn story(loc: &Location, image: Option<&ImageReport>) -> String {
         image
             .and_then(|img| img.layers.iter().find(|l| l.index == i))
             .and_then(|l| l.created_by.as_deref())
-            .map(|c| format!(" ({})", instruction(c, 40)))
+            .map(|c| format!(" ({})", instruction(c, 28)))
             .unwrap_or_default()
     };
     match loc.source {
@@ -127,7 +127,7 @@ fn story(loc: &Location, image: Option<&ImageReport>) -> String {
             }
             let mut told = place;
             if let Some(i) = loc.layer_index {
-                let made = loc.created_by.as_deref().map(|c| format!(" ({})", instruction(c, 40))).unwrap_or_default();
+                let made = loc.created_by.as_deref().map(|c| format!(" ({})", instruction(c, 28))).unwrap_or_default();
                 told.push_str(&format!("  added in layer {i}{made}"));
             }
             match (loc.status, loc.removed_in_layer) {
