@@ -89,6 +89,14 @@ pub fn policy_error(e: layerdig::policy::PolicyError) -> PyErr {
     PolicyError::new_err(message)
 }
 
+/// A baseline that cannot be read is an OSError; one that is not a baseline, a PolicyError.
+pub fn baseline_error(e: layerdig::gate::BaselineError) -> PyErr {
+    match &e {
+        layerdig::gate::BaselineError::Read { path, source } => os_error(path, source),
+        _ => PolicyError::new_err(e.to_string()),
+    }
+}
+
 /// `OSError(errno, strerror, filename)`, which Python turns into the matching subclass
 /// (`FileNotFoundError` for ENOENT, `PermissionError` for EACCES, ...).
 fn os_error(path: &std::path::Path, source: &std::io::Error) -> PyErr {

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use layerdig::policy::Policy;
-use layerdig::{ErrorReport as CoreErrorReport, ImageReport, ImageSource, Scanner, Sink};
+use layerdig::gate::Judging;
+use layerdig::{ErrorReport as CoreErrorReport, Gate, ImageReport, ImageSource, Scanner, Sink, SinkError};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::errors::Error;
-use crate::types::{ErrorReport, Finding, Image, Stats, suppressions};
+use crate::types::{ErrorReport, Finding, Image, Stats};
 
 /// How many results may wait in the channel before the scanner blocks.
 const BOUND: usize = 64;
@@ -29,31 +29,20 @@ enum Msg {
     Done(Result<layerdig::Stats, layerdig::Error>),
 }
 
-/// Sends everything to the iterator; stops the scan once the iterator is gone. With a policy,
-/// findings get its severity overrides and the suppressions of its allow entries (judged with
-/// the image report sent just before them, as the CLI does).
+/// Sends everything to the iterator (behind the gate, which judged each finding); stops the
+/// scan once the iterator is gone.
 struct ChannelSink {
     tx: SyncSender<Msg>,
-    policy: Option<Arc<Policy>>,
-    image: Option<ImageReport>,
 }
 
 impl Sink for ChannelSink {
-    fn image(&mut self, image: &ImageReport) -> Result<bool, layerdig::Error> {
-        if self.policy.is_some() {
-            self.image = Some(image.clone());
-        }
+    fn image(&mut self, image: &ImageReport) -> Result<bool, SinkError> {
         Ok(self.tx.send(Msg::Image(Box::new(image.clone()))).is_ok())
     }
-    fn finding(&mut self, finding: &layerdig::Finding) -> Result<bool, layerdig::Error> {
-        let mut finding = Finding::new(finding.clone());
-        if let Some(policy) = &self.policy {
-            finding.inner.severity = policy.severity(&finding.inner.rule_id, finding.inner.severity);
-            finding.suppressed = suppressions(policy, &finding.inner, self.image.as_slice());
-        }
-        Ok(self.tx.send(Msg::Finding(Box::new(finding))).is_ok())
+    fn finding(&mut self, finding: &layerdig::Finding) -> Result<bool, SinkError> {
+        Ok(self.tx.send(Msg::Finding(Box::new(Finding::new(finding.clone())))).is_ok())
     }
-    fn error(&mut self, error: &CoreErrorReport) -> Result<bool, layerdig::Error> {
+    fn error(&mut self, error: &CoreErrorReport) -> Result<bool, SinkError> {
         Ok(self.tx.send(Msg::Error(Box::new(error.clone()))).is_ok())
     }
 }
@@ -82,11 +71,12 @@ pub struct ScanIterator {
 }
 
 impl ScanIterator {
-    pub fn start(scanner: Scanner, source: ImageSource, policy: Option<Arc<Policy>>) -> ScanIterator {
+    pub fn start(scanner: Scanner, source: ImageSource, gate: Arc<Gate>) -> ScanIterator {
         let (tx, rx) = sync_channel(BOUND);
         let thread = std::thread::spawn(move || {
             let _active = crate::Active::enter();
-            let mut sink = ChannelSink { tx: tx.clone(), policy, image: None };
+            let mut channel = ChannelSink { tx: tx.clone() };
+            let mut sink = Judging::new(&gate, &mut channel);
             let result = scanner.scan_source(&source, &mut sink);
             let _ = tx.send(Msg::Done(result));
         });
@@ -114,9 +104,9 @@ impl ScanIterator {
             let msg = match rx.recv_timeout(SIGNAL_POLL) {
                 Ok(msg) => msg,
                 Err(RecvTimeoutError::Timeout) => return Step::Timeout,
-                Err(RecvTimeoutError::Disconnected) => {
-                    Msg::Done(Err(layerdig::Error::Sink("the scan thread ended without a result".into())))
-                }
+                Err(RecvTimeoutError::Disconnected) => Msg::Done(Err(layerdig::Error::Sink(SinkError::Other(
+                    "the scan thread ended without a result".into(),
+                )))),
             };
             match msg {
                 Msg::Image(image) => state.images.push(*image),

@@ -12,16 +12,11 @@ mod types;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use layerdig::detect::Detector;
-use layerdig::layer::{Content, Entry, Flow, LayerVisitor, WalkOptions};
-use layerdig::policy::{Date, Policy};
-use layerdig::{
-    Collect, ErrorReport as CoreErrorReport, Image as CoreImage, ImageReport, ImageSource, LayerReport, OpenOptions,
-    Platform, Scanner, Sink, Status,
-};
+use layerdig::gate::{Baseline, Judging};
+use layerdig::policy::Policy;
+use layerdig::{Clock, Collect, End, FailOn, Gate, ImageSource, OpenOptions, Platform, Scanner, Status, Timestamp};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use rayon::prelude::*;
 
 use crate::errors::Error;
 use crate::rules::Rules;
@@ -45,9 +40,10 @@ fn scanner(
     show_secrets: bool,
     threads: Option<usize>,
     platform: Option<Platform>,
+    clock: Clock,
 ) -> Result<Scanner, Error> {
     let mut builder = Scanner::builder();
-    builder.show_secrets(show_secrets).platform(platform);
+    builder.show_secrets(show_secrets).platform(platform).clock(clock);
     if let Some(n) = threads {
         builder.threads(n);
     }
@@ -58,54 +54,40 @@ fn open(path: &Path, platform: Option<Platform>) -> Result<ImageSource, Error> {
     Ok(ImageSource::open_with(path, &OpenOptions { platform })?)
 }
 
-/// Load the policy file `config` names (expired allow entries are issued as
-/// `LayerdigWarning`s, as the CLI warns about them). OSError when it cannot be read,
-/// PolicyError when it is not valid.
-fn load_policy(py: Python<'_>, config: Option<PathBuf>) -> PyResult<Option<Arc<Policy>>> {
-    let Some(path) = config else {
-        return Ok(None);
+/// The gate a scan's findings are judged by: the policy file `config` names (else none), the
+/// call's `fail_on` (else the policy's, else `high`), a baseline, and the clock (`now` fixes it).
+/// Expired allow entries are issued as `LayerdigWarning`s, as the CLI warns about them.
+pub(crate) fn gate(
+    py: Python<'_>,
+    config: Option<PathBuf>,
+    fail_on: Option<&str>,
+    baseline: Option<PathBuf>,
+    now: Option<&str>,
+) -> PyResult<Gate> {
+    let clock = match now {
+        Some(text) => Clock::Fixed(Timestamp::parse(text).ok_or_else(|| {
+            PyValueError::new_err(format!("now: not a time: {text:?} (e.g. 2026-12-01T00:00:00Z or 2026-12-01)"))
+        })?),
+        None => Clock::System,
     };
-    let policy = py.detach(|| Policy::load(&path, Date::today())).map_err(errors::policy_error)?;
-    errors::warn_all(py, &policy.expiry_warnings())?;
-    Ok(Some(Arc::new(policy)))
-}
-
-/// Passes everything on to `inner`, with the policy's severity overrides applied to findings.
-pub(crate) struct Overridden<'a> {
-    policy: &'a Policy,
-    inner: &'a mut dyn Sink,
-}
-
-impl Sink for Overridden<'_> {
-    fn image(&mut self, image: &ImageReport) -> Result<bool, layerdig::Error> {
-        self.inner.image(image)
-    }
-    fn finding(&mut self, finding: &layerdig::Finding) -> Result<bool, layerdig::Error> {
-        let severity = self.policy.severity(&finding.rule_id, finding.severity);
-        if severity == finding.severity {
-            return self.inner.finding(finding);
+    let fail_on = fail_on.map(|f| f.parse::<FailOn>().map_err(PyValueError::new_err)).transpose()?;
+    let policy = match config {
+        Some(path) => {
+            let policy = py.detach(|| Policy::load(&path, clock.now().date())).map_err(errors::policy_error)?;
+            errors::warn_all(py, &policy.expiry_warnings())?;
+            policy
         }
-        let mut finding = finding.clone();
-        finding.severity = severity;
-        self.inner.finding(&finding)
+        None => Policy::default(),
+    };
+    let mut gate = Gate::new(policy, clock);
+    if let Some(fail_on) = fail_on {
+        gate = gate.fail_on(fail_on);
     }
-    fn error(&mut self, error: &CoreErrorReport) -> Result<bool, layerdig::Error> {
-        self.inner.error(error)
+    if let Some(path) = baseline {
+        let loaded = py.detach(|| Baseline::load(&path)).map_err(errors::baseline_error)?;
+        gate = gate.baseline(loaded, Some(path.display().to_string()));
     }
-}
-
-/// Run `f` in a thread pool of `threads` workers (or rayon's global pool).
-fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, Error> {
-    match threads {
-        Some(n) => {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .map_err(|e| layerdig::Error::Sink(format!("thread pool: {e}")))?;
-            Ok(pool.install(f))
-        }
-        None => Ok(f()),
-    }
+    Ok(gate)
 }
 
 /// Scan an image for secrets in every layer, its configuration and its build history.
@@ -114,19 +96,25 @@ fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Res
 /// tar, a single layer tarball (plain, gzip or zstd) or a directory. The GIL is released for
 /// the whole scan.
 ///
-/// `config` names a policy file (`layerdig.toml`, as the CLI reads it): its `[severity]`
-/// overrides change the findings' severity, and the locations its `[[allow]]` entries match
-/// are marked (`Location.suppressed`, and `Finding.suppressed` when every location is) but
-/// kept. Its `fail_on` is the CLI's gate and is not used here. Expired allow entries suppress
+/// The findings are judged as `layerdig scan` judges them, so `Report.to_json()` and
+/// `Report.to_sarif()` write the same bytes the CLI does for the same image and options:
+/// `config` names a policy file (`layerdig.toml`): its `[severity]` overrides change the
+/// findings' severity, the locations its `[[allow]]` entries match are marked
+/// (`Location.suppressed`, and `Finding.suppressed` when every location is) but kept, its
+/// `[sla]` deadlines give each finding its `sla`, and its `fail_on` (or the call's: a severity
+/// or `"overdue"`, default `"high"`) decides `Finding.fails_gate` and `Report.gate`.
+/// `baseline` names a baseline file (findings it knows are left out, or with an `[sla]` kept
+/// and marked `baselined`). `now` (RFC 3339 or a date) judges deadlines and expiry as of that
+/// moment on a clock that stands still (durations read 0). Expired allow entries suppress
 /// nothing and are issued as `LayerdigWarning`s.
 ///
-/// Raises FileNotFoundError (or another OSError) when the path or the policy file cannot be
-/// read, ImageFormatError when it is not an image or no image has the requested platform,
-/// PolicyError for an invalid policy file, ValueError for a malformed platform or threads=0.
-/// Problems inside the image (a corrupt layer, a digest mismatch) do not raise: they are in
-/// `Report.errors`.
+/// Raises FileNotFoundError (or another OSError) when the path, the policy file or the baseline
+/// cannot be read, ImageFormatError when it is not an image or no image has the requested
+/// platform, PolicyError for an invalid policy file or baseline, ValueError for a malformed
+/// platform, threshold, time or threads=0. Problems inside the image (a corrupt layer, a digest
+/// mismatch) do not raise: they are in `Report.errors`.
 #[pyfunction]
-#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None))]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None))]
 #[allow(clippy::too_many_arguments)]
 fn scan(
     py: Python<'_>,
@@ -136,35 +124,41 @@ fn scan(
     threads: Option<usize>,
     rules: Option<PyRef<'_, Rules>>,
     config: Option<PathBuf>,
+    fail_on: Option<&str>,
+    baseline: Option<PathBuf>,
+    now: Option<&str>,
 ) -> PyResult<Report> {
     let platform = parse_platform(platform)?;
     let threads = check_threads(threads)?;
-    let policy = load_policy(py, config)?;
+    let gate = gate(py, config, fail_on, baseline, now)?;
     let rules = rules.map(|r| r.inner.clone());
-    let scan_policy = policy.clone();
     let (report, rules) = detach(py, move || -> Result<_, Error> {
+        let started = std::time::Instant::now();
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, threads, platform.clone())?;
+        let scanner = scanner(&rules, show_secrets, threads, platform.clone(), gate.clock())?;
         let source = open(&path, platform)?;
-        let mut sink = Collect::new();
-        let stats = match &scan_policy {
-            Some(policy) => scanner.scan_source(&source, &mut Overridden { policy, inner: &mut sink })?,
-            None => scanner.scan_source(&source, &mut sink)?,
-        };
-        Ok((sink.into_report(stats), rules))
+        let mut collect = Collect::new();
+        let mut judging = Judging::new(&gate, &mut collect);
+        let mut stats = scanner.scan_source(&source, &mut judging)?;
+        let counts = judging.counts;
+        stats.duration_ms = gate.clock().elapsed_ms(started);
+        stats.baselined = counts.baselined;
+        stats.filtered = counts.filtered;
+        let report = gate.report(counts.failed, stats.incomplete, 0);
+        Ok((collect.finish(&End { stats, gate: Some(report) }), rules))
     })?;
-    Report::new(py, report, rules, policy.as_deref())
+    Report::new(py, report, rules)
 }
 
 /// Scan an image like `scan()`, yielding each finding as soon as the scanner produces it.
 ///
 /// The scan runs on a background thread; waiting for the next finding releases the GIL.
 /// After the last finding the iterator's `images`, `errors` and `stats` hold the rest of the
-/// report. `config` applies a policy file as in `scan()` (a finding found in several images is
-/// yielded once per image, each with its own suppressions). Raises like `scan()` (opening and
-/// policy errors at the call, not at the first `next()`).
+/// report. The findings are judged as in `scan()` (a finding found in several images is
+/// yielded once per image). Raises like `scan()` (opening, policy and baseline errors at the
+/// call, not at the first `next()`).
 #[pyfunction]
-#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None))]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None))]
 #[allow(clippy::too_many_arguments)]
 fn iter_scan(
     py: Python<'_>,
@@ -174,18 +168,22 @@ fn iter_scan(
     threads: Option<usize>,
     rules: Option<PyRef<'_, Rules>>,
     config: Option<PathBuf>,
+    fail_on: Option<&str>,
+    baseline: Option<PathBuf>,
+    now: Option<&str>,
 ) -> PyResult<iter::ScanIterator> {
     let platform = parse_platform(platform)?;
     let threads = check_threads(threads)?;
-    let policy = load_policy(py, config)?;
+    let gate = gate(py, config, fail_on, baseline, now)?;
     let rules = rules.map(|r| r.inner.clone());
+    let clock = gate.clock();
     let (scanner, source) = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, threads, platform.clone())?;
+        let scanner = scanner(&rules, show_secrets, threads, platform.clone(), clock)?;
         let source = open(&path, platform)?;
         Ok((scanner, source))
     })?;
-    Ok(iter::ScanIterator::start(scanner, source, policy))
+    Ok(iter::ScanIterator::start(scanner, source, Arc::new(gate)))
 }
 
 /// Run one buffer through the detectors as if it were the file at `path` inside an image
@@ -204,56 +202,10 @@ fn scan_bytes(
     let data: &[u8] = &data;
     let findings = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, None, None)?;
+        let scanner = scanner(&rules, show_secrets, None, None, Clock::System)?;
         Ok(scanner.scan_slice(path, data))
     })?;
     Ok(findings.into_iter().map(Finding::new).collect())
-}
-
-/// A visitor that lets the walker read (count, index and verify) every entry.
-struct ReadAll;
-
-impl LayerVisitor for ReadAll {
-    fn visit(&mut self, _: &Entry<'_>, _: Content<'_>) -> Result<Flow, layerdig::Error> {
-        Ok(Flow::Continue)
-    }
-}
-
-fn layer_reports(
-    source: &ImageSource,
-    image: &CoreImage,
-    show_secrets: bool,
-) -> (Vec<LayerReport>, Vec<layerdig::Error>) {
-    let options = WalkOptions::default();
-    let walks: Vec<_> = image
-        .layers
-        .par_iter()
-        .map(|layer| layerdig::layer::walk(source.path(), layer, &options, &mut ReadAll))
-        .collect();
-    let mut detector = Detector::new(&layerdig::Rules::builtin());
-    let mut problems = Vec::new();
-    let mut reports = Vec::new();
-    for (layer, walk) in image.layers.iter().zip(walks) {
-        let created_by = match (&layer.created_by, show_secrets) {
-            (Some(c), false) => Some(detector.redact_config(&format!("history[{}].created_by", layer.index), c)),
-            (c, _) => c.clone(),
-        };
-        reports.push(LayerReport {
-            index: layer.index,
-            digest: layer.digest.as_ref().or(walk.digest.as_ref()).map(|d| d.to_string()),
-            diff_id: layer.diff_id.as_ref().or(walk.diff_id.as_ref()).map(|d| d.to_string()),
-            media_type: layer.media_type.as_ref().map(|m| m.to_string()),
-            compression: walk.compression,
-            size: walk.stats.compressed_bytes.max(layer.size),
-            uncompressed_size: walk.stats.uncompressed_bytes,
-            created_by,
-            files: walk.stats.files,
-            added: walk.stats.added,
-            deleted: walk.stats.deleted,
-        });
-        problems.extend(walk.problems);
-    }
-    (reports, problems)
 }
 
 /// The layers of the image at `path`, base first: digests, media type, compression, sizes, the
@@ -279,10 +231,10 @@ fn layers(
         let mut problems: Vec<layerdig::Error> = Vec::new();
         let mut layers = Vec::new();
         for image in source.images() {
-            let (reports, more) = in_pool(threads, || layer_reports(&source, image, show_secrets))?;
+            let listing = layerdig::list(&source, image, &layerdig::Rules::builtin(), show_secrets, threads);
             let platform = image.platform.as_ref().map(|p| p.to_string());
-            layers.extend(reports.into_iter().map(|inner| Layer { inner, platform: platform.clone() }));
-            problems.extend(more);
+            layers.extend(listing.image.layers.into_iter().map(|inner| Layer { inner, platform: platform.clone() }));
+            problems.extend(listing.problems);
         }
         let opening = source.problems().iter().map(|p| p.to_string());
         let problems: Vec<String> = opening.chain(problems.iter().map(|p| p.to_string())).collect();
@@ -325,10 +277,12 @@ fn files(
         let mut problems: Vec<String> = source.problems().iter().map(|p| p.to_string()).collect();
         let mut records = Vec::new();
         for image in source.images() {
-            let (files, _, more) = layerdig::file_history(&source, image, threads);
+            let listing = layerdig::list(&source, image, &layerdig::Rules::builtin(), false, threads);
+            let more = listing.problems;
             let platform = image.platform.as_ref().map(|p| p.to_string());
             records.extend(
-                files
+                listing
+                    .files
                     .into_iter()
                     .filter(|f| wanted.is_none_or(|w| f.status == w))
                     .map(|inner| FileRecord { inner, platform: platform.clone() }),

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use layerdig::detect::Rules as CoreRules;
-use layerdig::policy::{Policy, Suppression as CoreSuppression};
+use layerdig::policy::Suppression as CoreSuppression;
 
 /// A result type with a JSON form.
 pub trait Data: Sized {
@@ -21,6 +21,10 @@ pub trait Data: Sized {
     fn value(&self, py: Python<'_>) -> PyResult<Value>;
     /// Rebuild from the JSON form.
     fn from_value(py: Python<'_>, value: Value) -> PyResult<Self>;
+    /// The JSON form as text.
+    fn json(&self, py: Python<'_>, pretty: bool) -> PyResult<String> {
+        json_text(&self.value(py)?, pretty)
+    }
 }
 
 pub fn to_value<T: Serialize>(t: &T) -> PyResult<Value> {
@@ -131,7 +135,7 @@ macro_rules! data_class {
             /// The JSON form as text, the same the CLI writes.
             #[pyo3(signature = (pretty=false))]
             fn to_json(&self, py: Python<'_>, pretty: bool) -> PyResult<String> {
-                json_text(&Data::value(self, py)?, pretty)
+                Data::json(self, py, pretty)
             }
 
             /// Read back the text `to_json()` gave.
@@ -180,47 +184,8 @@ macro_rules! simple_data {
 #[pyclass(frozen, module = "layerdig")]
 pub struct Location {
     pub inner: layerdig::Location,
-    /// The policy's allow entry that suppresses it (scans with a `config`).
-    pub suppressed: Option<CoreSuppression>,
 }
-
-impl Data for Location {
-    fn value(&self, _py: Python<'_>) -> PyResult<Value> {
-        let mut value = to_value(&self.inner)?;
-        if let (Some(map), Some(s)) = (value.as_object_mut(), &self.suppressed) {
-            map.insert("suppressed".into(), to_value(s)?);
-        }
-        Ok(value)
-    }
-    fn from_value(_py: Python<'_>, mut value: Value) -> PyResult<Self> {
-        let suppressed = take_suppression(&mut value)?;
-        Ok(Location { inner: from_value("location", value)?, suppressed })
-    }
-}
-
-/// Remove the `suppressed` key of a finding's or location's JSON form and read it.
-fn take_suppression(value: &mut Value) -> PyResult<Option<CoreSuppression>> {
-    value
-        .as_object_mut()
-        .and_then(|map| map.remove("suppressed"))
-        .map(|s| from_value::<CoreSuppression>("suppression", s))
-        .transpose()
-}
-
-/// For each location of `finding`, the allow entry of `policy` that suppresses it (`images`
-/// give the tags and digests `image` globs match); empty when none does.
-pub fn suppressions(
-    policy: &Policy,
-    finding: &layerdig::Finding,
-    images: &[layerdig::ImageReport],
-) -> Vec<Option<CoreSuppression>> {
-    let all: Vec<_> = finding
-        .locations
-        .iter()
-        .map(|l| policy.suppression(finding, l, images.iter().find(|i| i.path == l.image)).cloned())
-        .collect();
-    if all.iter().all(Option::is_none) { Vec::new() } else { all }
-}
+simple_data!(Location, layerdig::Location, "location");
 
 // ---------------------------------------------------------------------------------------------
 
@@ -291,8 +256,8 @@ data_class!(Location {
     }
     /// The config field (`Env[2]`, `history[9].created_by`) for config and history locations.
     #[getter]
-    fn config_key(&self) -> Option<&str> {
-        self.inner.config_key.as_deref()
+    fn config_key(&self) -> Option<String> {
+        self.inner.config_key.as_ref().map(|k| k.to_string())
     }
     /// The layer, base layer 0.
     #[getter]
@@ -352,7 +317,7 @@ data_class!(Location {
     /// The policy's allow entry that suppresses this location (scans with a `config`), else None.
     #[getter]
     fn suppressed(&self) -> Option<Suppression> {
-        self.suppressed.clone().map(|inner| Suppression { inner })
+        self.inner.suppressed.clone().map(|inner| Suppression { inner })
     }
 
     fn __repr__(&self) -> String {
@@ -365,7 +330,7 @@ data_class!(Location {
             out.push_str(&format!(", path={}, line={}", r(p), n_opt(l.line)));
         }
         if let Some(k) = &l.config_key {
-            out.push_str(&format!(", config_key={}", r(k)));
+            out.push_str(&format!(", config_key={}", r(&k.to_string())));
         }
         if let Some(s) = l.status {
             out.push_str(&format!(", status={}", r(s.as_str())));
@@ -373,7 +338,7 @@ data_class!(Location {
         if let Some(m) = l.removed_in_layer {
             out.push_str(&format!(", removed_in_layer={m}"));
         }
-        if let Some(s) = &self.suppressed {
+        if let Some(s) = &self.inner.suppressed {
             out.push_str(&format!(", suppressed_by_entry={}", s.entry));
         }
         out.push(')');
@@ -389,55 +354,15 @@ data_class!(Location {
 #[pyclass(frozen, module = "layerdig")]
 pub struct Finding {
     pub inner: layerdig::Finding,
-    /// For each location, the policy's allow entry that suppresses it; empty when none does.
-    pub suppressed: Vec<Option<CoreSuppression>>,
 }
 
 impl Finding {
-    /// A finding no policy suppresses.
     pub fn new(inner: layerdig::Finding) -> Finding {
-        Finding { inner, suppressed: Vec::new() }
-    }
-
-    /// Whether every location is suppressed.
-    pub fn is_suppressed(&self) -> bool {
-        !self.suppressed.is_empty() && self.suppressed.iter().all(Option::is_some)
+        Finding { inner }
     }
 }
 
-/// The JSON form the CLI writes: `suppressed` on each suppressed location, and on the finding
-/// (the first location's entry) when every location is suppressed.
-impl Data for Finding {
-    fn value(&self, _py: Python<'_>) -> PyResult<Value> {
-        let mut value = to_value(&self.inner)?;
-        if let Some(locations) = value.get_mut("locations").and_then(Value::as_array_mut) {
-            for (l, s) in locations.iter_mut().zip(&self.suppressed) {
-                if let (Some(map), Some(s)) = (l.as_object_mut(), s) {
-                    map.insert("suppressed".into(), to_value(s)?);
-                }
-            }
-        }
-        if self.is_suppressed()
-            && let (Some(map), Some(Some(first))) = (value.as_object_mut(), self.suppressed.first())
-        {
-            map.insert("suppressed".into(), to_value(first)?);
-        }
-        Ok(value)
-    }
-    fn from_value(_py: Python<'_>, mut value: Value) -> PyResult<Self> {
-        take_suppression(&mut value)?;
-        let mut suppressed = Vec::new();
-        if let Some(locations) = value.get_mut("locations").and_then(Value::as_array_mut) {
-            for l in locations {
-                suppressed.push(take_suppression(l)?);
-            }
-        }
-        if suppressed.iter().all(Option::is_none) {
-            suppressed.clear();
-        }
-        Ok(Finding { inner: from_value("finding", value)?, suppressed })
-    }
-}
+simple_data!(Finding, layerdig::Finding, "finding");
 
 #[pymethods]
 impl Finding {
@@ -489,22 +414,30 @@ impl Finding {
     /// Every place it was found.
     #[getter]
     fn locations(&self) -> Vec<Location> {
-        self.inner
-            .locations
-            .iter()
-            .enumerate()
-            .map(|(i, l)| Location { inner: l.clone(), suppressed: self.suppressed.get(i).cloned().flatten() })
-            .collect()
+        self.inner.locations.iter().enumerate().map(|(_, l)| Location { inner: l.clone() }).collect()
     }
     /// When the policy (scans with a `config`) suppresses every location: the allow entry that
     /// suppresses the first; else None. Locations say which entry suppresses each.
     #[getter]
     fn suppressed(&self) -> Option<Suppression> {
-        if self.is_suppressed() {
-            self.suppressed.first().cloned().flatten().map(|inner| Suppression { inner })
-        } else {
-            None
-        }
+        self.inner.suppressed.clone().map(|inner| Suppression { inner })
+    }
+    /// Whether it fails the gate (the policy's or the call's `fail_on`); None when not judged.
+    #[getter]
+    fn fails_gate(&self) -> Option<bool> {
+        self.inner.fails_gate
+    }
+    /// Whether the baseline knows it (such findings are reported only when the policy sets
+    /// fix-by deadlines).
+    #[getter]
+    fn baselined(&self) -> bool {
+        self.inner.baselined
+    }
+    /// Where it stands against the policy's fix-by deadline (`[sla]`): a dict with
+    /// `first_seen`, `due` (RFC 3339) and `state` (`due` or `overdue`); None without one.
+    #[getter]
+    fn sla<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner.sla.as_ref().map(|s| value_to_py(py, &to_value(s)?)).transpose()
     }
     /// The most visible status among its file locations (`present` before `overwritten` before
     /// `deleted`); None when it was found only in the image configuration.
@@ -564,7 +497,7 @@ impl Finding {
         if let Some(status) = f.best_status() {
             out.push_str(&format!(", best_status={}", r(status.as_str())));
         }
-        if let Some(Some(s)) = self.suppressed.first().filter(|_| self.is_suppressed()) {
+        if let Some(s) = &f.suppressed {
             out.push_str(&format!(", suppressed_by_entry={}", s.entry));
         }
         out.push_str(&format!(
@@ -955,48 +888,34 @@ pub struct Report {
 }
 
 impl Report {
-    /// The report of a scan; `policy` (with its severity overrides already applied to the
-    /// findings) marks the locations its allow entries suppress.
-    pub fn new(
-        py: Python<'_>,
-        mut report: layerdig::Report,
-        rules: CoreRules,
-        policy: Option<&Policy>,
-    ) -> PyResult<Report> {
+    /// The report of a scan.
+    pub fn new(py: Python<'_>, mut report: layerdig::Report, rules: CoreRules) -> PyResult<Report> {
         let findings = std::mem::take(&mut report.findings)
             .into_iter()
-            .map(|f| {
-                let suppressed = policy.map(|p| suppressions(p, &f, &report.images)).unwrap_or_default();
-                Py::new(py, Finding { inner: f, suppressed })
-            })
+            .map(|f| Py::new(py, Finding::new(f)))
             .collect::<PyResult<Vec<_>>>()?;
         Ok(Report { rest: report, findings, rules })
+    }
+
+    /// The library's report, findings included.
+    fn core(&self) -> layerdig::Report {
+        let mut report = self.rest.clone();
+        report.findings = self.findings.iter().map(|f| f.get().inner.clone()).collect();
+        report
     }
 }
 
 impl Data for Report {
-    fn value(&self, py: Python<'_>) -> PyResult<Value> {
-        let mut value = to_value(&self.rest)?;
-        let findings = self.findings.iter().map(|f| f.get().value(py)).collect::<PyResult<Vec<_>>>()?;
-        if let Some(map) = value.as_object_mut() {
-            map.insert("findings".into(), Value::Array(findings));
-        }
-        Ok(value)
+    fn value(&self, _py: Python<'_>) -> PyResult<Value> {
+        to_value(&self.core())
     }
-    fn from_value(py: Python<'_>, mut value: Value) -> PyResult<Self> {
-        let findings = match value.get_mut("findings").map(Value::take) {
-            Some(Value::Array(items)) => items,
-            _ => Vec::new(),
-        };
-        if let Some(map) = value.as_object_mut() {
-            map.insert("findings".into(), Value::Array(Vec::new()));
-        }
-        let rest: layerdig::Report = from_value("report", value)?;
-        let findings = findings
-            .into_iter()
-            .map(|f| Finding::from_value(py, f).and_then(|f| Py::new(py, f)))
-            .collect::<PyResult<Vec<_>>>()?;
-        Ok(Report { rest, findings, rules: CoreRules::builtin() })
+    fn from_value(py: Python<'_>, value: Value) -> PyResult<Self> {
+        let report: layerdig::Report = from_value("report", value)?;
+        Report::new(py, report, CoreRules::builtin())
+    }
+    /// The library's own JSON writer: the same bytes as `layerdig scan -f json`.
+    fn json(&self, _py: Python<'_>, pretty: bool) -> PyResult<String> {
+        self.core().to_json(pretty).map_err(|e| PyRuntimeError::new_err(format!("serialising: {e}")))
     }
 }
 
@@ -1022,25 +941,19 @@ data_class!(Report {
         Stats { inner: self.rest.stats.clone() }
     }
 
-    /// SARIF 2.1.0 (as GitHub code scanning accepts it), as text. Like the CLI's, it leaves
-    /// out the locations the policy suppresses (and findings left with none).
+    /// The gate and its outcome: a dict with `fail_on`, `include_test_fixtures`, `policy`,
+    /// `baseline`, `result` (`pass`, `fail` or `incomplete`), `exit_code` and `failing`, as the
+    /// CLI's JSON report has it.
+    #[getter]
+    fn gate<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.rest.gate.as_ref().map(|g| value_to_py(py, &to_value(g)?)).transpose()
+    }
+
+    /// SARIF 2.1.0 (as GitHub code scanning accepts it), as text: the same bytes as
+    /// `layerdig scan -f sarif` (locations the policy allows are left out).
     fn to_sarif(&self) -> PyResult<String> {
-        let mut report = self.rest.clone();
-        report.findings = self
-            .findings
-            .iter()
-            .filter_map(|f| {
-                let f = f.get();
-                let mut inner = f.inner.clone();
-                if !f.suppressed.is_empty() {
-                    let mut kept = f.suppressed.iter().map(Option::is_none);
-                    inner.locations.retain(|_| kept.next().unwrap_or(true));
-                }
-                (!inner.locations.is_empty()).then_some(inner)
-            })
-            .collect();
-        let doc = layerdig::report::sarif(&report, &self.rules);
-        json_text(&doc, true)
+        layerdig::report::sarif::to_string(&self.core(), &self.rules)
+            .map_err(|e| PyRuntimeError::new_err(format!("serialising: {e}")))
     }
 
     fn __len__(&self) -> usize {

@@ -265,7 +265,8 @@ pub struct PolicyArgs {
 
 /// `--now`: RFC 3339 or a date.
 pub fn parse_time(text: &str) -> Result<layerdig::Timestamp, String> {
-    layerdig::Timestamp::parse(text).ok_or_else(|| format!("not a time: {text:?} (e.g. 2026-12-01T00:00:00Z or 2026-12-01)"))
+    layerdig::Timestamp::parse(text)
+        .ok_or_else(|| format!("not a time: {text:?} (e.g. 2026-12-01T00:00:00Z or 2026-12-01)"))
 }
 
 #[derive(clap::Args, Debug)]

@@ -343,7 +343,8 @@ fn baseline(args: BaselineArgs) -> Result<ExitCode> {
     let out = output::open_output(args.output.as_deref(), false)?;
     let workers = setup.threads.min(args.images.len());
     let runner = setup.runner(workers, false, true);
-    let (emit, outcome) = runner.run(args.images.clone().into_iter(), Box::new(BaselinePrinter::new(out, previous, now)));
+    let (emit, outcome) =
+        runner.run(args.images.clone().into_iter(), Box::new(BaselinePrinter::new(out, previous, now)));
     let code = setup.finish(emit, &outcome, started)?;
     // A baseline never fails a gate: only errors count.
     let code = if outcome.stats.incomplete || outcome.write_error.is_some() { code } else { ExitCode::SUCCESS };

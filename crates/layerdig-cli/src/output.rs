@@ -33,4 +33,3 @@ pub fn open_output(path: Option<&Path>, secret: bool) -> Result<Box<dyn Write + 
         }
     }
 }
-

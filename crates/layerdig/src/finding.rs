@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::redact::redact;
 pub(crate) use crate::redact::{Redacted, redact_quoted};
-pub use crate::vocab::{ConfigField, Confidence, Disposition, MatchKind, Severity, Sla, Source, Status, Suppression, hex};
+pub use crate::vocab::{
+    Confidence, ConfigField, Disposition, MatchKind, Severity, Sla, Source, Status, Suppression, hex,
+};
 
 /// The fingerprint of a secret found by a rule: SHA-256 over the rule id, a NUL byte and the
 /// secret, as lowercase hex. The same secret found by the same rule anywhere has the same

@@ -70,7 +70,9 @@ impl Timestamp {
             return Some(Timestamp(days * 86_400));
         }
         let rest = rest.strip_prefix(['T', 't', ' '])?;
-        let field = |s: &str| -> Option<i64> { (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())? };
+        let field = |s: &str| -> Option<i64> {
+            (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
+        };
         let (h, m, s) = (field(rest.get(0..2)?)?, field(rest.get(3..5)?)?, field(rest.get(6..8)?)?);
         if rest.get(2..3) != Some(":") || rest.get(5..6) != Some(":") || h > 23 || m > 59 || s > 60 {
             return None;
@@ -178,8 +180,8 @@ impl Baseline {
     /// # Errors
     /// When the file cannot be read or is not one of those.
     pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| BaselineError::Read { path: path.to_path_buf(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| BaselineError::Read { path: path.to_path_buf(), source })?;
         Baseline::parse(&text).map_err(|message| BaselineError::Invalid { path: path.to_path_buf(), message })
     }
 
@@ -493,7 +495,8 @@ impl Gate {
         };
         meets
             && f.locations.iter().any(|l| {
-                l.suppressed.is_none() && (self.settings.include_test_fixtures || l.disposition == Disposition::Actionable)
+                l.suppressed.is_none()
+                    && (self.settings.include_test_fixtures || l.disposition == Disposition::Actionable)
             })
     }
 

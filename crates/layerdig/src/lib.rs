@@ -42,13 +42,13 @@
 #![allow(clippy::result_large_err)]
 
 pub mod detect;
-mod redact;
 mod error;
 pub mod finding;
 pub mod gate;
 pub mod image;
 pub mod layer;
 pub mod policy;
+mod redact;
 pub mod report;
 pub mod resolve;
 pub mod scan;

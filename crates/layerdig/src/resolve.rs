@@ -3,8 +3,8 @@
 //! own layer).
 
 use crate::layer::LayerIndex;
-pub use crate::vocab::{RemovedBy, Status};
 use crate::layer::index_internals::Effect;
+pub use crate::vocab::{RemovedBy, Status};
 
 /// The resolved fate of one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -61,7 +61,7 @@ use self::prefilter::Hits;
 pub use self::rule::{ProblemKind, Rule, RuleError, RuleProblem, Rules, Validation};
 use crate::finding;
 pub use crate::vocab::MatchKind;
-use crate::vocab::{ConfigField, Confidence, Severity};
+use crate::vocab::{Confidence, ConfigField, Severity};
 
 /// Only the first 8 KiB decide whether a file is binary (a NUL byte in them).
 const BINARY_SNIFF: usize = 8 << 10;

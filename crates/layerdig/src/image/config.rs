@@ -177,10 +177,7 @@ impl fmt::Debug for History {
 
 impl fmt::Debug for ConfigString<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConfigString")
-            .field("field", &self.field)
-            .field("value", &Redacted(self.value))
-            .finish()
+        f.debug_struct("ConfigString").field("field", &self.field).field("value", &Redacted(self.value)).finish()
     }
 }
 

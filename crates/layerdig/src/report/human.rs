@@ -162,7 +162,9 @@ impl<W: Write> HumanPrinter<W> {
             None => f.redacted.clone(),
         };
         let sla = match &f.sla {
-            Some(s) if s.state == SlaState::Overdue => format!("  {}", self.style.paint("1;31", &format!("OVERDUE since {}", s.due))),
+            Some(s) if s.state == SlaState::Overdue => {
+                format!("  {}", self.style.paint("1;31", &format!("OVERDUE since {}", s.due)))
+            }
             Some(s) => format!("  due {}", s.due),
             None => String::new(),
         };
@@ -287,11 +289,7 @@ impl<W: Write> HumanPrinter<W> {
                     "{} problem{} left results incomplete{}",
                     problems.max(1),
                     plural(problems.max(1)),
-                    if t.failing > 0 {
-                        format!("; {} actionable finding(s) {what}", t.failing)
-                    } else {
-                        String::new()
-                    }
+                    if t.failing > 0 { format!("; {} actionable finding(s) {what}", t.failing) } else { String::new() }
                 ),
             ),
         };
@@ -397,7 +395,10 @@ mod tests {
 
     #[test]
     fn instructions_read_short() {
-        assert_eq!(instruction("/bin/sh -c #(nop) COPY dir:247c28def19ce5 in /app/", 40), "COPY dir:247c28def19ce5 in /app/");
+        assert_eq!(
+            instruction("/bin/sh -c #(nop) COPY dir:247c28def19ce5 in /app/", 40),
+            "COPY dir:247c28def19ce5 in /app/"
+        );
         assert_eq!(instruction("/bin/sh -c rm /app/.env", 40), "RUN rm /app/.env");
         assert_eq!(instruction("RUN /bin/sh -c rm -f /app/.env # buildkit", 40), "RUN rm -f /app/.env");
         assert_eq!(instruction("|1 TOKEN=[REDACTED ghp_… (40 chars)] /bin/sh -c make", 40), "RUN make");

@@ -45,7 +45,11 @@ pub struct LayerReport {
 impl LayerReport {
     /// The report of `layer` as `walk` read it. Its `created_by` goes through `redactor` (when
     /// secrets are not to be shown): the one way every report prints a build instruction.
-    pub(crate) fn new(layer: &crate::image::Layer, walk: &layer::LayerWalk, redactor: Option<&Redactor>) -> LayerReport {
+    pub(crate) fn new(
+        layer: &crate::image::Layer,
+        walk: &layer::LayerWalk,
+        redactor: Option<&Redactor>,
+    ) -> LayerReport {
         LayerReport {
             index: layer.index,
             digest: layer.digest.as_ref().or(walk.digest.as_ref()).map(|d| d.to_string()),
@@ -100,7 +104,12 @@ impl ImageReport {
             digest: image.manifest_digest.as_ref().or(image.config_digest.as_ref()).map(|d| d.to_string()),
             platform: image.platform.as_ref().map(|p| p.to_string()),
             tags: image.tags.clone(),
-            layers: image.layers.iter().zip(walks).map(|(layer, walk)| LayerReport::new(layer, walk, redactor)).collect(),
+            layers: image
+                .layers
+                .iter()
+                .zip(walks)
+                .map(|(layer, walk)| LayerReport::new(layer, walk, redactor))
+                .collect(),
         }
     }
 }

@@ -150,10 +150,7 @@ impl ScannerBuilder {
     pub fn build(&self, rules: &Rules) -> Result<Scanner, Error> {
         let pool = match self.options.threads {
             Some(n) => Some(Arc::new(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .build()
-                    .map_err(|e| Error::ThreadPool(e.to_string()))?,
+                rayon::ThreadPoolBuilder::new().num_threads(n).build().map_err(|e| Error::ThreadPool(e.to_string()))?,
             )),
             None => None,
         };
@@ -168,7 +165,6 @@ pub struct Scanner {
     options: Options,
     pool: Option<Arc<rayon::ThreadPool>>,
 }
-
 
 /// The result of scanning one layer.
 struct LayerScan {
@@ -385,7 +381,8 @@ impl Scanner {
         let mut secrets: Vec<Vec<u8>> = Vec::new();
         // Where a secret in the image's metadata (config, history) is: no layer file, no status.
         let metadata = |field: ConfigField, layer_index: Option<usize>, line_column: Option<(u64, u64)>, m: &Match| {
-            let layer_digest = layer_index.and_then(|i| image.layers.get(i)).and_then(|l| l.id()).map(|d| d.to_string());
+            let layer_digest =
+                layer_index.and_then(|i| image.layers.get(i)).and_then(|l| l.id()).map(|d| d.to_string());
             Location {
                 image: image_name.clone(),
                 platform: platform.clone(),
@@ -493,7 +490,6 @@ impl Scanner {
     }
 }
 
-
 /// Scan one image into a [`Report`]: the simple case.
 ///
 /// # Errors
@@ -504,4 +500,3 @@ pub fn scan_path(path: impl AsRef<Path>, rules: &Rules) -> Result<Report, Error>
     let stats = scanner.scan_path(path, &mut sink)?;
     Ok(sink.into_report(stats))
 }
-

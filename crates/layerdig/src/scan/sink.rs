@@ -55,4 +55,3 @@ pub trait Progress: Send + Sync {
     /// One layer was read (in full or, after a problem, in part).
     fn layer_done(&self, image: &Path, layer: usize, stats: &LayerStats);
 }
-
