@@ -38,6 +38,9 @@ struct Section {
     findings: FindingSet,
 }
 
+/// A section ready to print: its (path, platform), its image and its findings in report order.
+type Printed = ((String, Option<String>), Option<ImageReport>, Vec<Finding>);
+
 /// Collects per image, prints when the scan is done.
 pub struct HumanPrinter<W: Write> {
     out: W,
@@ -332,7 +335,7 @@ impl<W: Write + Send> Printer for HumanPrinter<W> {
             let rb = rank.get(pb.as_str()).copied().unwrap_or(usize::MAX);
             ra.cmp(&rb).then_with(|| pa.cmp(pb)).then_with(|| la.cmp(lb))
         });
-        let sections: Vec<((String, Option<String>), Option<ImageReport>, Vec<Finding>)> =
+        let sections: Vec<Printed> =
             sections.into_iter().map(|(k, s)| (k, s.image, s.findings.into_sorted())).collect();
         // The summary counts what is shown; findings the policy allows are counted apart.
         let all = sections.iter().flat_map(|(_, _, f)| f);
