@@ -6,8 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::layer::LayerIndex;
-use crate::layer::index_internals::Effect;
+use crate::layer::{Effect, LayerIndex};
 
 /// A file's fate in the final image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

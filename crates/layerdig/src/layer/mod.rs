@@ -14,16 +14,13 @@
 //!   place or streamed, and the tar's errors;
 //! - `dir_walk.rs`: a layer that is a directory on disk.
 //!
-//! `index.rs` holds [`LayerIndex`] and `path.rs` the entry name normalisation.
+//! `index.rs` holds [`LayerIndex`] and the [`Effect`] a layer has on a lower layer's path;
+//! `path.rs` holds the entry name normalisation.
 
 mod blob_walk;
 mod dir_walk;
 mod header_guard;
 mod index;
-#[doc(hidden)]
-pub(crate) mod index_internals {
-    pub(crate) use super::index::Effect;
-}
 mod path;
 mod read_ahead;
 mod tar_walk;
@@ -33,7 +30,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use index::LayerIndex;
+pub use index::{Effect, LayerIndex};
 pub use path::normalize;
 
 use crate::error::{Error, LayerErrorKind};
