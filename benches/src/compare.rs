@@ -14,6 +14,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::blobs::ImageBlobs;
 use crate::measure::{self, Usage};
+use crate::rootfs;
 
 /// Options of `compare`.
 pub struct Options {
@@ -55,7 +56,7 @@ const BUF: usize = 256 * 1024;
 /// When the image cannot be read or the layerdig binary cannot be found or run.
 pub fn run(opts: &Options) -> Result<()> {
     let runs = opts.runs.max(1);
-    let blobs = ImageBlobs::open(&opts.image)?;
+    let blobs = ImageBlobs::open(&opts.image).with_context(|| format!("open image {}", opts.image.display()))?;
     if blobs.layers.is_empty() {
         bail!("{}: no layers", opts.image.display());
     }
@@ -197,7 +198,9 @@ fn inflate_all(blobs: &ImageBlobs, hash: bool) -> Result<u64> {
         let bytes = blobs.bytes(layer);
         let mut reader: Box<dyn Read + '_> = match layer.compression {
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(bytes)),
-            Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(bytes)?),
+            Compression::Zstd => Box::new(
+                zstd::stream::read::Decoder::with_buffer(bytes).with_context(|| format!("inflate {}", layer.name))?,
+            ),
             _ => Box::new(bytes),
         };
         let mut sha = Sha256::new();
@@ -251,7 +254,7 @@ fn read_stats(report: &Path, totals: &mut Totals) {
 }
 
 /// Another secret scanner found on `PATH`; each reads the image's final file system, extracted
-/// with `tar` into a temporary directory (the extraction is part of its time).
+/// with `tar` into a temporary directory (the extraction is part of its time; see [`rootfs`]).
 struct Peer {
     name: &'static str,
     bin: PathBuf,
@@ -293,11 +296,14 @@ fn run_peer(peer: &Peer, image: &Path, blobs: &ImageBlobs, runs: usize, scratch:
         }
         row.note = "did not read the archive; scanned the extracted file system".to_string();
     }
+    // What each layer's whiteouts delete, read once and untimed: the timed extraction applies
+    // them without a pass of its own over the blobs.
+    let plan = rootfs::plan(blobs).with_context(|| format!("read the layers of {}", image.display()))?;
     for _ in 0..runs {
-        let _ = std::fs::remove_dir_all(&root);
+        rootfs::remove_tree(&root)?;
         let _ = std::fs::remove_dir_all(&out);
-        std::fs::create_dir_all(&root)?;
-        let extract = extract(blobs, &root)?;
+        std::fs::create_dir_all(&root).with_context(|| format!("create {}", root.display()))?;
+        let extract = rootfs::extract(blobs, &plan, &root, &mut |cmd, bytes| measure::run(cmd, Some(bytes)))?;
         let mut cmd = Command::new(&peer.bin);
         match peer.name {
             "gitleaks" => {
@@ -327,56 +333,14 @@ fn run_peer(peer: &Peer, image: &Path, blobs: &ImageBlobs, runs: usize, scratch:
         if !matches!(scan.code, Some(0 | 1 | 200 | 205)) {
             row.note = format!("exit code {:?}", scan.code);
         }
-        row.add(extract.then(Usage { code: scan.code, ..scan }));
+        if let Some(failed) = extract.failed {
+            row.note = if row.note.is_empty() { failed } else { format!("{}; {failed}", row.note) };
+        }
+        row.add(extract.usage.then(Usage { code: scan.code, ..scan }));
     }
-    let _ = std::fs::remove_dir_all(&root);
+    let _ = rootfs::remove_tree(&root);
     let _ = std::fs::remove_dir_all(&out);
     Ok(row)
-}
-
-/// Extract the image's final file system: each layer with `tar`, in order, then its whiteouts
-/// applied (`.wh.NAME` removes NAME; opaque-directory markers are only removed, an
-/// approximation that keeps the lower layer's files).
-fn extract(blobs: &ImageBlobs, root: &Path) -> Result<Usage> {
-    let mut total = Usage { code: Some(0), ..Usage::default() };
-    for layer in &blobs.layers {
-        let mut cmd = Command::new("tar");
-        cmd.arg("-x").arg("--no-same-owner").arg("-C").arg(root);
-        match layer.compression {
-            Compression::Gzip => {
-                cmd.arg("-z");
-            }
-            Compression::Zstd => {
-                cmd.arg("--zstd");
-            }
-            _ => {}
-        }
-        cmd.args(["-f", "-"]);
-        let u = measure::run(&cmd, Some(blobs.bytes(layer)))?;
-        let start = Instant::now();
-        apply_whiteouts(root)?;
-        total = total.then(Usage { wall: u.wall + start.elapsed(), ..u });
-    }
-    Ok(total)
-}
-
-fn apply_whiteouts(dir: &Path) -> Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let ty = entry.file_type()?;
-        if let Some(target) = name.strip_prefix(".wh.") {
-            if target != ".wh..opq" {
-                let victim = dir.join(target);
-                let _ = std::fs::remove_dir_all(&victim).or_else(|_| std::fs::remove_file(&victim));
-            }
-            std::fs::remove_file(entry.path())?;
-        } else if ty.is_dir() {
-            apply_whiteouts(&entry.path())?;
-        }
-    }
-    Ok(())
 }
 
 /// A temporary directory, removed on drop.
@@ -396,7 +360,7 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = rootfs::remove_tree(&self.0);
     }
 }
 

@@ -9,6 +9,7 @@ mod blobs;
 mod compare;
 mod generate;
 mod measure;
+mod rootfs;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

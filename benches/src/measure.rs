@@ -61,7 +61,7 @@ pub fn run(cmd: &Command, stdin: Option<&[u8]>) -> Result<Usage> {
         // A reader that exits early closes the pipe; its exit code says what went wrong.
         let _ = pipe.write_all(bytes);
     }
-    let status = child.wait()?;
+    let status = child.wait().with_context(|| format!("wait for {cmd:?}"))?;
     let text = std::fs::read_to_string(&report);
     let _ = std::fs::remove_file(&report);
     let text = text.with_context(|| format!("{cmd:?}: the measuring helper failed ({status})"))?;

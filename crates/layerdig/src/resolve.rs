@@ -2,8 +2,7 @@
 //! opaque directory in a later layer, or overwritten by a later layer (or a later entry of its
 //! own layer).
 
-use crate::layer::LayerIndex;
-use crate::layer::index_internals::Effect;
+use crate::layer::{Effect, LayerIndex};
 pub use crate::vocab::{RemovedBy, Status};
 
 /// The resolved fate of one file.

@@ -32,13 +32,18 @@ pub(crate) fn ancestors(path: &[u8]) -> impl Iterator<Item = &[u8]> {
     path.iter().enumerate().filter(|&(_, &b)| b == b'/').map(move |(i, _)| &path[..i])
 }
 
-/// How a lower layer's path is affected by one upper layer.
+/// What one upper layer does to a path of a lower layer, as [`LayerIndex::effect_on`] finds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Effect {
+pub enum Effect {
+    /// The layer leaves the path alone.
     None,
+    /// The layer writes the same path again.
     Overwritten,
+    /// A `.wh.NAME` whiteout of the path, or of a directory above it.
     Whiteout,
+    /// A directory above the path is marked opaque (`.wh..wh..opq`), or the layer's root is.
     Opaque,
+    /// The layer writes a file or link where a directory above the path was.
     ParentReplaced,
 }
 
@@ -72,8 +77,10 @@ impl LayerIndex {
         self.written.len()
     }
 
-    /// What this layer, sitting above, does to `path` from a lower layer.
-    pub(crate) fn effect_on(&self, path: &[u8]) -> Effect {
+    /// What this layer, sitting above, does to `path` (normalised, as in [`Entry::path`]) from a
+    /// lower layer. A write of the path itself is found first, then a whiteout of it, then the
+    /// nearest ancestor that is whited out, opaque or replaced by a non-directory.
+    pub fn effect_on(&self, path: &[u8]) -> Effect {
         let h = path_hash(path);
         if self.written.contains_key(&h) {
             return Effect::Overwritten;
@@ -98,5 +105,46 @@ impl LayerIndex {
         } else {
             Effect::Opaque // an opaque root hides everything
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Effect, LayerIndex};
+    use crate::layer::{Entry, EntryKind};
+
+    fn entry<'a>(path: &'a [u8], kind: EntryKind<'a>) -> Entry<'a> {
+        Entry { layer: 1, ordinal: 0, path, kind, size: 0, mode: 0o644 }
+    }
+
+    #[test]
+    fn effect_on_table() {
+        let mut index = LayerIndex::default();
+        index.record(&entry(b"etc/passwd", EntryKind::File));
+        index.record(&entry(b"app", EntryKind::Directory));
+        index.record(&entry(b"app/.wh.secret", EntryKind::Whiteout { target: b"app/secret" }));
+        index.record(&entry(b"cache/.wh..wh..opq", EntryKind::OpaqueWhiteout { dir: b"cache" }));
+        index.record(&entry(b"lib", EntryKind::Symlink { target: b"usr/lib" }));
+        let cases: &[(&[u8], Effect)] = &[
+            (b"etc/passwd", Effect::Overwritten),
+            (b"etc/shadow", Effect::None),
+            (b"app", Effect::Overwritten),
+            (b"app/config", Effect::None),
+            (b"app/secret", Effect::Whiteout),
+            (b"app/secret/key.pem", Effect::Whiteout),
+            (b"cache/x", Effect::Opaque),
+            (b"lib/libc.so", Effect::ParentReplaced),
+        ];
+        for &(path, want) in cases {
+            assert_eq!(index.effect_on(path), want, "{}", String::from_utf8_lossy(path));
+        }
+    }
+
+    #[test]
+    fn an_opaque_root_hides_everything_but_itself() {
+        let mut index = LayerIndex::default();
+        index.record(&entry(b".wh..wh..opq", EntryKind::OpaqueWhiteout { dir: b"" }));
+        assert_eq!(index.effect_on(b"etc/passwd"), Effect::Opaque);
+        assert_eq!(index.effect_on(b""), Effect::None);
     }
 }

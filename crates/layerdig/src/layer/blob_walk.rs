@@ -1,0 +1,217 @@
+//! A layer blob: compression detected from its first bytes, decompressed under the per-layer
+//! output cap, its blob and diff_id digests taken while the bytes go by, and the tar inside
+//! walked (in place when the blob is an uncompressed tar).
+
+use std::io::{self, Read};
+use std::sync::mpsc;
+
+use flate2::bufread::MultiGzDecoder;
+use sha2::{Digest as _, Sha256};
+
+use super::header_guard::HeaderGuard;
+use super::read_ahead::{ChannelReader, READ_AHEAD_BUFFERS, READ_AHEAD_FROM, read_ahead};
+use super::tar_walk::Stream;
+use super::{Compression, LayerVisitor, WalkOptions, Walker};
+use crate::error::LayerErrorKind;
+use crate::image::{Blob, Digest, ReleasingReader, sha256_releasing};
+
+pub(super) struct HashingReader<R> {
+    inner: R,
+    hasher: Option<Sha256>,
+    count: u64,
+    cap: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.count >= self.cap {
+            return Err(io::Error::other(CapReached));
+        }
+        let room = usize::try_from(self.cap - self.count).unwrap_or(usize::MAX);
+        let limit = buf.len().min(room);
+        // Errors from here on are the decompressor's, not the tar parser's: say so.
+        let n = self.inner.read(&mut buf[..limit]).map_err(|e| io::Error::new(e.kind(), DecodeFailed(e)))?;
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// The decompressor failed (the compressed stream is corrupt or cut short), as opposed to the
+/// tar inside it being malformed.
+#[derive(Debug)]
+pub(super) struct DecodeFailed(pub(super) io::Error);
+
+impl std::fmt::Display for DecodeFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+impl std::error::Error for DecodeFailed {}
+
+/// A blob's bytes as a tar stream: as they are, or through a decompressor. A concrete type (not
+/// a boxed reader) so the blob's reader, and the digest it took, can be had back at the end.
+enum Decoded<'a> {
+    Plain(ReleasingReader<'a>),
+    Gzip(Box<MultiGzDecoder<ReleasingReader<'a>>>),
+    Zstd(Box<zstd::stream::read::Decoder<'static, ReleasingReader<'a>>>),
+}
+
+impl<'a> Decoded<'a> {
+    fn into_source(self) -> ReleasingReader<'a> {
+        match self {
+            Decoded::Plain(r) => r,
+            Decoded::Gzip(d) => d.into_inner(),
+            Decoded::Zstd(d) => d.finish(),
+        }
+    }
+}
+
+impl Read for Decoded<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decoded::Plain(r) => r.read(buf),
+            Decoded::Gzip(d) => d.read(buf),
+            Decoded::Zstd(d) => d.read(buf),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct CapReached;
+impl std::fmt::Display for CapReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("per-layer output cap reached")
+    }
+}
+impl std::error::Error for CapReached {}
+
+impl<'a> Walker<'a> {
+    pub(super) fn walk_blob(&mut self, blob: &'a Blob, options: &WalkOptions, visitor: &mut dyn LayerVisitor) {
+        self.blob = Some(blob);
+        let bytes = blob.bytes();
+        let compression = Compression::detect(bytes);
+        self.walk.compression = Some(compression);
+        self.walk.stats.compressed_bytes = bytes.len() as u64;
+        let verify = options.verify_digests;
+        let cap = options.max_layer_bytes;
+        if compression == Compression::None && bytes.len() as u64 <= cap {
+            // Read in place. An uncompressed blob's digest is its diff_id: hashed once.
+            let digest = verify.then(|| sha256_releasing(blob));
+            self.check_blob_digest(digest.clone());
+            self.walk.stats.uncompressed_bytes = bytes.len() as u64;
+            self.walk_tar(Stream::Plain(bytes), cap, visitor);
+            self.finish_diff_id(digest);
+            return;
+        }
+        // The blob's own digest is taken as the decompressor consumes it (one pass over the
+        // mapped bytes, not two), and checked once the stream is done.
+        let source = if verify { ReleasingReader::new(blob).hashing() } else { ReleasingReader::new(blob) };
+        let decoded = match compression {
+            Compression::None => Decoded::Plain(source),
+            Compression::Gzip => Decoded::Gzip(Box::new(MultiGzDecoder::new(source))),
+            Compression::Zstd => match zstd::stream::read::Decoder::with_buffer(source) {
+                Ok(d) => Decoded::Zstd(Box::new(d)),
+                Err(e) => {
+                    self.problem(LayerErrorKind::Decompress { format: "zstd", message: e.to_string() });
+                    self.check_blob_digest(verify.then(|| sha256_releasing(blob)));
+                    return;
+                }
+            },
+        };
+        // A plain blob streamed here is over the cap, so its walk stops short and has no diff_id
+        // to check; its digest (which is its diff_id) is the blob reader's.
+        let diff_id_hasher = (verify && compression != Compression::None).then(Sha256::new);
+        let reader = HashingReader { inner: decoded, hasher: diff_id_hasher, count: 0, cap };
+        let reader = if bytes.len() >= READ_AHEAD_FROM {
+            // Decompression and hashing on a thread of their own, a few buffers ahead of the tar
+            // walk and the detectors: the two halves of the work overlap.
+            std::thread::scope(|scope| {
+                let (tx, rx) = mpsc::sync_channel(READ_AHEAD_BUFFERS);
+                let (back_tx, back_rx) = mpsc::channel();
+                let producer = scope.spawn(move || read_ahead(reader, &tx, &back_rx));
+                let mut ahead = ChannelReader::new(rx, back_tx);
+                self.read_stream(&mut ahead, compression, cap, visitor);
+                // Dropping the receiving end stops a producer that is still reading.
+                drop(ahead);
+                producer.join().ok()
+            })
+        } else {
+            let mut reader = reader;
+            self.read_stream(&mut reader, compression, cap, visitor);
+            Some(reader)
+        };
+        let Some(mut reader) = reader else {
+            self.check_blob_digest(verify.then(|| sha256_releasing(blob)));
+            self.problem(LayerErrorKind::Decompress {
+                format: match compression {
+                    Compression::Gzip => "gzip",
+                    Compression::Zstd => "zstd",
+                    Compression::None => "tar",
+                },
+                message: "the decompressing thread stopped unexpectedly".to_string(),
+            });
+            self.walk.complete = false;
+            return;
+        };
+        self.walk.stats.uncompressed_bytes = reader.count;
+        let diff_id = reader.hasher.take().map(|h| Digest::from_sha256(h.finalize().into()));
+        self.check_blob_digest(reader.inner.into_source().digest());
+        if self.walk.complete {
+            self.finish_diff_id(diff_id);
+        } else {
+            self.walk.diff_id = None;
+        }
+    }
+
+    /// Walk the tar in a decompressed stream, then read what follows the tar's end (padding) so
+    /// the digest covers the whole stream.
+    fn read_stream(
+        &mut self,
+        reader: &mut (dyn Read + '_),
+        compression: Compression,
+        cap: u64,
+        visitor: &mut dyn LayerVisitor,
+    ) {
+        let mut guarded = HeaderGuard::new(&mut *reader);
+        self.walk_tar(Stream::Reader(Box::new(&mut guarded)), cap, visitor);
+        if self.walk.complete
+            && let Err(e) = io::copy(reader, &mut io::sink())
+        {
+            self.stream_error(e, compression, cap);
+        }
+    }
+
+    /// Record the blob's digest (`None`: not verifying) and report it if it is not the one the
+    /// image names.
+    fn check_blob_digest(&mut self, digest: Option<Digest>) {
+        let Some(digest) = digest else { return };
+        if let Some(expected) = self.layer.digest.as_ref().filter(|d| d.is_verifiable())
+            && *expected != digest
+        {
+            self.current_path = None;
+            self.problem(LayerErrorKind::DigestMismatch {
+                what: "blob",
+                expected: expected.to_string(),
+                actual: digest.to_string(),
+            });
+        }
+        self.walk.digest = Some(digest);
+    }
+
+    fn finish_diff_id(&mut self, diff_id: Option<Digest>) {
+        if let (Some(actual), Some(expected)) = (&diff_id, self.layer.diff_id.as_ref().filter(|d| d.is_verifiable()))
+            && actual != expected
+        {
+            self.current_path = None;
+            self.problem(LayerErrorKind::DigestMismatch {
+                what: "diff_id",
+                expected: expected.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        self.walk.diff_id = diff_id;
+    }
+}

@@ -1,0 +1,280 @@
+//! The entries of a layer's tar: their kinds (files, links, directories, whiteouts), recorded in
+//! the layer's index and handed to the visitor with their content, read in place from an
+//! uncompressed layer or streamed; and the tar stream's errors, told apart by cause.
+
+use std::io::{self, Cursor, Read};
+
+use super::blob_walk::{CapReached, DecodeFailed};
+use super::header_guard::ExtensionTooLong;
+use super::{Compression, Content, Entry, EntryKind, Flow, LayerVisitor, Walker, normalize};
+use crate::error::LayerErrorKind;
+use crate::image::{RELEASE_EVERY, ReleasingReader};
+
+/// An uncompressed file bigger than this is handed to the visitor as a stream over the map
+/// (whose pages are released as it is read) rather than as one slice, so that a file of
+/// gigabytes does not stay in memory while it is scanned.
+const SLICE_AT_MOST: usize = 4 * RELEASE_EVERY;
+
+pub(super) enum Stream<'a> {
+    Plain(&'a [u8]),
+    Reader(Box<dyn Read + 'a>),
+}
+
+impl Walker<'_> {
+    pub(super) fn stream_error(&mut self, e: io::Error, compression: Compression, cap: u64) {
+        if e.get_ref().is_some_and(|inner| inner.is::<CapReached>()) {
+            self.problem(LayerErrorKind::OutputCap { cap });
+            return;
+        }
+        if let Some(long) = e.get_ref().and_then(|inner| inner.downcast_ref::<ExtensionTooLong>()) {
+            self.problem(LayerErrorKind::Tar(long.to_string()));
+            return;
+        }
+        // The decompressor's own errors blame the compression; anything else the tar parser
+        // found wrong with the (well decompressed) bytes.
+        let decoding = e.get_ref().is_some_and(|inner| inner.is::<DecodeFailed>());
+        let kind = match compression {
+            Compression::Gzip if decoding => LayerErrorKind::Decompress { format: "gzip", message: e.to_string() },
+            Compression::Zstd if decoding => LayerErrorKind::Decompress { format: "zstd", message: e.to_string() },
+            _ => LayerErrorKind::Tar(e.to_string()),
+        };
+        self.problem(kind);
+    }
+
+    pub(super) fn walk_tar(&mut self, stream: Stream<'_>, cap: u64, visitor: &mut dyn LayerVisitor) {
+        let compression = self.walk.compression.unwrap_or(Compression::None);
+        match stream {
+            Stream::Plain(bytes) => {
+                let mut archive = tar::Archive::new(Cursor::new(bytes));
+                match archive.entries_with_seek() {
+                    Ok(entries) => self.entries(entries, Some(bytes), cap, visitor, compression),
+                    Err(e) => self.stream_error(e, compression, cap),
+                }
+            }
+            Stream::Reader(reader) => {
+                let mut archive = tar::Archive::new(reader);
+                match archive.entries() {
+                    Ok(entries) => self.entries(entries, None, cap, visitor, compression),
+                    Err(e) => self.stream_error(e, compression, cap),
+                }
+            }
+        }
+    }
+
+    fn entries<'r, R: Read + 'r>(
+        &mut self,
+        entries: impl Iterator<Item = io::Result<tar::Entry<'r, R>>>,
+        plain: Option<&[u8]>,
+        cap: u64,
+        visitor: &mut dyn LayerVisitor,
+        compression: Compression,
+    ) {
+        let mut ordinal: u32 = 0;
+        // Holes in sparse files expand to zeros that are not in the stream, so the stream's cap
+        // does not see them: they draw on a budget of their own, the same size (issue 7).
+        let mut sparse_budget = cap;
+        let mut sparse_capped = false;
+        let mut path_buf = Vec::new();
+        let mut target_buf = Vec::new();
+        // How far the pages of an uncompressed layer read in place have been released.
+        let mut released = 0;
+        // Where the last entry's data ends, in a layer read in place.
+        let mut data_end = Some(0);
+        for entry in entries {
+            let mut entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    self.stream_error(e, compression, cap);
+                    return;
+                }
+            };
+            self.walk.stats.entries += 1;
+            let raw_path = entry.path_bytes();
+            normalize(&raw_path, &mut path_buf);
+            drop(raw_path);
+            self.current_path = Some(String::from_utf8_lossy(&path_buf).into_owned());
+            let header = entry.header();
+            let mode = header.mode().unwrap_or(0);
+            let entry_type = header.entry_type();
+            let size = entry.size();
+            if plain.is_some() {
+                // Where this entry's data (padded to a block) ends in the layer; unknown for sparse
+                // files, whose stored size is not their size.
+                let start = usize::try_from(entry.raw_file_position()).unwrap_or(usize::MAX);
+                data_end = (entry.header().entry_type() != tar::EntryType::GNUSparse)
+                    .then(|| {
+                        usize::try_from(size.div_ceil(512).saturating_mul(512)).ok().map(|n| start.saturating_add(n))
+                    })
+                    .flatten();
+            }
+            let file_name = path_buf.rsplit(|&b| b == b'/').next().unwrap_or(&[]).to_vec();
+            let parent_len = path_buf.len().saturating_sub(file_name.len() + 1);
+            let kind = if file_name == b".wh..wh..opq" {
+                target_buf.clear();
+                target_buf.extend_from_slice(&path_buf[..parent_len.min(path_buf.len())]);
+                if path_buf.len() == file_name.len() {
+                    target_buf.clear();
+                }
+                Kind::Opaque
+            } else if let Some(name) = file_name.strip_prefix(b".wh.") {
+                if name.starts_with(b".wh.") {
+                    Kind::Other // aufs metadata such as .wh..wh.plnk
+                } else {
+                    target_buf.clear();
+                    if path_buf.len() > file_name.len() {
+                        target_buf.extend_from_slice(&path_buf[..parent_len]);
+                        target_buf.push(b'/');
+                    }
+                    target_buf.extend_from_slice(name);
+                    Kind::Whiteout
+                }
+            } else {
+                match entry_type {
+                    tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => Kind::File,
+                    tar::EntryType::Link => match entry.link_name_bytes() {
+                        Some(t) => {
+                            normalize(&t, &mut target_buf);
+                            if self.walk.index.last_ordinal(&target_buf).is_none() {
+                                // A tar's hard link names an earlier entry of the same tar.
+                                let target = String::from_utf8_lossy(&target_buf).into_owned();
+                                self.problem(LayerErrorKind::Inconsistent(format!(
+                                    "hard link to /{target}, which is not earlier in this layer"
+                                )));
+                            }
+                            Kind::Hardlink
+                        }
+                        None => Kind::Other,
+                    },
+                    tar::EntryType::Symlink => {
+                        target_buf.clear();
+                        if let Some(t) = entry.link_name_bytes() {
+                            target_buf.extend_from_slice(&t);
+                        }
+                        Kind::Symlink
+                    }
+                    tar::EntryType::Directory => Kind::Directory,
+                    _ => Kind::Other,
+                }
+            };
+            let entry_kind = match kind {
+                Kind::File => EntryKind::File,
+                Kind::Hardlink => EntryKind::Hardlink { target: &target_buf },
+                Kind::Symlink => EntryKind::Symlink { target: &target_buf },
+                Kind::Directory => EntryKind::Directory,
+                Kind::Whiteout => EntryKind::Whiteout { target: &target_buf },
+                Kind::Opaque => EntryKind::OpaqueWhiteout { dir: &target_buf },
+                Kind::Other => EntryKind::Other,
+            };
+            let view = Entry {
+                layer: self.layer.index,
+                ordinal,
+                path: &path_buf,
+                kind: entry_kind,
+                size: if matches!(kind, Kind::File) { size } else { 0 },
+                mode,
+            };
+            self.walk.index.record(&view);
+            match kind {
+                Kind::File | Kind::Hardlink => {
+                    self.walk.stats.files += 1;
+                    self.walk.stats.added += 1;
+                }
+                Kind::Whiteout | Kind::Opaque => self.walk.stats.deleted += 1,
+                Kind::Other => {}
+                _ => self.walk.stats.added += 1,
+            }
+            let flow = if matches!(kind, Kind::File) {
+                self.walk.stats.file_bytes += size;
+                let sparse = entry_type == tar::EntryType::GNUSparse;
+                let in_place = plain.filter(|_| !sparse).map(|bytes| {
+                    let start = usize::try_from(entry.raw_file_position()).unwrap_or(usize::MAX).min(bytes.len());
+                    let want = usize::try_from(size).unwrap_or(usize::MAX);
+                    let end = start.saturating_add(want).min(bytes.len());
+                    (start, end, end - start == want)
+                });
+                match (in_place, plain) {
+                    (Some((start, end, true)), Some(bytes)) => {
+                        let flow = match self.blob {
+                            Some(blob) if end - start > SLICE_AT_MOST => {
+                                visitor.visit(&view, Content::Reader(&mut ReleasingReader::range(blob, start..end)))
+                            }
+                            _ => visitor.visit(&view, Content::Slice(&bytes[start..end])),
+                        };
+                        if end - released >= RELEASE_EVERY
+                            && let Some(blob) = self.blob
+                        {
+                            blob.release(released..end);
+                            released = end;
+                        }
+                        flow
+                    }
+                    (Some((start, end, _)), Some(bytes)) => {
+                        let slice = &bytes[start..end];
+                        // The header declares more bytes than the layer holds: scan what there
+                        // is, then say so (the tar reader would see a clean end of archive).
+                        let flow = visitor.visit(&view, Content::Slice(slice));
+                        self.problem(LayerErrorKind::Tar(format!(
+                            "entry declares {size} bytes but only {} are in the layer",
+                            slice.len()
+                        )));
+                        if let Err(e) = flow {
+                            self.walk.problems.push(e);
+                        }
+                        return;
+                    }
+                    _ if sparse && size > sparse_budget => {
+                        let budget = std::mem::take(&mut sparse_budget);
+                        let flow = visitor.visit(&view, Content::Reader(&mut (&mut entry).take(budget)));
+                        if !sparse_capped {
+                            sparse_capped = true;
+                            self.problem(LayerErrorKind::OutputCap { cap });
+                        }
+                        flow
+                    }
+                    _ => {
+                        if sparse {
+                            sparse_budget -= size;
+                        }
+                        visitor.visit(&view, Content::Reader(&mut entry))
+                    }
+                }
+            } else {
+                visitor.visit(&view, Content::None)
+            };
+            ordinal = ordinal.saturating_add(1);
+            match flow {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Stop) => return,
+                Err(e) => {
+                    self.walk.problems.push(e);
+                    return;
+                }
+            }
+        }
+        self.current_path = None;
+        // A tar ends with a block of zeros. A plain layer cut exactly between two entries has
+        // none, and would otherwise read as complete (a compressed one fails its stream check).
+        if let (Some(bytes), Some(end)) = (plain, data_end)
+            && !bytes.is_empty()
+            && !bytes.get(end..end.saturating_add(512)).is_some_and(|b| b.iter().all(|&x| x == 0))
+        {
+            self.problem(LayerErrorKind::Tar(
+                "the layer ends without the tar end-of-archive marker: it was cut short after its last complete entry"
+                    .to_string(),
+            ));
+            return;
+        }
+        self.walk.complete = true;
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    File,
+    Hardlink,
+    Symlink,
+    Directory,
+    Whiteout,
+    Opaque,
+    Other,
+}
