@@ -414,7 +414,7 @@ impl Finding {
     /// Every place it was found.
     #[getter]
     fn locations(&self) -> Vec<Location> {
-        self.inner.locations.iter().enumerate().map(|(_, l)| Location { inner: l.clone() }).collect()
+        self.inner.locations.iter().map(|l| Location { inner: l.clone() }).collect()
     }
     /// When the policy (scans with a `config`) suppresses every location: the allow entry that
     /// suppresses the first; else None. Locations say which entry suppresses each.

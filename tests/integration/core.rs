@@ -9,7 +9,8 @@ use layerdig_tests::{Comp, LayerBuilder, Layout, SynthImage, SynthLayer, sha256}
 /// `path@layer` → (status, removed_in_layer) for every file of the only image.
 fn history(source: &ImageSource) -> BTreeMap<String, (Status, Option<usize>)> {
     assert_eq!(source.images().len(), 1);
-    let (files, _, problems) = layerdig::file_history(source, &source.images()[0], Some(2));
+    let layerdig::Listing { files, problems, .. } =
+        layerdig::list(source, &source.images()[0], &layerdig::Rules::builtin(), false, Some(2));
     assert!(problems.is_empty(), "{problems:?}");
     files
         .into_iter()
@@ -70,7 +71,8 @@ fn removed_by_tells_whiteout_from_opaque() {
         SynthLayer::new(base, Comp::Gzip, "a"),
         SynthLayer::new(upper, Comp::Gzip, "b"),
     ]));
-    let (files, _, _) = layerdig::file_history(&source, &source.images()[0], None);
+    let layerdig::Listing { files, .. } =
+        layerdig::list(&source, &source.images()[0], &layerdig::Rules::builtin(), false, None);
     let by: BTreeMap<_, _> = files.iter().map(|f| (f.path.as_str(), f.removed_by)).collect();
     assert_eq!(by["d/x"], Some(layerdig::RemovedBy::OpaqueDir));
     assert_eq!(by["e/y"], Some(layerdig::RemovedBy::Whiteout));
@@ -94,7 +96,8 @@ fn hardlink_to_a_file_a_later_layer_deletes() {
 fn duplicate_name_in_one_layer_is_overwritten_in_that_layer() {
     let base = LayerBuilder::new().file("a.txt", b"first").file("a.txt", b"second").finish();
     let (_dir, source) = open_oci(SynthImage::new(vec![SynthLayer::new(base, Comp::None, "a")]));
-    let (files, _, _) = layerdig::file_history(&source, &source.images()[0], None);
+    let layerdig::Listing { files, .. } =
+        layerdig::list(&source, &source.images()[0], &layerdig::Rules::builtin(), false, None);
     let statuses: Vec<_> = files.iter().map(|f| (f.status, f.removed_in_layer)).collect();
     assert_eq!(statuses, vec![(Status::Overwritten, Some(0)), (Status::Present, None)]);
 }
@@ -192,7 +195,8 @@ fn digest_mismatch_is_reported_and_scan_goes_on() {
         SynthImage::new(vec![SynthLayer::new(good, Comp::Gzip, "a"), SynthLayer::new(bad, Comp::Gzip, "b")]);
     image.corrupt_diff_id = Some(1);
     let (_dir, source) = open_oci(image);
-    let (files, _, problems) = layerdig::file_history(&source, &source.images()[0], None);
+    let layerdig::Listing { files, problems, .. } =
+        layerdig::list(&source, &source.images()[0], &layerdig::Rules::builtin(), false, None);
     assert_eq!(files.len(), 2, "both layers still read");
     assert_eq!(problems.len(), 1, "{problems:?}");
     let msg = problems[0].to_string();
@@ -222,7 +226,8 @@ fn blob_tampering_and_corrupt_layer_do_not_stop_other_layers() {
     let dir = tempfile::tempdir().unwrap();
     layout.write_dir(dir.path());
     let source = ImageSource::open(dir.path()).unwrap();
-    let (files, _, problems) = layerdig::file_history(&source, &source.images()[0], None);
+    let layerdig::Listing { files, problems, .. } =
+        layerdig::list(&source, &source.images()[0], &layerdig::Rules::builtin(), false, None);
     let paths: Vec<_> = files.iter().map(|f| f.path.as_str()).collect();
     assert!(paths.contains(&"zero.txt") && paths.contains(&"two.txt"), "{paths:?}");
     let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
@@ -244,7 +249,8 @@ fn missing_blob_is_a_layer_error() {
     let source = ImageSource::open(dir.path()).unwrap();
     let msgs: Vec<String> = source.problems().iter().map(|p| p.to_string()).collect();
     assert!(msgs.iter().any(|m| m.contains("layer 1") && m.contains("missing")), "{msgs:?}");
-    let (files, _, _) = layerdig::file_history(&source, &source.images()[0], None);
+    let layerdig::Listing { files, .. } =
+        layerdig::list(&source, &source.images()[0], &layerdig::Rules::builtin(), false, None);
     assert_eq!(files.len(), 1);
 }
 
@@ -269,7 +275,8 @@ fn non_utf8_and_long_names_survive() {
     let long = format!("deep/{}/file.txt", "d".repeat(200));
     let tar = LayerBuilder::new().file(&long, b"x").file_bytes(b"caf\xe9.txt", b"y").finish();
     let (_dir, source) = open_oci(SynthImage::new(vec![SynthLayer::new(tar, Comp::Gzip, "a")]));
-    let (files, _, problems) = layerdig::file_history(&source, &source.images()[0], None);
+    let layerdig::Listing { files, problems, .. } =
+        layerdig::list(&source, &source.images()[0], &layerdig::Rules::builtin(), false, None);
     assert!(problems.is_empty(), "{problems:?}");
     let paths: Vec<_> = files.iter().map(|f| f.path.clone()).collect();
     assert!(paths.contains(&long), "{paths:?}");

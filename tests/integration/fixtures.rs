@@ -44,7 +44,8 @@ fn every_planted_file_has_its_layer_and_status_in_every_form() {
         assert!(source.problems().is_empty(), "{form}: {:?}", source.problems());
         let image = &source.images()[0];
         assert_eq!(image.layers.len(), if form == "demo.umoci.oci" { 9 } else { 8 }, "{form}");
-        let (files, _, problems) = layerdig::file_history(&source, image, None);
+        let layerdig::Listing { files, problems, .. } =
+            layerdig::list(&source, image, &layerdig::Rules::builtin(), false, None);
         assert!(problems.is_empty(), "{form}: {problems:?} (digests must verify)");
         for p in planted() {
             let Some(path) = p["path"].as_str() else { continue };
