@@ -215,28 +215,34 @@ fn scan_shows_every_planted_secret_with_its_status_and_layer_in_every_form() {
             }
         }
 
-        // The human report says the same: badge, path, layer.
+        // The human report tells the same story: badge, path, the layer that added it and the
+        // one that removed it (issue 12: `app/.env:2:19  added in layer 1 (COPY …), deleted in
+        // layer 2 (RUN rm /app/.env)`).
         let o = run(&["scan", "--color", "never", path_str(&fixture(form))]);
         assert_eq!(code(&o), 1, "{form}");
         let text = stdout(&o);
+        let has_line = |parts: &[&str]| text.lines().any(|l| parts.iter().all(|p| l.contains(p)));
         for p in planted() {
             let Some(path) = p["path"].as_str() else {
-                assert!(text.contains("CONFIG  Env[") && text.contains("HISTORY  history["), "{form}: {text}");
+                assert!(has_line(&["CONFIG ", "Env[", "in the image config"]), "{form}: {text}");
+                assert!(has_line(&["HISTORY ", "history[", "in the build history"]), "{form}: {text}");
                 continue;
             };
             let layer = p["layer"].as_u64().expect("layer");
-            let badge = match expected_status(&p, form) {
-                ("present", _) => "PRESENT".to_string(),
-                (s, Some(m)) => format!("{} in layer {m}", s.to_uppercase()),
-                (s, None) => s.to_uppercase(),
+            let (badge, fate) = match expected_status(&p, form) {
+                ("present", _) => ("PRESENT".to_string(), "still present".to_string()),
+                (s, Some(m)) if m == layer => (s.to_uppercase(), format!("{s} later in the same layer")),
+                (s, Some(m)) => (s.to_uppercase(), format!("{s} in layer {m} (")),
+                (s, None) => (s.to_uppercase(), s.to_string()),
             };
+            let added = format!("added in layer {layer} (");
+            let place = format!("  {path}:");
             assert!(
-                text.lines().any(|l| l.contains(&badge)
-                    && l.contains(&format!("/{path}:"))
-                    && l.contains(&format!("layer {layer} "))),
-                "{form}: no line with {badge} /{path} layer {layer} in\n{text}"
+                has_line(&[&badge, &place, &added, &fate]),
+                "{form}: no line with {badge} {path} {added} {fate} in\n{text}"
             );
         }
+        assert!(text.contains("recoverable from history"), "{form}: {text}");
         assert_no_secret(form, &text);
     }
 }
@@ -975,7 +981,7 @@ fn quiet_drops_the_summary() {
     let loud = stdout(&run(&["scan", "--color", "never", path_str(&image)]));
     let quiet = stdout(&run(&["scan", "-q", "--color", "never", path_str(&image)]));
     assert!(loud.contains("FAIL:") && !quiet.contains("FAIL:"));
-    assert!(quiet.contains("DELETED in layer 2"));
+    assert!(quiet.contains("deleted in layer 2 (RUN rm /app/.env)"), "{quiet}");
 }
 
 #[test]
@@ -1043,4 +1049,74 @@ fn max_layer_bytes_cuts_big_layers_short_and_says_so() {
     let bad = run(&["scan", "--max-layer-bytes", "lots", image.to_str().unwrap()]);
     assert_eq!(code(&bad), 2);
     assert!(stderr(&bad).contains("--max-layer-bytes") && stderr(&bad).contains("\"lots\""), "{}", stderr(&bad));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The report model: in-toto, deadlines
+
+#[test]
+fn in_toto_statement_validates_and_names_the_image_digest() {
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/in-toto-statement-v1.schema.json");
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).expect("in-toto schema")).expect("schema JSON");
+    let statement_schema = validator(&schema);
+    for form in ["demo.oci.tar", DOCKER] {
+        let image = fixture(form);
+        let o = run(&["scan", "-f", "in-toto", "--now", "2026-12-01", path_str(&image)]);
+        assert_eq!(code(&o), 1, "{}", stderr(&o));
+        let doc = json_out(&o);
+        assert_valid(&statement_schema, &doc, form);
+        let json = json_out(&run(&["scan", "-f", "json", "--now", "2026-12-01", path_str(&image)]));
+        // The predicate is the JSON report, byte for byte as a value.
+        assert_eq!(doc["predicate"], json, "{form}");
+        let digest = json["images"][0]["digest"].as_str().expect("image digest");
+        let (alg, hex) = digest.split_once(':').expect("alg:hex");
+        assert_eq!(doc["subject"][0]["digest"][alg], json!(hex), "{form}");
+        assert_no_secret(form, &stdout(&o));
+    }
+    // A plain directory has no digest to name: a clear error, exit 2.
+    let dir = dir_image(&[("app/.env", &aws_env())]);
+    let o = run(&["scan", "-f", "in-toto", path_str(dir.path())]);
+    assert_eq!(code(&o), 2, "{}", stdout(&o));
+    assert!(stderr(&o).contains("no image or layer digest"), "{}", stderr(&o));
+}
+
+#[test]
+fn fail_on_overdue_gates_on_deadlines_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("layerdig.toml"), "[sla]\ncritical = \"24h\"\nhigh = \"7d\"\n").expect("policy");
+    let image = fixture(DOCKER);
+    let image = path_str(&image);
+    // No baseline: everything was first seen now, so nothing is overdue.
+    let o = run_in(dir.path(), &["scan", "-f", "json", "--fail-on", "overdue", "--now", "2026-12-01", image]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let report = json_out(&o);
+    assert!(findings(&report).iter().all(|f| f["sla"]["state"] == "due"), "{report:#}");
+    assert_eq!(report["gate"]["fail_on"], "overdue");
+    // The same scan with the default threshold fails on severity as before.
+    assert_eq!(code(&run_in(dir.path(), &["scan", "--now", "2026-12-01", image])), 1);
+    // A baseline from two days earlier: criticals are overdue, highs are not.
+    let o = run_in(dir.path(), &["baseline", "--now", "2026-11-29", "-o", "b.json", image]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = run_in(
+        dir.path(),
+        &["scan", "-f", "json", "--baseline", "b.json", "--fail-on", "overdue", "--now", "2026-12-01", image],
+    );
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let report = json_out(&o);
+    for f in findings(&report) {
+        let want = if f["severity"] == "critical" { "overdue" } else { "due" };
+        assert_eq!(f["sla"]["state"], want, "{f:#}");
+        assert_eq!(f["baselined"], true);
+        assert_eq!(f["fails_gate"], want == "overdue");
+    }
+    assert!(report["stats"]["overdue"].as_u64().is_some_and(|n| n > 0));
+    // The human report says so.
+    let o = run_in(dir.path(), &["scan", "--baseline", "b.json", "--fail-on", "overdue", "--now", "2026-12-01", image]);
+    assert!(stdout(&o).contains("OVERDUE since 2026-11-30T00:00:00Z"), "{}", stdout(&o));
+    // A new baseline keeps first_seen of what the previous one knew.
+    let o = run_in(dir.path(), &["baseline", "--previous", "b.json", "--now", "2026-12-01", "-o", "c.json", image]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let c: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("c.json")).unwrap()).unwrap();
+    assert!(c["findings"].as_array().unwrap().iter().all(|e| e["first_seen"] == "2026-11-29T00:00:00Z"), "{c:#}");
 }

@@ -85,7 +85,17 @@ pub fn instruction(created_by: &str, max: usize) -> String {
     } else {
         text.to_string()
     };
-    one_line(&short, max)
+    // `COPY file:94b07f4ff4f9…` : content digests shortened to twelve digits, as image ids are.
+    let words: Vec<String> = short
+        .split_whitespace()
+        .map(|w| match w.split_once(':') {
+            Some((kind, hex)) if hex.len() > 12 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                format!("{kind}:{}…", &hex[..12])
+            }
+            _ => w.to_string(),
+        })
+        .collect();
+    one_line(&words.join(" "), max)
 }
 
 /// The first `max` characters of `text` on one line.
@@ -116,7 +126,7 @@ fn story(loc: &Location, image: Option<&ImageReport>) -> String {
         image
             .and_then(|img| img.layers.iter().find(|l| l.index == i))
             .and_then(|l| l.created_by.as_deref())
-            .map(|c| format!(" ({})", instruction(c, 28)))
+            .map(|c| format!(" ({})", instruction(c, 40)))
             .unwrap_or_default()
     };
     match loc.source {
@@ -130,7 +140,7 @@ fn story(loc: &Location, image: Option<&ImageReport>) -> String {
             }
             let mut told = place;
             if let Some(i) = loc.layer_index {
-                let made = loc.created_by.as_deref().map(|c| format!(" ({})", instruction(c, 28))).unwrap_or_default();
+                let made = loc.created_by.as_deref().map(|c| format!(" ({})", instruction(c, 40))).unwrap_or_default();
                 told.push_str(&format!("  added in layer {i}{made}"));
             }
             match (loc.status, loc.removed_in_layer) {

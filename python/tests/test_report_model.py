@@ -1,0 +1,109 @@
+"""One report model: the CLI and the Python package print the same bytes for the same image and
+policy, because both call the library's gate and printers; and the gate's fix-by deadlines."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import layerdig
+from helpers import FIXTURES
+
+REPO = Path(__file__).resolve().parents[2]
+NOW = "2026-12-01T12:00:00Z"
+
+POLICY = """
+fail_on = "high"
+
+[severity]
+"database.mysql-uri-password" = "medium"
+
+[sla]
+critical = "24h"
+high = "7d"
+medium = "30d"
+
+[[allow]]
+path = "etc/ssl/private/*"
+reason = "test certificate, rotated by the platform"
+"""
+
+
+def cli() -> Path:
+    """The `layerdig` binary `cargo test` built (run-tests.sh runs after it)."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    binary = target / "debug" / "layerdig"
+    assert binary.is_file(), f"{binary} is missing: build the CLI first (cargo build -p layerdig-cli)"
+    return binary
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([str(cli()), *args], cwd=cwd, capture_output=True, check=False)
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Path:
+    path = tmp_path / "policy.toml"
+    path.write_text(POLICY)
+    return path
+
+
+@pytest.mark.parametrize("form", ["demo.oci.tar", "demo.docker.tar"])
+def test_cli_and_python_write_the_same_json_and_sarif(form: str, policy: Path, tmp_path: Path) -> None:
+    image = str(FIXTURES / form)
+    report = layerdig.scan(image, config=policy, now=NOW)
+    for fmt, written in [("json", report.to_json(pretty=True)), ("sarif", report.to_sarif())]:
+        out = run_cli("scan", "-f", fmt, "--config", str(policy), "--now", NOW, image, cwd=tmp_path)
+        assert out.returncode == 1, out.stderr.decode()
+        assert out.stdout.decode() == written + "\n", fmt
+    # And the bytes say what the policy decided.
+    doc = json.loads(report.to_json())
+    assert doc["gate"]["result"] == "fail" and doc["gate"]["policy"] == str(policy)
+    by_rule = {f["rule_id"]: f for f in doc["findings"]}
+    assert by_rule["database.mysql-uri-password"]["severity"] == "medium"
+    assert by_rule["database.mysql-uri-password"]["fails_gate"] is False
+    assert by_rule["private_keys.rsa"]["suppressed"]["entry"] == 1
+    assert by_rule["aws.access-key-id"]["sla"] == {
+        "first_seen": NOW,
+        "due": "2026-12-02T12:00:00Z",
+        "state": "due",
+    }
+    assert doc["stats"]["duration_ms"] == 0
+
+
+def test_python_objects_carry_the_verdict(policy: Path) -> None:
+    report = layerdig.scan(FIXTURES / "demo.oci.tar", config=policy, now=NOW)
+    assert report.gate is not None and report.gate["exit_code"] == 1
+    rsa = next(f for f in report.findings if f.rule_id == "private_keys.rsa")
+    assert rsa.suppressed is not None and rsa.fails_gate is False
+    aws = next(f for f in report.findings if f.rule_id == "aws.access-key-id")
+    assert aws.fails_gate is True and aws.sla is not None and aws.sla["state"] == "due"
+    assert report.stats.duration_ms == 0
+
+
+def test_overdue_gate_counts_from_the_baselines_first_seen(policy: Path, tmp_path: Path) -> None:
+    image = str(FIXTURES / "demo.oci.tar")
+    baseline = tmp_path / "baseline.json"
+    made = run_cli("baseline", "--now", "2026-11-01T00:00:00Z", "-o", str(baseline), image, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr.decode()
+    entries = json.loads(baseline.read_text())["findings"]
+    assert entries and all(e["first_seen"] == "2026-11-01T00:00:00Z" for e in entries)
+    # A month later every critical (24 h) and high (7 d) finding is overdue; mediums (30 d) are not.
+    late = layerdig.scan(image, config=policy, baseline=baseline, now=NOW, fail_on="overdue")
+    states = {f.rule_id: (f.severity, f.sla["state"] if f.sla else None, f.baselined) for f in late.findings}
+    assert states["aws.access-key-id"] == ("critical", "overdue", True)
+    assert states["database.mysql-uri-password"] == ("medium", "due", True)
+    assert late.gate is not None and late.gate["result"] == "fail"
+    out = run_cli(
+        "scan", "-f", "json", "--config", str(policy), "--baseline", str(baseline),
+        "--now", NOW, "--fail-on", "overdue", image, cwd=tmp_path,
+    )
+    assert out.returncode == 1 and out.stdout.decode() == late.to_json(pretty=True) + "\n"
+    # The day after the baseline nothing is overdue yet: the overdue gate passes.
+    early = layerdig.scan(image, config=policy, baseline=baseline, now="2026-11-01T12:00:00Z", fail_on="overdue")
+    assert early.gate is not None and early.gate["result"] == "pass"
+    assert all(f.fails_gate is False for f in early.findings)
