@@ -409,8 +409,8 @@ mod tests {
     #[test]
     fn instructions_read_short() {
         assert_eq!(
-            instruction("/bin/sh -c #(nop) COPY dir:247c28def19ce5 in /app/", 40),
-            "COPY dir:247c28def19ce5 in /app/"
+            instruction("/bin/sh -c #(nop) COPY dir:247c28def19ce523666e4b3cfb589c5 in /app/", 40),
+            "COPY dir:247c28def19c… in /app/"
         );
         assert_eq!(instruction("/bin/sh -c rm /app/.env", 40), "RUN rm /app/.env");
         assert_eq!(instruction("RUN /bin/sh -c rm -f /app/.env # buildkit", 40), "RUN rm -f /app/.env");
