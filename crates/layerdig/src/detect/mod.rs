@@ -58,7 +58,8 @@ use serde::Serialize;
 
 pub use self::paths::disposition;
 use self::prefilter::Hits;
-pub use self::rule::{ProblemKind, Rule, RuleError, RuleProblem, Rules, Validation};
+pub use self::rule::{ProblemKind, Rule, RuleError, RuleProblem, Rules};
+pub use self::validate::Validation;
 use crate::finding;
 pub use crate::vocab::MatchKind;
 use crate::vocab::{Confidence, ConfigField, Severity};

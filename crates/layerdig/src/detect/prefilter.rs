@@ -23,13 +23,13 @@
 //! 1.3 GiB/s on keyword-free text).
 
 use std::collections::HashMap;
+use std::fmt;
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind};
 
 use super::entropy::{KEY_WORDS, URL_MARKER};
-use super::rule::{Rule, RuleError};
 
 /// What one automaton pattern stands for.
 #[derive(Debug, Default)]
@@ -51,6 +51,19 @@ const LANES: usize = 8;
 /// Bytes a quick walk takes between looks at whether it reached the sink.
 const BLOCK: usize = 64;
 
+/// The keyword automaton could not be built (too many or too long keywords): what aho-corasick,
+/// or the copy into [`Prefilter`]'s own tables, said.
+#[derive(Debug)]
+pub(crate) struct BuildError(String);
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BuildError {}
+
 /// Every rule's keywords plus the entropy detector's key words, in one automaton.
 pub(crate) struct Prefilter {
     tables: Tables,
@@ -62,7 +75,9 @@ pub(crate) struct Prefilter {
 }
 
 impl Prefilter {
-    pub(crate) fn build(rules: &[Rule]) -> Result<Prefilter, RuleError> {
+    /// The automaton over each rule's `keywords` (one slice per rule, in rule order: a rule is
+    /// reported by its index here) and the entropy detector's key words.
+    pub(crate) fn build<'a>(rules: impl IntoIterator<Item = &'a [String]>) -> Result<Prefilter, BuildError> {
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut patterns: Vec<String> = Vec::new();
         let mut owners: Vec<Owner> = Vec::new();
@@ -75,9 +90,11 @@ impl Prefilter {
             })
         };
         let mut assignments: Vec<(usize, Option<u32>, bool, bool)> = Vec::new();
-        for (i, rule) in rules.iter().enumerate() {
-            let Ok(i) = u32::try_from(i) else { break };
-            for keyword in rule.keywords.iter().filter(|k| !k.is_empty()) {
+        let mut rule_count = 0;
+        for (i, keywords) in rules.into_iter().enumerate() {
+            rule_count += 1;
+            let Ok(i) = u32::try_from(i) else { continue };
+            for keyword in keywords.iter().filter(|k| !k.is_empty()) {
                 assignments.push((slot(keyword), Some(i), false, false));
             }
         }
@@ -95,19 +112,18 @@ impl Prefilter {
             owner.key |= key;
             owner.url |= url;
         }
-        let fail = |message: String| RuleError::Prefilter { message };
         let dfa = DFA::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .build(&patterns)
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| BuildError(e.to_string()))?;
         let longest = dfa.max_pattern_len();
-        let tables = Tables::copy(&dfa, &patterns).map_err(fail)?;
+        let tables = Tables::copy(&dfa, &patterns).map_err(BuildError)?;
         Ok(Prefilter {
             tables,
             longest,
             owners,
-            rule_count: rules.len(),
+            rule_count,
             #[cfg(test)]
             patterns,
         })

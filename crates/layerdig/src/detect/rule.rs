@@ -9,7 +9,7 @@ use regex::bytes::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
 use super::prefilter::Prefilter;
-use super::validate;
+use super::validate::{self, Validation};
 use crate::finding::{Confidence, Severity};
 
 include!(concat!(env!("OUT_DIR"), "/builtin_rules.rs"));
@@ -22,40 +22,6 @@ const REGEX_SIZE_LIMIT: usize = 32 << 20;
 /// KiB of states; 1 MiB leaves room for the odd complicated rule while ~170 rules on every
 /// scanning thread cannot add up to more than a few hundred MiB even in the worst case.
 const DFA_SIZE_LIMIT: usize = 1 << 20;
-
-/// An offline format check that confirms a match (raising its confidence to high) or rejects it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Validation {
-    /// GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`) and npm (`npm_`) tokens: the last six
-    /// characters are the base62 CRC32 of the 30 characters after the prefix.
-    GithubChecksum,
-    /// A PEM private key whose body is well-formed base64 (and, for OpenSSH keys, starts with the
-    /// `openssh-key-v1` magic). Encrypted keys pass with the note `encrypted`.
-    PemPrivateKey,
-    /// A JSON Web Token whose header decodes to a JSON object with an `alg` member.
-    Jwt,
-    /// An AWS access key id: 20 characters, a known four-letter prefix, base32 after it.
-    AwsAccessKeyId,
-}
-
-impl Validation {
-    /// The kebab-case name used in rule files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Validation::GithubChecksum => "github-checksum",
-            Validation::PemPrivateKey => "pem-private-key",
-            Validation::Jwt => "jwt",
-            Validation::AwsAccessKeyId => "aws-access-key-id",
-        }
-    }
-}
-
-impl fmt::Display for Validation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One detection rule, as read from a rule file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -400,7 +366,8 @@ impl Rules {
             }
             by_id.insert(rule.id.clone(), i);
         }
-        let prefilter = Prefilter::build(&rules)?;
+        let prefilter = Prefilter::build(rules.iter().map(|rule| rule.keywords.as_slice()))
+            .map_err(|e| RuleError::Prefilter { message: e.to_string() })?;
         Ok(Rules { inner: Arc::new(Inner { rules, compiled, by_id, prefilter }) })
     }
 }

@@ -1,10 +1,45 @@
 //! Offline validation: format checks that confirm a match without contacting anyone.
 
+use std::fmt;
+
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde::{Deserialize, Serialize};
 
-use super::rule::Validation;
+/// An offline format check that confirms a match (raising its confidence to high) or rejects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Validation {
+    /// GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`) and npm (`npm_`) tokens: the last six
+    /// characters are the base62 CRC32 of the 30 characters after the prefix.
+    GithubChecksum,
+    /// A PEM private key whose body is well-formed base64 (and, for OpenSSH keys, starts with the
+    /// `openssh-key-v1` magic). Encrypted keys pass with the note `encrypted`.
+    PemPrivateKey,
+    /// A JSON Web Token whose header decodes to a JSON object with an `alg` member.
+    Jwt,
+    /// An AWS access key id: 20 characters, a known four-letter prefix, base32 after it.
+    AwsAccessKeyId,
+}
+
+impl Validation {
+    /// The kebab-case name used in rule files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Validation::GithubChecksum => "github-checksum",
+            Validation::PemPrivateKey => "pem-private-key",
+            Validation::Jwt => "jwt",
+            Validation::AwsAccessKeyId => "aws-access-key-id",
+        }
+    }
+}
+
+impl fmt::Display for Validation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The note recorded for a private key that is encrypted with a passphrase.
 pub(crate) const ENCRYPTED: &str = "encrypted";
