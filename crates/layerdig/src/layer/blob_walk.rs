@@ -10,46 +10,11 @@ use sha2::{Digest as _, Sha256};
 
 use super::header_guard::HeaderGuard;
 use super::read_ahead::{ChannelReader, READ_AHEAD_BUFFERS, READ_AHEAD_FROM, read_ahead};
+use super::stream::HashingReader;
 use super::tar_walk::Stream;
 use super::{Compression, LayerVisitor, WalkOptions, Walker};
 use crate::error::LayerErrorKind;
 use crate::image::{Blob, Digest, ReleasingReader, sha256_releasing};
-
-pub(super) struct HashingReader<R> {
-    inner: R,
-    hasher: Option<Sha256>,
-    count: u64,
-    cap: u64,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.count >= self.cap {
-            return Err(io::Error::other(CapReached));
-        }
-        let room = usize::try_from(self.cap - self.count).unwrap_or(usize::MAX);
-        let limit = buf.len().min(room);
-        // Errors from here on are the decompressor's, not the tar parser's: say so.
-        let n = self.inner.read(&mut buf[..limit]).map_err(|e| io::Error::new(e.kind(), DecodeFailed(e)))?;
-        if let Some(h) = &mut self.hasher {
-            h.update(&buf[..n]);
-        }
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
-/// The decompressor failed (the compressed stream is corrupt or cut short), as opposed to the
-/// tar inside it being malformed.
-#[derive(Debug)]
-pub(super) struct DecodeFailed(pub(super) io::Error);
-
-impl std::fmt::Display for DecodeFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-impl std::error::Error for DecodeFailed {}
 
 /// A blob's bytes as a tar stream: as they are, or through a decompressor. A concrete type (not
 /// a boxed reader) so the blob's reader, and the digest it took, can be had back at the end.
@@ -78,15 +43,6 @@ impl Read for Decoded<'_> {
         }
     }
 }
-
-#[derive(Debug)]
-pub(super) struct CapReached;
-impl std::fmt::Display for CapReached {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("per-layer output cap reached")
-    }
-}
-impl std::error::Error for CapReached {}
 
 impl<'a> Walker<'a> {
     pub(super) fn walk_blob(&mut self, blob: &'a Blob, options: &WalkOptions, visitor: &mut dyn LayerVisitor) {

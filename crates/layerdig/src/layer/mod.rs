@@ -8,6 +8,8 @@
 //!   cap, blob and diff_id digests taken on the way, then the tar walk;
 //! - `read_ahead.rs`: the thread that decompresses a big blob a few buffers ahead of the walk,
 //!   and the `ChannelReader` that reads its buffers;
+//! - `stream.rs`: the decompressed stream's reader (output cap, diff_id hash) and the errors
+//!   that tell the cap and the decompressor's failures from the tar's;
 //! - `header_guard.rs`: the guard that follows tar headers and refuses oversized PAX and GNU
 //!   long-name records before the tar reader holds them in memory;
 //! - `tar_walk.rs`: the tar entries: kinds, whiteouts, hard links, sparse files, content in
@@ -23,6 +25,7 @@ mod header_guard;
 mod index;
 mod path;
 mod read_ahead;
+mod stream;
 mod tar_walk;
 
 use std::io::Read;

@@ -5,7 +5,7 @@
 use std::io::{self, Read};
 use std::sync::mpsc;
 
-use super::blob_walk::{CapReached, DecodeFailed, HashingReader};
+use super::stream::{CapReached, DecodeFailed, HashingReader};
 
 /// Compressed blobs at least this big are decompressed on a thread of their own.
 pub(super) const READ_AHEAD_FROM: usize = 256 * 1024;

@@ -4,8 +4,8 @@
 
 use std::io::{self, Cursor, Read};
 
-use super::blob_walk::{CapReached, DecodeFailed};
 use super::header_guard::ExtensionTooLong;
+use super::stream::{CapReached, DecodeFailed};
 use super::{Compression, Content, Entry, EntryKind, Flow, LayerVisitor, Walker, normalize};
 use crate::error::LayerErrorKind;
 use crate::image::{RELEASE_EVERY, ReleasingReader};
