@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::detect::RuleError;
-use crate::image::Digest;
+use crate::image::digest::{Algorithm, Digest};
 
 /// Everything that can go wrong reading an image or scanning it.
 #[derive(Debug, thiserror::Error)]
@@ -228,7 +228,7 @@ impl fmt::Display for DigestSuffix<'_> {
                 f,
                 " ({}:{})",
                 match d.algorithm() {
-                    crate::image::Algorithm::Sha256 => "sha256",
+                    Algorithm::Sha256 => "sha256",
                     _ => "digest",
                 },
                 d.short()

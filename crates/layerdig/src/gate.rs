@@ -15,330 +15,14 @@
 //! # Ok::<(), layerdig::policy::PolicyError>(())
 //! ```
 
-use std::collections::HashMap;
-use std::fmt;
-use std::path::Path;
-use std::time::Instant;
-
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
 use crate::error::SinkError;
 use crate::finding::{Disposition, Finding, Severity, Sla, Status};
-use crate::policy::{Date, Policy};
-use crate::report::{ErrorReport, ImageReport};
-use crate::scan::Sink;
+use crate::policy::Policy;
+pub use crate::report::baseline::{Baseline, BaselineError};
+use crate::report::{ErrorReport, GateReport, ImageReport, Sink};
+pub use crate::time::{Clock, Timestamp};
 use crate::vocab::SlaState;
-
-/// A moment, in whole seconds since 1970-01-01T00:00:00Z, written as RFC 3339 in UTC
-/// (`2026-12-01T19:24:43Z`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(i64);
-
-impl Timestamp {
-    /// From seconds since the epoch.
-    pub fn from_unix(secs: i64) -> Timestamp {
-        Timestamp(secs)
-    }
-
-    /// Seconds since the epoch.
-    pub fn unix(self) -> i64 {
-        self.0
-    }
-
-    /// The UTC date.
-    pub fn date(self) -> Date {
-        Date::from_unix(self.0)
-    }
-
-    /// `self` plus `secs` seconds.
-    #[must_use]
-    pub fn plus(self, secs: u64) -> Timestamp {
-        Timestamp(self.0.saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)))
-    }
-
-    /// Parse RFC 3339 (`2026-12-01T19:24:43Z`, `…+02:00`, fractions of a second ignored) or a
-    /// plain date (`2026-12-01`, meaning its midnight UTC). `None` when it is neither.
-    pub fn parse(text: &str) -> Option<Timestamp> {
-        let text = text.trim();
-        let (date, rest) = if text.len() > 10 { text.split_at(10) } else { (text, "") };
-        if date.len() != 10 {
-            return None;
-        }
-        let days = Date::parse(date)?.days();
-        if rest.is_empty() {
-            return Some(Timestamp(days * 86_400));
-        }
-        let rest = rest.strip_prefix(['T', 't', ' '])?;
-        let field = |s: &str| -> Option<i64> {
-            (s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
-        };
-        let (h, m, s) = (field(rest.get(0..2)?)?, field(rest.get(3..5)?)?, field(rest.get(6..8)?)?);
-        if rest.get(2..3) != Some(":") || rest.get(5..6) != Some(":") || h > 23 || m > 59 || s > 60 {
-            return None;
-        }
-        let mut zone = &rest[8..];
-        if let Some(fraction) = zone.strip_prefix('.') {
-            zone = fraction.trim_start_matches(|c: char| c.is_ascii_digit());
-        }
-        let offset = match zone {
-            "Z" | "z" => 0,
-            _ => {
-                let sign = match zone.get(0..1)? {
-                    "+" => 1,
-                    "-" => -1,
-                    _ => return None,
-                };
-                if zone.len() != 6 || zone.get(3..4) != Some(":") {
-                    return None;
-                }
-                sign * (field(&zone[1..3])? * 3_600 + field(&zone[4..6])? * 60)
-            }
-        };
-        Some(Timestamp(days * 86_400 + h * 3_600 + m * 60 + s - offset))
-    }
-}
-
-impl fmt::Display for Timestamp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0.rem_euclid(86_400);
-        write!(f, "{}T{:02}:{:02}:{:02}Z", self.date(), secs / 3_600, secs / 60 % 60, secs % 60)
-    }
-}
-
-/// Where the time comes from: the system's clock, or a fixed moment (a clock that does not move:
-/// deadlines and expiry are judged as of it and durations read 0, so a report is reproducible).
-/// Tests use a fixed clock; so does `layerdig scan --now`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Clock {
-    /// The system's clock.
-    #[default]
-    System,
-    /// Always this moment.
-    Fixed(Timestamp),
-}
-
-impl Clock {
-    /// Now.
-    pub fn now(self) -> Timestamp {
-        match self {
-            Clock::System => {
-                let secs = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0);
-                Timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
-            }
-            Clock::Fixed(t) => t,
-        }
-    }
-
-    /// Milliseconds since `started` (0 on a fixed clock).
-    pub fn elapsed_ms(self, started: Instant) -> u64 {
-        match self {
-            Clock::System => u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            Clock::Fixed(_) => 0,
-        }
-    }
-}
-
-/// Known findings: the fingerprints of a baseline file, with when each was first seen when the
-/// file says.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Baseline {
-    entries: HashMap<String, Option<Timestamp>>,
-}
-
-/// Why a baseline could not be read.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BaselineError {
-    /// The file could not be read.
-    #[error("reading baseline {}", path.display())]
-    Read {
-        /// The file.
-        path: std::path::PathBuf,
-        /// What the OS said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not a baseline.
-    #[error("baseline {}: {message}", path.display())]
-    Invalid {
-        /// The file.
-        path: std::path::PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-}
-
-impl Baseline {
-    /// Read a baseline: a `layerdig baseline` file, a `-f json` report (or any object with a
-    /// `findings` array of objects with a `fingerprint`), or an array of fingerprints. An entry's
-    /// `first_seen` (or a report finding's `sla.first_seen`) is kept.
-    ///
-    /// # Errors
-    /// When the file cannot be read or is not one of those.
-    pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| BaselineError::Read { path: path.to_path_buf(), source })?;
-        Baseline::parse(&text).map_err(|message| BaselineError::Invalid { path: path.to_path_buf(), message })
-    }
-
-    /// [`Baseline::load`] from text; the error says what is wrong.
-    ///
-    /// # Errors
-    /// When the text is not a baseline.
-    pub fn parse(text: &str) -> Result<Baseline, String> {
-        let v: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
-        let items = match &v {
-            Value::Object(map) => map.get("findings").and_then(Value::as_array),
-            Value::Array(items) => Some(items),
-            _ => None,
-        };
-        let Some(items) = items else {
-            return Err("expected a `layerdig baseline` file, a JSON report, or an array of fingerprints".into());
-        };
-        let mut entries = HashMap::new();
-        for (i, item) in items.iter().enumerate() {
-            let (fp, first_seen) = match item {
-                Value::String(s) => (Some(s.as_str()), None),
-                Value::Object(o) => {
-                    let seen = o
-                        .get("first_seen")
-                        .or_else(|| o.get("sla").and_then(|s| s.get("first_seen")))
-                        .and_then(Value::as_str)
-                        .and_then(Timestamp::parse);
-                    (o.get("fingerprint").and_then(Value::as_str), seen)
-                }
-                _ => (None, None),
-            };
-            let Some(fp) = fp else {
-                return Err(format!("entry {} has no fingerprint", i + 1));
-            };
-            let slot = entries.entry(fp.to_ascii_lowercase()).or_insert(first_seen);
-            if let Some(seen) = first_seen {
-                *slot = Some(slot.map_or(seen, |s: Timestamp| s.min(seen)));
-            }
-        }
-        Ok(Baseline { entries })
-    }
-
-    /// Whether `fingerprint` is known.
-    pub fn contains(&self, fingerprint: &str) -> bool {
-        self.entries.contains_key(fingerprint)
-    }
-
-    /// When `fingerprint` was first seen, if the baseline says.
-    pub fn first_seen(&self, fingerprint: &str) -> Option<Timestamp> {
-        self.entries.get(fingerprint).copied().flatten()
-    }
-
-    /// How many fingerprints it holds.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether it holds none.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-}
-
-/// What fails the gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailOn {
-    /// An actionable, unsuppressed, unbaselined finding at or above this severity.
-    Severity(Severity),
-    /// An actionable, unsuppressed finding past its fix-by deadline (baselined or not): for
-    /// continuous scans of images already in production.
-    Overdue,
-}
-
-impl fmt::Display for FailOn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FailOn::Severity(s) => f.write_str(s.as_str()),
-            FailOn::Overdue => f.write_str("overdue"),
-        }
-    }
-}
-
-impl std::str::FromStr for FailOn {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.eq_ignore_ascii_case("overdue") {
-            return Ok(FailOn::Overdue);
-        }
-        s.parse::<Severity>()
-            .map(FailOn::Severity)
-            .map_err(|_| format!("unknown threshold {s:?} (expected critical, high, medium, low or overdue)"))
-    }
-}
-
-impl Serialize for FailOn {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for FailOn {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-/// The gate's settings, as reports describe them (with its outcome once known).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GateReport {
-    /// What fails: a severity, or `overdue`.
-    pub fail_on: FailOn,
-    /// Whether test fixtures and documented examples fail too.
-    pub include_test_fixtures: bool,
-    /// The policy file used, if any.
-    pub policy: Option<String>,
-    /// The baseline file used, if any.
-    pub baseline: Option<String>,
-    /// `pass`, `fail` or `incomplete`.
-    pub result: GateResult,
-    /// The exit status: 0, 1 or 2.
-    pub exit_code: u8,
-    /// Reported findings that fail the gate.
-    #[serde(default)]
-    pub failing: u64,
-}
-
-/// How a scan ended for the gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GateResult {
-    /// Nothing failed and the scan was complete: exit 0.
-    Pass,
-    /// A finding failed: exit 1.
-    Fail,
-    /// A problem left results incomplete: exit 2 (whatever the findings).
-    Incomplete,
-}
-
-impl GateResult {
-    /// From whether anything failed and whether the scan was complete.
-    pub fn of(failed: bool, incomplete: bool) -> GateResult {
-        match (incomplete, failed) {
-            (true, _) => GateResult::Incomplete,
-            (false, true) => GateResult::Fail,
-            (false, false) => GateResult::Pass,
-        }
-    }
-
-    /// The exit status: 0 pass, 1 fail, 2 incomplete.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            GateResult::Pass => 0,
-            GateResult::Fail => 1,
-            GateResult::Incomplete => 2,
-        }
-    }
-}
+pub use crate::vocab::{FailOn, GateResult};
 
 /// The gate's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -587,47 +271,121 @@ impl Sink for Judging<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::{Confidence, Location, MatchKind, Source};
 
-    #[test]
-    fn timestamps_print_and_parse() {
-        let t = Timestamp::parse("2026-12-01T19:24:43Z").unwrap();
-        assert_eq!(t.to_string(), "2026-12-01T19:24:43Z");
-        assert_eq!(t.unix(), 1_796_153_083);
-        assert_eq!(Timestamp::parse("2026-12-01T21:24:43.5+02:00"), Some(t));
-        assert_eq!(Timestamp::parse("2026-12-01").unwrap().to_string(), "2026-12-01T00:00:00Z");
-        assert_eq!(Timestamp::from_unix(0).to_string(), "1970-01-01T00:00:00Z");
-        assert_eq!(t.plus(86_400).to_string(), "2026-12-02T19:24:43Z");
-        for bad in ["", "2026-13-01", "2026-12-01T25:00:00Z", "2026-12-01T10:00:00", "yesterday", "2026-12-01T10:00Z"] {
-            assert_eq!(Timestamp::parse(bad), None, "{bad}");
+    fn finding(rule: &str, severity: Severity, path: &str) -> Finding {
+        Finding {
+            rule_id: rule.into(),
+            rule_name: rule.into(),
+            severity,
+            confidence: Confidence::High,
+            detector: MatchKind::Rule,
+            fingerprint: crate::finding::fingerprint(rule, path.as_bytes()),
+            redacted: "AKIA… (20 chars)".into(),
+            secret: None,
+            note: None,
+            locations: vec![Location {
+                image: "app.tar".into(),
+                platform: None,
+                source: Source::File,
+                config_key: None,
+                layer_index: Some(1),
+                layer_digest: None,
+                created_by: None,
+                path: Some(path.into()),
+                line: Some(1),
+                column: Some(1),
+                span: None,
+                status: Some(Status::Deleted),
+                removed_in_layer: Some(2),
+                removed_by: None,
+                disposition: Disposition::Actionable,
+                suppressed: None,
+            }],
+            suppressed: None,
+            baselined: false,
+            sla: None,
+            fails_gate: None,
         }
     }
 
+    fn judged(gate: &Gate, f: &Finding) -> Finding {
+        match gate.judge(f, None) {
+            Judgement::Report(f) => *f,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn at(text: &str) -> Clock {
+        Clock::Fixed(Timestamp::parse(text).unwrap())
+    }
+
+    const POLICY: &str = "[sla]\ncritical = \"24h\"\nhigh = \"7d\"\n[severity]\n\"x.medium\" = \"high\"\n\
+                          [[allow]]\npath = \"srv/**\"\nreason = \"staging\"\n";
+
     #[test]
-    fn a_fixed_clock_stands_still() {
-        let t = Timestamp::parse("2026-01-02T03:04:05Z").unwrap();
-        let clock = Clock::Fixed(t);
-        let started = Instant::now();
-        std::thread::sleep(std::time::Duration::from_millis(5));
-        assert_eq!(clock.now(), t);
-        assert_eq!(clock.elapsed_ms(started), 0);
-        assert!(Clock::System.elapsed_ms(started) >= 5);
+    fn deadlines_run_from_the_baselines_first_seen_on_the_injected_clock() {
+        let crit = finding("x.crit", Severity::Critical, "app/.env");
+        let high = finding("x.high", Severity::High, "app/key");
+        let baseline = Baseline::parse(&format!(
+            r#"[{{"fingerprint": "{}", "first_seen": "2026-11-30T00:00:00Z"}}, "{}"]"#,
+            crit.fingerprint, high.fingerprint
+        ))
+        .unwrap();
+        let gate = |now: &str, fail_on: FailOn| {
+            let clock = at(now);
+            Gate::new(Policy::parse(POLICY, clock.now().date()).unwrap(), clock)
+                .baseline(baseline.clone(), None)
+                .fail_on(fail_on)
+        };
+        // A day and an hour after it was first seen, the critical is overdue.
+        let late = gate("2026-12-01T01:00:00Z", FailOn::Overdue);
+        let c = judged(&late, &crit);
+        let sla = c.sla.as_ref().unwrap();
+        assert_eq!((sla.first_seen.as_str(), sla.due.as_str()), ("2026-11-30T00:00:00Z", "2026-12-01T00:00:00Z"));
+        assert_eq!(sla.state, SlaState::Overdue);
+        assert!(c.baselined && c.fails_gate == Some(true));
+        // The baseline does not say when the high was first seen: now, so it is due in 7 days.
+        let h = judged(&late, &high);
+        assert_eq!(h.sla.as_ref().map(|s| (s.due.as_str(), s.state)), Some(("2026-12-08T01:00:00Z", SlaState::Due)));
+        assert_eq!(h.fails_gate, Some(false));
+        // An hour before the deadline nothing is overdue.
+        let early = gate("2026-11-30T23:00:00Z", FailOn::Overdue);
+        assert_eq!(judged(&early, &crit).fails_gate, Some(false));
+        // On severity, baselined findings never fail; new ones do.
+        let by_severity = gate("2026-12-01T01:00:00Z", FailOn::Severity(Severity::High));
+        assert_eq!(judged(&by_severity, &crit).fails_gate, Some(false));
+        let new = finding("x.new", Severity::High, "app/new");
+        assert_eq!(judged(&by_severity, &new).fails_gate, Some(true));
     }
 
     #[test]
-    fn baselines_keep_first_seen() {
-        let b = Baseline::parse(
-            r#"{"layerdig_baseline": 1, "findings": [
-                {"fingerprint": "AB", "first_seen": "2026-11-01T00:00:00Z"},
-                {"fingerprint": "cd"},
-                {"fingerprint": "ef", "sla": {"first_seen": "2026-10-01T00:00:00Z"}}]}"#,
-        )
-        .unwrap();
-        assert_eq!(b.len(), 3);
-        assert_eq!(b.first_seen("ab"), Timestamp::parse("2026-11-01"));
-        assert_eq!(b.first_seen("cd"), None);
-        assert!(b.contains("cd"));
-        assert_eq!(b.first_seen("ef"), Timestamp::parse("2026-10-01"));
-        assert!(Baseline::parse("[\"x\", 3]").unwrap_err().contains("entry 2"));
-        assert!(Baseline::parse("7").is_err());
+    fn the_verdict_is_data_on_the_finding() {
+        let clock = at("2026-12-01T00:00:00Z");
+        let gate = Gate::new(Policy::parse(POLICY, clock.now().date()).unwrap(), clock);
+        // Overridden severity, then judged at it.
+        let f = judged(&gate, &finding("x.medium", Severity::Medium, "app/cfg"));
+        assert_eq!((f.severity, f.fails_gate), (Severity::High, Some(true)));
+        // Every location allowed: suppressed on the finding too, and it does not fail.
+        let s = judged(&gate, &finding("x.crit", Severity::Critical, "srv/app/.env"));
+        assert_eq!(s.locations[0].suppressed.as_ref().map(|s| s.entry), Some(1));
+        assert_eq!(s.suppressed.as_ref().map(|s| s.reason.as_str()), Some("staging"));
+        assert_eq!(s.fails_gate, Some(false));
+        // Without deadlines, baselined findings are left out.
+        let plain = Gate::new(Policy::default(), clock).baseline(Baseline::parse("[]").unwrap(), None);
+        let known = finding("x.crit", Severity::Critical, "a");
+        let with_it = Gate::new(Policy::default(), clock)
+            .baseline(Baseline::parse(&format!("[\"{}\"]", known.fingerprint)).unwrap(), None);
+        assert!(matches!(with_it.judge(&known, None), Judgement::Baselined));
+        assert!(matches!(plain.judge(&known, None), Judgement::Report(_)));
+        // Filters.
+        let min = Gate::new(Policy::default(), clock).min_severity(Some(Severity::Critical));
+        assert!(matches!(min.judge(&finding("x.high", Severity::High, "a"), None), Judgement::Filtered));
+        let present = Gate::new(Policy::default(), clock).statuses(vec![Status::Present]);
+        assert!(matches!(present.judge(&known, None), Judgement::Filtered));
+        // The outcome.
+        assert_eq!(gate.report(true, false, 3).result, GateResult::Fail);
+        assert_eq!(gate.report(true, true, 3).exit_code, 2);
+        assert_eq!(gate.report(false, false, 0).exit_code, 0);
     }
 }

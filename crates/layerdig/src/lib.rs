@@ -52,6 +52,7 @@ mod redact;
 pub mod report;
 pub mod resolve;
 pub mod scan;
+mod time;
 pub mod vocab;
 
 pub use detect::{Detector, Rules};
@@ -59,7 +60,7 @@ pub use error::{Error, ErrorKind, LayerErrorKind, SinkError};
 pub use finding::{Confidence, Disposition, Finding, FindingSet, Location, Severity, Source};
 pub use gate::{Clock, FailOn, Gate, Timestamp};
 pub use image::{Image, ImageFormat, ImageSource, Layer, OpenOptions, Platform};
-pub use report::{Collect, End, ErrorReport, ImageReport, LayerReport, Printer, Report, Stats};
+pub use report::{Collect, End, ErrorReport, GateReport, ImageReport, LayerReport, Printer, Report, Sink, Stats};
 pub use resolve::{RemovedBy, Status};
-pub use scan::{FileRecord, Listing, Progress, Scanner, ScannerBuilder, Sink, list, scan_path};
+pub use scan::{FileRecord, Listing, Progress, Scanner, ScannerBuilder, list, scan_path};
 pub use vocab::{ConfigField, HistoryField, Sla, SlaState, Suppression};

@@ -20,12 +20,12 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobMatcher};
 use serde::Deserialize;
 
+pub use crate::time::Date;
 pub use crate::vocab::Suppression;
 use crate::{Finding, ImageReport, Location, Severity};
 
@@ -139,69 +139,6 @@ struct AllowFile {
 enum DateValue {
     Toml(toml::value::Datetime),
     Text(String),
-}
-
-/// A calendar date, for allow entries' expiry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Date {
-    year: i32,
-    month: u8,
-    day: u8,
-}
-
-impl Date {
-    /// Parse `YYYY-MM-DD` (surrounding whitespace allowed); `None` when it is not a date.
-    pub fn parse(text: &str) -> Option<Date> {
-        let mut parts = text.trim().splitn(3, '-');
-        let year = parts.next()?.parse().ok()?;
-        let month: u8 = parts.next()?.parse().ok()?;
-        let day: u8 = parts.next()?.parse().ok()?;
-        ((1..=12).contains(&month) && (1..=31).contains(&day)).then_some(Date { year, month, day })
-    }
-
-    /// Today, in UTC.
-    #[must_use]
-    pub fn today() -> Date {
-        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        Date::from_days((secs / 86_400) as i64)
-    }
-
-    /// The UTC date of a time given in seconds since 1970-01-01T00:00:00Z.
-    #[must_use]
-    pub fn from_unix(secs: i64) -> Date {
-        Date::from_days(secs.div_euclid(86_400))
-    }
-
-    /// Days since 1970-01-01 (the inverse of `from_days`, Howard Hinnant's algorithm).
-    pub(crate) fn days(self) -> i64 {
-        let y = i64::from(self.year) - i64::from(self.month <= 2);
-        let era = y.div_euclid(400);
-        let yoe = y.rem_euclid(400);
-        let m = i64::from(self.month);
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
-    }
-
-    /// The civil date `days` after 1970-01-01 (Howard Hinnant's algorithm).
-    pub(crate) fn from_days(days: i64) -> Date {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-        Date { year, month, day }
-    }
-}
-
-impl fmt::Display for Date {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
-    }
 }
 
 /// One `[[allow]]` entry, compiled. Every criterion it gives must match.

@@ -386,6 +386,81 @@ impl SlaState {
     }
 }
 
+/// What fails the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    /// An actionable, unsuppressed, unbaselined finding at or above this severity.
+    Severity(Severity),
+    /// An actionable, unsuppressed finding past its fix-by deadline (baselined or not): for
+    /// continuous scans of images already in production.
+    Overdue,
+}
+
+impl fmt::Display for FailOn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailOn::Severity(s) => f.write_str(s.as_str()),
+            FailOn::Overdue => f.write_str("overdue"),
+        }
+    }
+}
+
+impl std::str::FromStr for FailOn {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("overdue") {
+            return Ok(FailOn::Overdue);
+        }
+        s.parse::<Severity>()
+            .map(FailOn::Severity)
+            .map_err(|_| format!("unknown threshold {s:?} (expected critical, high, medium, low or overdue)"))
+    }
+}
+
+impl Serialize for FailOn {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for FailOn {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// How a scan ended for the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GateResult {
+    /// Nothing failed and the scan was complete: exit 0.
+    Pass,
+    /// A finding failed: exit 1.
+    Fail,
+    /// A problem left results incomplete: exit 2 (whatever the findings).
+    Incomplete,
+}
+
+impl GateResult {
+    /// From whether anything failed and whether the scan was complete.
+    pub fn of(failed: bool, incomplete: bool) -> GateResult {
+        match (incomplete, failed) {
+            (true, _) => GateResult::Incomplete,
+            (false, true) => GateResult::Fail,
+            (false, false) => GateResult::Pass,
+        }
+    }
+
+    /// The exit status: 0 pass, 1 fail, 2 incomplete.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            GateResult::Pass => 0,
+            GateResult::Fail => 1,
+            GateResult::Incomplete => 2,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 
 mod config;
 mod descriptor;
-mod digest;
+pub(crate) mod digest;
 mod media_type;
 pub(crate) mod store;
 

@@ -6,11 +6,11 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use super::{End, ErrorReport, ImageReport, Printer, Stats};
+use super::{End, ErrorReport, ImageReport, Printer, Sink, Stats};
 use crate::error::SinkError;
 use crate::finding::{Disposition, Finding, FindingSet, Location, Severity, Source, Status};
-use crate::gate::GateResult;
 use crate::vocab::SlaState;
+use crate::vocab::{FailOn, GateResult};
 
 struct Style {
     color: bool,
@@ -287,8 +287,8 @@ impl<W: Write> HumanPrinter<W> {
             return Ok(());
         };
         let what = match gate.fail_on {
-            crate::gate::FailOn::Overdue => "overdue".to_string(),
-            crate::gate::FailOn::Severity(s) => format!("at or above {s}"),
+            FailOn::Overdue => "overdue".to_string(),
+            FailOn::Severity(s) => format!("at or above {s}"),
         };
         let (verdict, why) = match gate.result {
             GateResult::Pass => (self.style.paint("1;32", "PASS"), format!("nothing actionable {what}")),
@@ -311,7 +311,7 @@ impl<W: Write> HumanPrinter<W> {
     }
 }
 
-impl<W: Write> super::Sink for HumanPrinter<W> {
+impl<W: Write> Sink for HumanPrinter<W> {
     fn image(&mut self, image: &ImageReport) -> Result<bool, SinkError> {
         self.section(&image.path, image.platform.as_deref()).image = Some(image.clone());
         Ok(true)

@@ -6,10 +6,9 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use super::{Collect, End, ErrorReport, ImageReport, Printer, Report};
+use super::{Collect, End, ErrorReport, ImageReport, Printer, Report, Sink};
 use crate::error::SinkError;
 use crate::finding::Finding;
-use crate::scan::Sink;
 
 /// The in-toto Statement type this printer writes.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";

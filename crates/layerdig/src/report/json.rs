@@ -3,10 +3,9 @@
 
 use std::io::Write;
 
-use super::{Collect, End, ErrorReport, ImageReport, Printer};
+use super::{Collect, End, ErrorReport, ImageReport, Printer, Sink};
 use crate::error::SinkError;
 use crate::finding::Finding;
-use crate::scan::Sink;
 
 /// Collects the scan and writes it as one indented JSON document (and a newline) at the end.
 #[derive(Debug)]

@@ -6,11 +6,9 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use super::{End, ErrorReport, ImageReport, Printer, Stats};
+use super::{End, ErrorReport, GateReport, ImageReport, Printer, Sink, Stats};
 use crate::error::SinkError;
 use crate::finding::Finding;
-use crate::gate::GateReport;
-use crate::scan::Sink;
 
 /// Writes a line per result, flushed, as results arrive.
 #[derive(Debug)]

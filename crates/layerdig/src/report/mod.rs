@@ -7,13 +7,13 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::sink::Sink;
 use crate::error::{Error, ErrorKind, SinkError};
 use crate::finding::{Finding, FindingSet};
-use crate::gate::GateReport;
 use crate::image::{Image, ImageSource};
 use crate::layer;
 use crate::redact::Redactor;
-pub use crate::scan::Sink;
+use crate::vocab::{FailOn, GateResult};
 
 /// A layer, as reports describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -270,6 +270,26 @@ impl Stats {
     }
 }
 
+/// The gate's settings, as reports describe them (with its outcome once known).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateReport {
+    /// What fails: a severity, or `overdue`.
+    pub fail_on: FailOn,
+    /// Whether test fixtures and documented examples fail too.
+    pub include_test_fixtures: bool,
+    /// The policy file used, if any.
+    pub policy: Option<String>,
+    /// The baseline file used, if any.
+    pub baseline: Option<String>,
+    /// `pass`, `fail` or `incomplete`.
+    pub result: GateResult,
+    /// The exit status: 0, 1 or 2.
+    pub exit_code: u8,
+    /// Reported findings that fail the gate.
+    #[serde(default)]
+    pub failing: u64,
+}
+
 /// A whole scan's results, kept in memory: what [`Collect`] builds, what `-f json` writes and
 /// what the Python package's `Report` holds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -383,3 +403,4 @@ pub mod intoto;
 pub mod json;
 pub mod jsonl;
 pub mod sarif;
+mod sink;

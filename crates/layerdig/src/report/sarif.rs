@@ -7,11 +7,10 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use super::{Collect, End, ErrorReport, ImageReport, Printer, Report};
+use super::{Collect, End, ErrorReport, ImageReport, Printer, Report, Sink};
 use crate::detect::Rules;
 use crate::error::SinkError;
 use crate::finding::{Disposition, Finding, Severity, Source};
-use crate::scan::Sink;
 
 /// Collects the scan and writes the SARIF document at the end.
 #[derive(Debug)]

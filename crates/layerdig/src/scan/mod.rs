@@ -3,13 +3,13 @@
 //!
 //! - `mod.rs`: options, the builder, and the orchestration (layers in parallel, then per image
 //!   the config, history and resolved file hits into findings);
-//! - `sink.rs`: the [`Sink`] and [`Progress`] traits;
+//! - `progress.rs`: the [`Progress`] hook for progress bars ([`Sink`] is the report's);
 //! - `visitor.rs`: the per-layer visitor that runs every file through the detectors;
 //! - `window.rs`: one file's content in overlapping windows;
 //! - `files.rs`: every file with its fate (`layerdig ls`).
 
 mod files;
-mod sink;
+mod progress;
 mod visitor;
 mod window;
 
@@ -21,18 +21,19 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 pub use self::files::{FileRecord, Listing, list};
-pub use self::sink::{Progress, Sink};
+pub use self::progress::Progress;
 use self::visitor::ScanVisitor;
 use self::window::{OVERLAP, Scratch};
 use crate::detect::{self, Detector, Match, Rules, Window};
 use crate::error::Error;
 use crate::finding::{self, Finding, FindingSet, Location, Source, Span};
-use crate::gate::Clock;
 use crate::image::{Image, ImageSource, Layer, OpenOptions, Platform};
 use crate::layer::{self, Content, LayerIndex, LayerWalk, WalkOptions};
 use crate::redact::Redactor;
+pub use crate::report::Sink;
 use crate::report::{Collect, ErrorReport, ImageReport, Report, Stats};
 use crate::resolve;
+use crate::time::Clock;
 use crate::vocab::ConfigField;
 
 /// Bytes of a file handed to the detectors at once; larger files are scanned in overlapping

@@ -1,11 +1,7 @@
-//! Where a scan's results go: the [`Sink`] trait, which every printer implements, and the
-//! [`Progress`] hook for progress bars.
-
-use std::path::Path;
+//! Where a scan's results go: the [`Sink`] trait, which every printer implements.
 
 use crate::error::SinkError;
 use crate::finding::Finding;
-use crate::layer::LayerStats;
 use crate::report::{ErrorReport, ImageReport};
 
 /// Receives a scan's results. Every printer is a sink; [`crate::Collect`] keeps them.
@@ -41,17 +37,4 @@ pub trait Sink {
         let _ = error;
         Ok(true)
     }
-}
-
-/// Receives progress while a scan runs, called from the threads doing the work (so it must be
-/// cheap and thread-safe). For progress bars; results still go to the [`Sink`].
-pub trait Progress: Send + Sync {
-    /// An image source was opened: `layers` distinct layers holding `bytes` stored bytes are
-    /// about to be read.
-    fn image_opened(&self, image: &Path, layers: usize, bytes: u64) {
-        let _ = (image, layers, bytes);
-    }
-
-    /// One layer was read (in full or, after a problem, in part).
-    fn layer_done(&self, image: &Path, layer: usize, stats: &LayerStats);
 }
