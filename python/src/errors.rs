@@ -66,7 +66,9 @@ impl From<Error> for PyErr {
         match *e {
             layerdig::Error::Io { path, source } => os_error(&path, &source),
             layerdig::Error::Rule(layerdig::detect::RuleError::Io { path, source }) => os_error(&path, &source),
-            e @ layerdig::Error::ImageFormat { .. } => ImageFormatError::new_err(e.to_string()),
+            e @ (layerdig::Error::ImageFormat { .. } | layerdig::Error::NoPlatform { .. }) => {
+                ImageFormatError::new_err(e.to_string())
+            }
             e @ layerdig::Error::Rule(_) => RuleError::new_err(e.to_string()),
             e => LayerdigError::new_err(e.to_string()),
         }

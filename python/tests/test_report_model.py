@@ -25,7 +25,7 @@ fail_on = "high"
 [sla]
 critical = "24h"
 high = "7d"
-medium = "30d"
+medium = "60d"
 
 [[allow]]
 path = "etc/ssl/private/*"
@@ -92,7 +92,7 @@ def test_overdue_gate_counts_from_the_baselines_first_seen(policy: Path, tmp_pat
     assert made.returncode == 0, made.stderr.decode()
     entries = json.loads(baseline.read_text())["findings"]
     assert entries and all(e["first_seen"] == "2026-11-01T00:00:00Z" for e in entries)
-    # A month later every critical (24 h) and high (7 d) finding is overdue; mediums (30 d) are not.
+    # A month later every critical (24 h) and high (7 d) finding is overdue; mediums (60 d) are not.
     late = layerdig.scan(image, config=policy, baseline=baseline, now=NOW, fail_on="overdue")
     states = {f.rule_id: (f.severity, f.sla["state"] if f.sla else None, f.baselined) for f in late.findings}
     assert states["aws.access-key-id"] == ("critical", "overdue", True)

@@ -27,10 +27,8 @@ use layerdig::gate::{Baseline, GateResult};
 use layerdig::policy::Policy;
 use layerdig::report::baseline::BaselinePrinter;
 use layerdig::report::human::HumanPrinter;
-use layerdig::report::intoto::InTotoPrinter;
-use layerdig::report::json::JsonPrinter;
 use layerdig::report::jsonl::JsonlPrinter;
-use layerdig::report::sarif::SarifPrinter;
+use layerdig::report::{intoto, json, sarif};
 use layerdig::{Clock, End, ErrorReport, Gate, OpenOptions, Printer, Rules, Scanner};
 
 use crate::args::{BaselineArgs, Cli, Command, EngineArgs, Format, PolicyArgs, ScanArgs, SchemaKind, SweepArgs, When};
@@ -229,10 +227,10 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
             let order = args.images.iter().map(|p| p.display().to_string()).collect();
             Box::new(HumanPrinter::new(out, color, args.engine.quiet, order))
         }
-        Format::Json => Box::new(JsonPrinter::new(out)),
+        Format::Json => Box::new(json::printer(out)),
         Format::Jsonl => Box::new(JsonlPrinter::new(out)),
-        Format::Sarif => Box::new(SarifPrinter::new(out, &setup.rules)),
-        Format::InToto => Box::new(InTotoPrinter::new(out)),
+        Format::Sarif => Box::new(sarif::printer(out, &setup.rules)),
+        Format::InToto => Box::new(intoto::printer(out)),
     };
     let workers = setup.threads.min(args.images.len());
     let runner = setup.runner(workers, false, args.format != Format::Human);

@@ -6,9 +6,8 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use super::{Collect, End, ErrorReport, ImageReport, Printer, Report, Sink};
+use super::{Document, Report};
 use crate::error::SinkError;
-use crate::finding::Finding;
 
 /// The in-toto Statement type this printer writes.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
@@ -58,38 +57,7 @@ pub fn statement(report: &Report) -> Result<Value, SinkError> {
     }))
 }
 
-/// Collects the scan and writes the Statement at the end.
-#[derive(Debug)]
-pub struct InTotoPrinter<W: Write> {
-    out: W,
-    collect: Collect,
-}
-
-impl<W: Write> InTotoPrinter<W> {
-    /// A printer writing to `out`.
-    pub fn new(out: W) -> Self {
-        InTotoPrinter { out, collect: Collect::new() }
-    }
-}
-
-impl<W: Write> Sink for InTotoPrinter<W> {
-    fn image(&mut self, image: &ImageReport) -> Result<bool, SinkError> {
-        self.collect.image(image)
-    }
-    fn finding(&mut self, finding: &Finding) -> Result<bool, SinkError> {
-        self.collect.finding(finding)
-    }
-    fn error(&mut self, error: &ErrorReport) -> Result<bool, SinkError> {
-        self.collect.error(error)
-    }
-}
-
-impl<W: Write + Send> Printer for InTotoPrinter<W> {
-    fn finish(mut self: Box<Self>, end: &End) -> Result<(), SinkError> {
-        let report = std::mem::take(&mut self.collect).finish(end);
-        serde_json::to_writer_pretty(&mut self.out, &statement(&report)?)?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()?;
-        Ok(())
-    }
+/// The printer: collects the scan, writes the Statement at the end.
+pub fn printer<W: Write>(out: W) -> Document<W, impl Fn(&Report) -> Result<String, SinkError> + Send> {
+    Document::new(out, |report: &Report| Ok(serde_json::to_string_pretty(&statement(report)?)?))
 }

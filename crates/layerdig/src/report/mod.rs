@@ -3,6 +3,7 @@
 //! over this model: [`json`], [`jsonl`], [`sarif`], [`human`], [`intoto`] and [`baseline`].
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -344,6 +345,44 @@ pub trait Printer: Sink + Send {
     /// # Errors
     /// When writing fails.
     fn finish(self: Box<Self>, end: &End) -> Result<(), SinkError>;
+}
+
+/// A printer that collects the whole scan and writes one document at the end: the JSON report,
+/// SARIF and the in-toto Statement are each this, with their own `render`.
+pub struct Document<W: Write, F> {
+    out: W,
+    collect: Collect,
+    render: F,
+}
+
+impl<W: Write, F: Fn(&Report) -> Result<String, SinkError>> Document<W, F> {
+    /// A printer writing `render` of the report (and a newline) to `out` at the end.
+    pub fn new(out: W, render: F) -> Self {
+        Document { out, collect: Collect::new(), render }
+    }
+}
+
+impl<W: Write, F> Sink for Document<W, F> {
+    fn image(&mut self, image: &ImageReport) -> Result<bool, SinkError> {
+        self.collect.image(image)
+    }
+    fn finding(&mut self, finding: &Finding) -> Result<bool, SinkError> {
+        self.collect.finding(finding)
+    }
+    fn error(&mut self, error: &ErrorReport) -> Result<bool, SinkError> {
+        self.collect.error(error)
+    }
+}
+
+impl<W: Write + Send, F: Fn(&Report) -> Result<String, SinkError> + Send> Printer for Document<W, F> {
+    fn finish(mut self: Box<Self>, end: &End) -> Result<(), SinkError> {
+        let report = std::mem::take(&mut self.collect).finish(end);
+        let text = (self.render)(&report)?;
+        self.out.write_all(text.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()?;
+        Ok(())
+    }
 }
 
 /// A sink that keeps everything, merging findings with the same fingerprint across images.

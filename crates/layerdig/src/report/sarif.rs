@@ -7,46 +7,19 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use super::{Collect, End, ErrorReport, ImageReport, Printer, Report, Sink};
+use super::{Document, Report};
 use crate::detect::Rules;
 use crate::error::SinkError;
 use crate::finding::{Disposition, Finding, Severity, Source};
 
-/// Collects the scan and writes the SARIF document at the end.
-#[derive(Debug)]
-pub struct SarifPrinter<W: Write> {
+/// The printer: collects the scan, writes the document at the end; `rules` supplies rule
+/// names, help and references.
+pub fn printer<W: Write>(
     out: W,
-    collect: Collect,
-    rules: Rules,
-}
-
-impl<W: Write> SarifPrinter<W> {
-    /// A printer writing to `out`; `rules` supplies rule names, help and references.
-    pub fn new(out: W, rules: &Rules) -> Self {
-        SarifPrinter { out, collect: Collect::new(), rules: rules.clone() }
-    }
-}
-
-impl<W: Write> Sink for SarifPrinter<W> {
-    fn image(&mut self, image: &ImageReport) -> Result<bool, SinkError> {
-        self.collect.image(image)
-    }
-    fn finding(&mut self, finding: &Finding) -> Result<bool, SinkError> {
-        self.collect.finding(finding)
-    }
-    fn error(&mut self, error: &ErrorReport) -> Result<bool, SinkError> {
-        self.collect.error(error)
-    }
-}
-
-impl<W: Write + Send> Printer for SarifPrinter<W> {
-    fn finish(mut self: Box<Self>, end: &End) -> Result<(), SinkError> {
-        let report = std::mem::take(&mut self.collect).finish(end);
-        self.out.write_all(to_string(&report, &self.rules)?.as_bytes())?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()?;
-        Ok(())
-    }
+    rules: &Rules,
+) -> Document<W, impl Fn(&Report) -> Result<String, SinkError> + Send + use<W>> {
+    let rules = rules.clone();
+    Document::new(out, move |report: &Report| to_string(report, &rules))
 }
 
 /// The SARIF document for `report` as indented text: what `-f sarif` and Python's
