@@ -1,9 +1,9 @@
 //! JSON Schemas of what layerdig writes: the JSON report, each JSON line, the baseline file.
 //!
-//! Written by hand, not derived: the report is the library's types plus what the CLI adds (the
-//! gate, suppression markers, counts), and the library stays free of schema machinery. The
-//! CLI's tests validate every output form against these schemas, with unknown properties
-//! rejected, so a field added to a type without its schema fails the tests.
+//! Written by hand, not derived, over the library's report model (`layerdig::Report`: findings
+//! with the gate's verdict on them, and the gate's outcome), so the library stays free of schema
+//! machinery. The CLI's tests validate every output form against these schemas, with unknown
+//! properties rejected, so a field added to a type without its schema fails the tests.
 
 use serde_json::{Value, json};
 

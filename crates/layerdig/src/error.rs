@@ -273,14 +273,6 @@ impl Error {
         }
     }
 
-    /// The layer this error is about, if it is about one.
-    pub fn layer(&self) -> Option<usize> {
-        match self {
-            Error::Layer { layer, .. } => Some(*layer),
-            _ => None,
-        }
-    }
-
     /// Whether this error means results are incomplete (everything but a digest mismatch,
     /// after which the layer was still read in full).
     pub fn is_incomplete(&self) -> bool {

@@ -234,16 +234,6 @@ impl FindingSet {
         }
     }
 
-    /// The findings so far, in the order first seen.
-    pub fn as_slice(&self) -> &[Finding] {
-        &self.findings
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.findings.is_empty()
-    }
-
     /// The findings, in report order ([`Finding::report_order`]).
     pub fn into_sorted(mut self) -> Vec<Finding> {
         self.findings.sort_by(Finding::report_order);

@@ -314,11 +314,6 @@ impl Report {
         self.errors.iter().any(|e| e.incomplete)
     }
 
-    /// Sort findings most severe first, then by rule and fingerprint, for stable output.
-    pub fn sort(&mut self) {
-        self.findings.sort_by(Finding::report_order);
-    }
-
     /// The JSON document (`-f json`): compact, or indented with two spaces.
     ///
     /// # Errors

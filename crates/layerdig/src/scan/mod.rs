@@ -55,7 +55,6 @@ struct Options {
     show_secrets: bool,
     platform: Option<Platform>,
     window: usize,
-    scan_config: bool,
     progress: Option<ProgressHook>,
     clock: Clock,
 }
@@ -85,7 +84,6 @@ impl Default for ScannerBuilder {
                 show_secrets: false,
                 platform: None,
                 window: DEFAULT_WINDOW,
-                scan_config: true,
                 progress: None,
                 clock: Clock::System,
             },
@@ -404,9 +402,7 @@ impl Scanner {
             }
         };
         // Config and history first: the image's own metadata.
-        if self.options.scan_config
-            && let Some(config) = image.config.as_deref()
-        {
+        if let Some(config) = image.config.as_deref() {
             // The layer each history entry made, if it made one.
             let history_layer: Vec<Option<usize>> = {
                 let mut n = 0;
@@ -438,9 +434,7 @@ impl Scanner {
             }
         }
         // A config that is not valid JSON of the expected shape is still searched, as text.
-        if self.options.scan_config
-            && let Some(raw) = image.unparsed_config.as_deref()
-        {
+        if let Some(raw) = image.unparsed_config.as_deref() {
             let mut matches = Vec::new();
             det.scan(b"config.json", raw, Window::default(), &mut matches);
             for m in matches {
