@@ -1,0 +1,47 @@
+//! `Stats`: totals for a scan.
+
+use std::collections::BTreeMap;
+
+use pyo3::prelude::*;
+
+/// Totals for a scan.
+#[pyclass(frozen, module = "layerdig")]
+pub struct Stats {
+    pub inner: layerdig::Stats,
+}
+simple_data!(Stats, layerdig::Stats, "stats");
+
+data_class!(Stats.inner {
+    getters {
+        /// Images read.
+        images: u64,
+        /// Layers read.
+        layers: u64,
+        /// Stored (compressed) bytes read.
+        bytes: u64,
+        /// Uncompressed bytes read.
+        uncompressed_bytes: u64,
+        /// Files scanned.
+        files: u64,
+        /// Findings.
+        findings: u64,
+        /// Findings by severity.
+        by_severity: BTreeMap<String, u64> = clone,
+        /// Findings by best status (`present`, `deleted`, `overwritten`, `config`).
+        by_status: BTreeMap<String, u64> = clone,
+        /// Problems reported.
+        errors: u64,
+        /// Whether any problem left results incomplete.
+        incomplete: bool,
+        /// Wall time in milliseconds.
+        duration_ms: u64,
+    }
+
+    fn __repr__(&self) -> String {
+        let s = &self.inner;
+        format!(
+            "Stats(images={}, layers={}, files={}, findings={}, errors={}, duration_ms={})",
+            s.images, s.layers, s.files, s.findings, s.errors, s.duration_ms
+        )
+    }
+});
