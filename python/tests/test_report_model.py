@@ -88,11 +88,11 @@ def test_python_objects_carry_the_verdict(policy: Path) -> None:
 def test_overdue_gate_counts_from_the_baselines_first_seen(policy: Path, tmp_path: Path) -> None:
     image = str(FIXTURES / "demo.oci.tar")
     baseline = tmp_path / "baseline.json"
-    made = run_cli("baseline", "--now", "2026-11-01T00:00:00Z", "-o", str(baseline), image, cwd=tmp_path)
+    made = run_cli("baseline", "--now", "2026-11-02T00:00:00Z", "-o", str(baseline), image, cwd=tmp_path)
     assert made.returncode == 0, made.stderr.decode()
     entries = json.loads(baseline.read_text())["findings"]
-    assert entries and all(e["first_seen"] == "2026-11-01T00:00:00Z" for e in entries)
-    # A month later every critical (24 h) and high (7 d) finding is overdue; mediums (30 d) are not.
+    assert entries and all(e["first_seen"] == "2026-11-02T00:00:00Z" for e in entries)
+    # 29.5 days later every critical (24 h) and high (7 d) finding is overdue; mediums (30 d) are not.
     late = layerdig.scan(image, config=policy, baseline=baseline, now=NOW, fail_on="overdue")
     states = {f.rule_id: (f.severity, f.sla["state"] if f.sla else None, f.baselined) for f in late.findings}
     assert states["aws.access-key-id"] == ("critical", "overdue", True)
@@ -103,7 +103,7 @@ def test_overdue_gate_counts_from_the_baselines_first_seen(policy: Path, tmp_pat
         "--now", NOW, "--fail-on", "overdue", image, cwd=tmp_path,
     )
     assert out.returncode == 1 and out.stdout.decode() == late.to_json(pretty=True) + "\n"
-    # The day after the baseline nothing is overdue yet: the overdue gate passes.
-    early = layerdig.scan(image, config=policy, baseline=baseline, now="2026-11-01T12:00:00Z", fail_on="overdue")
+    # Half a day after the baseline nothing is overdue yet: the overdue gate passes.
+    early = layerdig.scan(image, config=policy, baseline=baseline, now="2026-11-02T12:00:00Z", fail_on="overdue")
     assert early.gate is not None and early.gate["result"] == "pass"
     assert all(f.fails_gate is False for f in early.findings)
