@@ -107,3 +107,60 @@ def test_overdue_gate_counts_from_the_baselines_first_seen(policy: Path, tmp_pat
     early = layerdig.scan(image, config=policy, baseline=baseline, now="2026-11-02T12:00:00Z", fail_on="overdue")
     assert early.gate is not None and early.gate["result"] == "pass"
     assert all(f.fails_gate is False for f in early.findings)
+
+
+def test_stats_count_the_verdicts(policy: Path) -> None:
+    report = layerdig.scan(FIXTURES / "demo.oci.tar", config=policy, now=NOW)
+    stats, findings = report.stats, report.findings
+    assert stats.failing == sum(f.fails_gate is True for f in findings)
+    assert 0 < stats.failing < stats.findings, "the allowed key and the medium do not fail"
+    assert report.gate is not None and report.gate["failing"] == stats.failing
+    assert stats.suppressed == sum(f.suppressed is not None for f in findings) == 1
+    # Every planted secret is outside test fixtures and documentation.
+    assert all(f.actionable for f in findings) and stats.by_disposition == {"actionable": len(findings)}
+    assert (stats.baselined, stats.filtered, stats.overdue) == (0, 0, 0), "no baseline, nothing overdue yet"
+    # Each attribute is the JSON field of its name.
+    doc = stats.to_dict()
+    assert {key: getattr(stats, key) for key in doc} == doc
+
+
+FIRST_SEEN = "2026-11-01T00:00:00Z"
+#: Four days after FIRST_SEEN: the criticals (24 h) are overdue, the highs (7 d) and mediums
+#: (30 d) are not.
+FOUR_DAYS_ON = "2026-11-05T00:00:00Z"
+
+
+@pytest.fixture
+def baseline(tmp_path: Path) -> Path:
+    """Every finding of demo.oci.tar, first seen at FIRST_SEEN (written without the CLI)."""
+    report = layerdig.scan(FIXTURES / "demo.oci.tar")
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps([{"fingerprint": f.fingerprint, "first_seen": FIRST_SEEN} for f in report]))
+    return path
+
+
+def test_stats_count_overdue_and_baselined_findings(policy: Path, baseline: Path, tmp_path: Path) -> None:
+    image = FIXTURES / "demo.oci.tar"
+    known = len(json.loads(baseline.read_text()))
+    late = layerdig.scan(image, config=policy, baseline=baseline, now=FOUR_DAYS_ON, fail_on="overdue")
+    stats = late.stats
+    overdue = [f for f in late.findings if f.sla is not None and f.sla["state"] == "overdue"]
+    assert {f.severity for f in overdue} == {"critical"}
+    assert stats.overdue == len(overdue) == stats.by_severity["critical"] > 0
+    # With deadlines, known findings stay in the report (and are counted as baselined).
+    assert stats.baselined == stats.findings == known
+    # The overdue gate fails the overdue findings the policy does not allow.
+    assert stats.failing == sum(f.fails_gate is True for f in late.findings) == sum(f.suppressed is None for f in overdue)
+    assert 0 < stats.failing < stats.overdue, "the allowed private key is overdue but does not fail"
+
+    early = layerdig.scan(image, config=policy, baseline=baseline, now="2026-11-01T12:00:00Z", fail_on="overdue")
+    assert (early.stats.overdue, early.stats.failing, early.stats.baselined) == (0, 0, known)
+
+    # Without deadlines the baseline's findings are left out, and counted.
+    plain = tmp_path / "plain.toml"
+    plain.write_text('fail_on = "high"\n')
+    quiet = layerdig.scan(image, config=plain, baseline=baseline, now=FOUR_DAYS_ON)
+    assert quiet.findings == []
+    assert (quiet.stats.findings, quiet.stats.baselined, quiet.stats.overdue, quiet.stats.failing) == (0, known, 0, 0)
+    assert quiet.stats.filtered == 0
+

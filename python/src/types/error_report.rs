@@ -24,6 +24,12 @@ data_class!(ErrorReport.inner {
         path: Option<&str> = as_deref,
         /// Whether results are incomplete because of it.
         incomplete: bool,
+        /// What kind of problem it is: `not_found`, `permission_denied`, `io`, `not_an_image`,
+        /// `no_such_platform`, `missing_blob`, `digest_mismatch`, `corrupt`, `limit_reached`,
+        /// `inconsistent`, `rule`, `output` or `other`.
+        kind: &'static str = as_str,
+        /// What a person can do about it, if there is something to say (the hint the CLI prints).
+        hint: Option<&'static str> => |e| e.hint(),
         /// The message (names the image, layer and path; never holds a secret).
         message: &str = as_str,
     }

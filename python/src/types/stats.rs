@@ -29,6 +29,18 @@ data_class!(Stats.inner {
         by_severity: BTreeMap<String, u64> = clone,
         /// Findings by best status (`present`, `deleted`, `overwritten`, `config`).
         by_status: BTreeMap<String, u64> = clone,
+        /// Findings by disposition (`actionable`, `test_fixture`, `documented_example`).
+        by_disposition: BTreeMap<String, u64> = clone,
+        /// Findings every location of which the policy allows.
+        suppressed: u64,
+        /// Findings that fail the gate.
+        failing: u64,
+        /// Findings in the baseline (left out, unless the policy sets fix-by deadlines).
+        baselined: u64,
+        /// Findings left out by the minimum severity or the statuses asked for.
+        filtered: u64,
+        /// Findings past their fix-by deadline.
+        overdue: u64,
         /// Problems reported.
         errors: u64,
         /// Whether any problem left results incomplete.
