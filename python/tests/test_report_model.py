@@ -164,3 +164,15 @@ def test_stats_count_overdue_and_baselined_findings(policy: Path, baseline: Path
     assert (quiet.stats.findings, quiet.stats.baselined, quiet.stats.overdue, quiet.stats.failing) == (0, known, 0, 0)
     assert quiet.stats.filtered == 0
 
+
+def test_iter_scan_stats_count_the_judged_findings(policy: Path, baseline: Path) -> None:
+    image = FIXTURES / "demo.oci.tar"
+    report = layerdig.scan(image, config=policy, baseline=baseline, now=FOUR_DAYS_ON, fail_on="overdue")
+    it = layerdig.iter_scan(image, config=policy, baseline=baseline, now=FOUR_DAYS_ON, fail_on="overdue")
+    streamed = list(it)
+    assert it.stats is not None
+    assert it.stats.failing == sum(f.fails_gate is True for f in streamed) > 0
+    # One image, so nothing to merge: the same totals as scan() (severity overrides included).
+    assert it.stats.by_severity == report.stats.by_severity and "medium" in it.stats.by_severity
+    for key in ("findings", "by_status", "by_disposition", "suppressed", "failing", "baselined", "filtered", "overdue"):
+        assert getattr(it.stats, key) == getattr(report.stats, key), key
