@@ -36,6 +36,21 @@ _Confidence = Literal["high", "medium", "low"]
 _Status = Literal["present", "deleted", "overwritten"]
 _RemovedBy = Literal["whiteout", "opaque_dir", "parent_replaced", "rewritten"]
 _Disposition = Literal["actionable", "test_fixture", "documented_example"]
+_ErrorKind = Literal[
+    "not_found",
+    "permission_denied",
+    "io",
+    "not_an_image",
+    "no_such_platform",
+    "missing_blob",
+    "digest_mismatch",
+    "corrupt",
+    "limit_reached",
+    "inconsistent",
+    "rule",
+    "output",
+    "other",
+]
 
 class LayerdigError(Exception):
     """Base class of layerdig's errors."""
@@ -245,6 +260,10 @@ class ErrorReport:
     @property
     def incomplete(self) -> bool: ...
     @property
+    def kind(self) -> _ErrorKind: ...
+    @property
+    def hint(self) -> str | None: ...
+    @property
     def message(self) -> str: ...
     def to_dict(self) -> dict[str, Any]: ...
     def to_json(self, pretty: bool = False) -> str: ...
@@ -274,6 +293,18 @@ class Stats:
     def by_severity(self) -> dict[str, int]: ...
     @property
     def by_status(self) -> dict[str, int]: ...
+    @property
+    def by_disposition(self) -> dict[str, int]: ...
+    @property
+    def suppressed(self) -> int: ...
+    @property
+    def failing(self) -> int: ...
+    @property
+    def baselined(self) -> int: ...
+    @property
+    def filtered(self) -> int: ...
+    @property
+    def overdue(self) -> int: ...
     @property
     def errors(self) -> int: ...
     @property

@@ -3,17 +3,21 @@
 //! ```text
 //! Exception
 //! └── LayerdigError            anything layerdig reports that is not an OS error
-//!     ├── ImageFormatError     not an image, or malformed manifests / configs
+//!     ├── ImageFormatError     not an image, malformed manifests / configs, no such platform
 //!     ├── RuleError            a rule file that does not parse or compile
 //!     └── PolicyError          a policy file (`config=`) that is not valid
 //! OSError (FileNotFoundError, PermissionError, …)   the OS refused a read
 //! UserWarning
 //! └── LayerdigWarning          a problem that did not stop `layers()` / `files()`
 //! ```
+//!
+//! The class of a library error is chosen from its [`layerdig::ErrorKind`], not its message.
 
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyOSError, PyUserWarning};
 use pyo3::prelude::*;
+
+use layerdig::ErrorKind;
 
 create_exception!(
     layerdig,
@@ -62,16 +66,27 @@ impl From<layerdig::detect::RuleError> for Error {
 }
 
 impl From<Error> for PyErr {
+    /// The exception class follows the error's kind. An I/O error with a path (the image, or a
+    /// rule file, whose kind is `Rule`) is checked first, as it becomes an `OSError` subclass.
     fn from(Error(e): Error) -> PyErr {
-        match *e {
-            layerdig::Error::Io { path, source } => os_error(&path, &source),
-            layerdig::Error::Rule(layerdig::detect::RuleError::Io { path, source }) => os_error(&path, &source),
-            e @ (layerdig::Error::ImageFormat { .. } | layerdig::Error::NoPlatform { .. }) => {
-                ImageFormatError::new_err(e.to_string())
-            }
-            e @ layerdig::Error::Rule(_) => RuleError::new_err(e.to_string()),
-            e => LayerdigError::new_err(e.to_string()),
+        if let Some((path, source)) = io_error(&e) {
+            return os_error(path, source);
         }
+        let message = e.to_string();
+        match e.kind() {
+            ErrorKind::NotAnImage | ErrorKind::NoSuchPlatform => ImageFormatError::new_err(message),
+            ErrorKind::Rule => RuleError::new_err(message),
+            _ => LayerdigError::new_err(message),
+        }
+    }
+}
+
+/// The file and the operating system's error, when `e` is a read that failed at a path.
+fn io_error(e: &layerdig::Error) -> Option<(&std::path::Path, &std::io::Error)> {
+    match e {
+        layerdig::Error::Io { path, source }
+        | layerdig::Error::Rule(layerdig::detect::RuleError::Io { path, source }) => Some((path, source)),
+        _ => None,
     }
 }
 

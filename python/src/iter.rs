@@ -33,6 +33,9 @@ enum Msg {
 /// scan once the iterator is gone.
 struct ChannelSink {
     tx: SyncSender<Msg>,
+    /// The findings sent, counted as judged (the scanner's own totals count them before the
+    /// gate: without its severity overrides, suppressions, verdicts and deadlines).
+    counted: layerdig::Stats,
 }
 
 impl Sink for ChannelSink {
@@ -40,6 +43,7 @@ impl Sink for ChannelSink {
         Ok(self.tx.send(Msg::Image(Box::new(image.clone()))).is_ok())
     }
     fn finding(&mut self, finding: &layerdig::Finding) -> Result<bool, SinkError> {
+        self.counted.count(finding);
         Ok(self.tx.send(Msg::Finding(Box::new(Finding::new(finding.clone())))).is_ok())
     }
     fn error(&mut self, error: &CoreErrorReport) -> Result<bool, SinkError> {
@@ -75,9 +79,19 @@ impl ScanIterator {
         let (tx, rx) = sync_channel(BOUND);
         let thread = std::thread::spawn(move || {
             let _active = crate::Active::enter();
-            let mut channel = ChannelSink { tx: tx.clone() };
+            let mut channel = ChannelSink { tx: tx.clone(), counted: layerdig::Stats::default() };
             let mut sink = Judging::new(&gate, &mut channel);
             let result = scanner.scan_source(&source, &mut sink);
+            let counts = sink.counts;
+            // The finding counts are those of the findings yielded, as judged, and what the gate
+            // left out; the rest is the scanner's.
+            let result = result.map(|stats| {
+                let mut stats = stats.counted(std::iter::empty());
+                stats.merge(&channel.counted);
+                stats.baselined = counts.baselined;
+                stats.filtered = counts.filtered;
+                stats
+            });
             let _ = tx.send(Msg::Done(result));
         });
         ScanIterator {

@@ -172,6 +172,15 @@ def write_oci(root: Path, images: list[SynthImage], *, truncate_layer: int | Non
     return root
 
 
+def layer_blob(layout: Path, index: int) -> Path:
+    """The blob file of layer `index` of the first image of an OCI layout `write_oci` wrote."""
+    blobs = layout / "blobs" / "sha256"
+    manifest_digest = json.loads((layout / "index.json").read_text())["manifests"][0]["digest"]
+    manifest = json.loads((blobs / manifest_digest.split(":")[1]).read_text())
+    digest: str = manifest["layers"][index]["digest"]
+    return blobs / digest.split(":")[1]
+
+
 #: Fake but well-formed secrets for synthetic images (never valid anywhere).
 AWS_KEY = "AKIAQ2XH7P3LMN4RT5VW"
 AWS_KEY_2 = "AKIAB2C3D4E5F6G7H2J3"

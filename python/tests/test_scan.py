@@ -115,7 +115,6 @@ def test_report_shape(reports: ReportCache) -> None:
 
 def test_json_keeps_the_contract_names(reports: ReportCache) -> None:
     doc = json.loads(reports.get("demo.oci.tar").to_json())
-    # `gate` was added with the one report model (the CLI's JSON always had it).
     assert set(doc) == {"images", "findings", "errors", "stats", "gate"}
     assert {"path", "format", "digest", "platform", "layers"} <= set(doc["images"][0])
     assert {"index", "digest", "diff_id", "media_type", "size", "created_by"} <= set(doc["images"][0]["layers"][0])

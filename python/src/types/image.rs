@@ -1,0 +1,34 @@
+//! `Image`: an image that was read.
+
+use pyo3::prelude::*;
+
+use super::{Layer, r, r_opt};
+
+/// An image that was read: its path, format, digest, platform, tags and layers.
+#[pyclass(frozen, module = "layerdig")]
+pub struct Image {
+    pub inner: layerdig::ImageReport,
+}
+simple_data!(Image, layerdig::ImageReport, "image");
+
+data_class!(Image.inner {
+    getters {
+        /// The path given.
+        path: &str = as_str,
+        /// How the input was recognised: `docker-archive`, `oci-archive`, `oci-layout`, …
+        format: &str = as_str,
+        /// The manifest digest, else the config digest (the image id).
+        digest: Option<&str> = as_deref,
+        /// `os/arch[/variant]`.
+        platform: Option<&str> = as_deref,
+        /// Tags and reference names the archive records.
+        tags: Vec<String> = clone,
+        /// The layers, base first.
+        layers: Vec<Layer> => |i| i.layers.iter().map(|l| Layer { inner: l.clone(), platform: i.platform.clone() }).collect(),
+    }
+
+    fn __repr__(&self) -> String {
+        let i = &self.inner;
+        format!("Image(path={}, format={}, digest={}, layers={})", r(&i.path), r(&i.format), r_opt(i.digest.as_ref()), i.layers.len())
+    }
+});
