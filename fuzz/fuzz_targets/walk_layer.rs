@@ -52,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
                         buf.clear();
                         r.take(layerdig_fuzz::MAX_LAYER_BYTES)
                             .read_to_end(&mut buf)
-                            .map_err(|e| layerdig::Error::Sink(format!("reading an entry: {e}")))?;
+                            .map_err(|e| layerdig::Error::Sink(layerdig::SinkError::Other(format!("reading an entry: {e}"))))?;
                         &buf
                     }
                 };

@@ -63,7 +63,7 @@ pub fn check_report(report: &Report) {
     }
     // Every printer's input serialises.
     serde_json::to_vec(report).expect("report serialises");
-    serde_json::to_vec(&layerdig::report::sarif(report, &RULES)).expect("SARIF serialises");
+    serde_json::to_vec(&layerdig::report::sarif::sarif(report, &RULES)).expect("SARIF serialises");
 }
 
 /// A normalised layer path: relative, no empty, `.` or `..` components.
