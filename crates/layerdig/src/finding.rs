@@ -288,7 +288,7 @@ mod tests {
     #[test]
     fn debug_of_findings_and_reports_never_shows_the_secret() {
         let shown = finding(Some(SECRET));
-        let report = crate::Report { findings: vec![shown.clone(), finding(None)], ..Default::default() };
+        let report = crate::report::Report { findings: vec![shown.clone(), finding(None)], ..Default::default() };
         for text in [format!("{shown:?}"), format!("{shown:#?}"), format!("{report:?}"), format!("{report:#?}")] {
             assert!(!text.contains(SECRET) && !text.contains("beILuFYHgGOm"), "{text}");
             assert!(text.contains("sk_l… (40 chars)"), "{text}");

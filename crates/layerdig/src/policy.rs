@@ -25,9 +25,10 @@ use std::path::{Path, PathBuf};
 use globset::{GlobBuilder, GlobMatcher};
 use serde::Deserialize;
 
+use crate::finding::{Finding, Location, Severity};
+use crate::report::ImageReport;
 pub use crate::time::Date;
 pub use crate::vocab::Suppression;
-use crate::{Finding, ImageReport, Location, Severity};
 
 /// Why a policy file could not be loaded. The `Display` of each variant is one step of the
 /// message; [`std::error::Error::source`] gives the next (a policy file's path, then what is
