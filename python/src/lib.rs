@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use layerdig::gate::{Baseline, Judging};
 use layerdig::policy::Policy;
-use layerdig::{Clock, Collect, End, FailOn, Gate, ImageSource, OpenOptions, Platform, Scanner, Status, Timestamp};
+use layerdig::{Clock, Collect, FailOn, Gate, ImageSource, OpenOptions, Platform, Scanner, Status, Timestamp};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -90,6 +90,34 @@ pub(crate) fn gate(
     Ok(gate)
 }
 
+/// What `scan()` and `iter_scan()` make of their common arguments before scanning.
+struct Prepared {
+    platform: Option<Platform>,
+    threads: Option<usize>,
+    gate: Gate,
+    rules: Option<layerdig::Rules>,
+}
+
+/// Check and load the arguments `scan()` and `iter_scan()` share (raising as they document).
+#[allow(clippy::too_many_arguments)]
+fn prepare(
+    py: Python<'_>,
+    platform: Option<&str>,
+    threads: Option<usize>,
+    rules: Option<PyRef<'_, Rules>>,
+    config: Option<PathBuf>,
+    fail_on: Option<&str>,
+    baseline: Option<PathBuf>,
+    now: Option<&str>,
+) -> PyResult<Prepared> {
+    Ok(Prepared {
+        platform: parse_platform(platform)?,
+        threads: check_threads(threads)?,
+        gate: gate(py, config, fail_on, baseline, now)?,
+        rules: rules.map(|r| r.inner.clone()),
+    })
+}
+
 /// Scan an image for secrets in every layer, its configuration and its build history.
 ///
 /// `path` is a `docker save` / `podman save` archive, an OCI layout directory or `oci-archive`
@@ -128,10 +156,8 @@ fn scan(
     baseline: Option<PathBuf>,
     now: Option<&str>,
 ) -> PyResult<Report> {
-    let platform = parse_platform(platform)?;
-    let threads = check_threads(threads)?;
-    let gate = gate(py, config, fail_on, baseline, now)?;
-    let rules = rules.map(|r| r.inner.clone());
+    let Prepared { platform, threads, gate, rules } =
+        prepare(py, platform, threads, rules, config, fail_on, baseline, now)?;
     let (report, rules) = detach(py, move || -> Result<_, Error> {
         let started = std::time::Instant::now();
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
@@ -139,13 +165,9 @@ fn scan(
         let source = open(&path, platform)?;
         let mut collect = Collect::new();
         let mut judging = Judging::new(&gate, &mut collect);
-        let mut stats = scanner.scan_source(&source, &mut judging)?;
-        let counts = judging.counts;
-        stats.duration_ms = gate.clock().elapsed_ms(started);
-        stats.baselined = counts.baselined;
-        stats.filtered = counts.filtered;
-        let report = gate.report(counts.failed, stats.incomplete, 0);
-        Ok((collect.finish(&End { stats, gate: Some(report) }), rules))
+        let stats = scanner.scan_source(&source, &mut judging)?;
+        let end = gate.end(stats, judging.counts, started);
+        Ok((collect.finish(&end), rules))
     })?;
     Report::new(py, report, rules)
 }
@@ -172,10 +194,8 @@ fn iter_scan(
     baseline: Option<PathBuf>,
     now: Option<&str>,
 ) -> PyResult<iter::ScanIterator> {
-    let platform = parse_platform(platform)?;
-    let threads = check_threads(threads)?;
-    let gate = gate(py, config, fail_on, baseline, now)?;
-    let rules = rules.map(|r| r.inner.clone());
+    let Prepared { platform, threads, gate, rules } =
+        prepare(py, platform, threads, rules, config, fail_on, baseline, now)?;
     let clock = gate.clock();
     let (scanner, source) = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);

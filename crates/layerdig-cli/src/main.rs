@@ -23,13 +23,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use layerdig::gate::{Baseline, GateResult};
+use layerdig::gate::Baseline;
 use layerdig::policy::Policy;
 use layerdig::report::baseline::BaselinePrinter;
 use layerdig::report::human::HumanPrinter;
 use layerdig::report::jsonl::JsonlPrinter;
 use layerdig::report::{intoto, json, sarif};
-use layerdig::{Clock, End, ErrorReport, Gate, OpenOptions, Printer, Rules, Scanner};
+use layerdig::{Clock, ErrorReport, Gate, OpenOptions, Printer, Rules, Scanner};
 
 use crate::args::{BaselineArgs, Cli, Command, EngineArgs, Format, PolicyArgs, ScanArgs, SchemaKind, SweepArgs, When};
 use crate::progress::Bar;
@@ -202,14 +202,9 @@ impl Setup {
             }
             anyhow::bail!("writing the report: {e}");
         }
-        let mut stats = outcome.stats.clone();
-        stats.duration_ms = self.gate.clock().elapsed_ms(started);
-        stats.baselined = outcome.counts.baselined;
-        stats.filtered = outcome.counts.filtered;
-        let gate = self.gate.report(outcome.counts.failed, stats.incomplete, 0);
-        let code = gate.exit_code;
-        debug_assert_eq!(gate.result, GateResult::of(outcome.counts.failed, stats.incomplete));
-        match emit.finish(&End { stats, gate: Some(gate) }) {
+        let end = self.gate.end(outcome.stats.clone(), outcome.counts, started);
+        let code = end.gate.as_ref().map_or(2, |g| g.exit_code);
+        match emit.finish(&end) {
             Ok(()) => Ok(ExitCode::from(code)),
             Err(e) if e.is_broken_pipe() => Ok(ExitCode::from(gate_code)),
             Err(e) => Err(anyhow::Error::new(e).context("writing the report")),

@@ -241,6 +241,45 @@ impl FindingSet {
     }
 }
 
+/// A finding of `rule_id` at `severity` for `secret`, at one deleted file location `path` in
+/// layer 1 of `app.tar`: the example other modules' unit tests judge and print.
+#[cfg(test)]
+pub(crate) fn example(rule_id: &str, severity: Severity, path: &str, secret: &str) -> Finding {
+    Finding {
+        rule_id: rule_id.into(),
+        rule_name: rule_id.into(),
+        severity,
+        confidence: Confidence::High,
+        detector: MatchKind::Rule,
+        fingerprint: fingerprint(rule_id, secret.as_bytes()),
+        redacted: redact(secret.as_bytes()),
+        secret: None,
+        note: None,
+        locations: vec![Location {
+            image: "app.tar".into(),
+            platform: None,
+            source: Source::File,
+            config_key: None,
+            layer_index: Some(1),
+            layer_digest: None,
+            created_by: Some("/bin/sh -c #(nop) COPY file:abc in /app/.env".into()),
+            path: Some(path.into()),
+            line: Some(1),
+            column: Some(8),
+            span: Some(Span { start: 7, end: 7 + secret.len() as u64 }),
+            status: Some(Status::Deleted),
+            removed_in_layer: Some(2),
+            removed_by: None,
+            disposition: Disposition::Actionable,
+            suppressed: None,
+        }],
+        suppressed: None,
+        baselined: false,
+        sla: None,
+        fails_gate: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,37 +288,9 @@ mod tests {
 
     fn finding(secret: Option<&str>) -> Finding {
         Finding {
-            rule_id: "stripe.secret-key".into(),
             rule_name: "Stripe secret key".into(),
-            severity: Severity::Critical,
-            confidence: Confidence::High,
-            detector: MatchKind::Rule,
-            fingerprint: fingerprint("stripe.secret-key", SECRET.as_bytes()),
-            redacted: redact(SECRET.as_bytes()),
             secret: secret.map(str::to_string),
-            note: None,
-            locations: vec![Location {
-                image: "app.tar".into(),
-                platform: None,
-                source: Source::File,
-                config_key: None,
-                layer_index: Some(1),
-                layer_digest: None,
-                created_by: Some("/bin/sh -c #(nop) COPY file:abc in /app/.env".into()),
-                path: Some("app/.env".into()),
-                line: Some(1),
-                column: Some(8),
-                span: Some(Span { start: 7, end: 47 }),
-                status: Some(Status::Deleted),
-                removed_in_layer: Some(2),
-                removed_by: None,
-                disposition: Disposition::Actionable,
-                suppressed: None,
-            }],
-            suppressed: None,
-            baselined: false,
-            sla: None,
-            fails_gate: None,
+            ..example("stripe.secret-key", Severity::Critical, "app/.env", SECRET)
         }
     }
 

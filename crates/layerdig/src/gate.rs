@@ -19,7 +19,9 @@ use crate::error::SinkError;
 use crate::finding::{Disposition, Finding, Severity, Sla, Status};
 use crate::policy::Policy;
 pub use crate::report::baseline::{Baseline, BaselineError};
-use crate::report::{ErrorReport, GateReport, ImageReport, Sink};
+use std::time::Instant;
+
+use crate::report::{End, ErrorReport, GateReport, ImageReport, Sink, Stats};
 pub use crate::time::{Clock, Timestamp};
 use crate::vocab::SlaState;
 pub use crate::vocab::{FailOn, GateResult};
@@ -184,6 +186,17 @@ impl Gate {
             })
     }
 
+    /// What the printers are told once a scan judged by this gate is over: the scanner's `stats`
+    /// with the time since `started` (on the gate's clock) and what the gate left out, and the
+    /// gate's outcome. The exit status is `end.gate`'s.
+    pub fn end(&self, mut stats: Stats, counts: Counts, started: Instant) -> End {
+        stats.duration_ms = self.clock.elapsed_ms(started);
+        stats.baselined = counts.baselined;
+        stats.filtered = counts.filtered;
+        let gate = self.report(counts.failed, stats.incomplete, 0);
+        End { stats, gate: Some(gate) }
+    }
+
     /// The gate as reports describe it, for a scan that `failed` or not and was `incomplete` or
     /// not, with `failing` findings.
     pub fn report(&self, failed: bool, incomplete: bool, failing: u64) -> GateReport {
@@ -271,42 +284,9 @@ impl Sink for Judging<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::{Confidence, Location, MatchKind, Source};
 
     fn finding(rule: &str, severity: Severity, path: &str) -> Finding {
-        Finding {
-            rule_id: rule.into(),
-            rule_name: rule.into(),
-            severity,
-            confidence: Confidence::High,
-            detector: MatchKind::Rule,
-            fingerprint: crate::finding::fingerprint(rule, path.as_bytes()),
-            redacted: "AKIA… (20 chars)".into(),
-            secret: None,
-            note: None,
-            locations: vec![Location {
-                image: "app.tar".into(),
-                platform: None,
-                source: Source::File,
-                config_key: None,
-                layer_index: Some(1),
-                layer_digest: None,
-                created_by: None,
-                path: Some(path.into()),
-                line: Some(1),
-                column: Some(1),
-                span: None,
-                status: Some(Status::Deleted),
-                removed_in_layer: Some(2),
-                removed_by: None,
-                disposition: Disposition::Actionable,
-                suppressed: None,
-            }],
-            suppressed: None,
-            baselined: false,
-            sla: None,
-            fails_gate: None,
-        }
+        crate::finding::example(rule, severity, path, path)
     }
 
     fn judged(gate: &Gate, f: &Finding) -> Finding {
