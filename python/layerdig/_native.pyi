@@ -44,6 +44,7 @@ _ErrorKind = Literal[
     "no_such_platform",
     "missing_blob",
     "digest_mismatch",
+    "size_mismatch",
     "corrupt",
     "limit_reached",
     "inconsistent",

@@ -124,12 +124,21 @@ def test_digest_mismatch_is_reported_and_the_layer_still_read(tmp_path: Path) ->
     layer_blob(layout, 1).write_bytes(gzip.compress(changed, mtime=0))
     report = layerdig.scan(layout)
     assert sorted(loc.path or "" for f in report for loc in f.locations) == ["app/.env", "srv/.env"]
-    assert report.errors and {e.kind for e in report.errors} == {"digest_mismatch"}
+    # The other bytes are another size too.
+    assert report.errors and {e.kind for e in report.errors} == {"digest_mismatch", "size_mismatch"}
     assert all(e.layer_index == 1 and not e.incomplete for e in report.errors)
     hint = report.errors[0].hint
     assert isinstance(hint, str) and "compare digests" in hint
     assert all(e.hint == hint for e in report.errors)
     assert not report.stats.incomplete
+    # Integrity is part of the verdict: the gate fails with exit 2, unless the policy allows it.
+    assert report.gate is not None
+    assert (report.gate["result"], report.gate["integrity"], report.gate["exit_code"]) == ("integrity", "mismatch", 2)
+    policy = tmp_path / "layerdig.toml"
+    policy.write_text('[integrity]\nallow_digest_mismatch = true\nreason = "re-compressed by the mirror"\n')
+    allowed = layerdig.scan(layout, config=policy)
+    assert allowed.gate is not None
+    assert (allowed.gate["result"], allowed.gate["integrity"]) == ("fail", "allowed")
 
 
 def test_error_kind_round_trips_and_defaults_to_other() -> None:

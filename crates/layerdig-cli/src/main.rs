@@ -93,9 +93,11 @@ pub fn load_rules(extra: &[PathBuf]) -> Result<Rules> {
     Ok(rules)
 }
 
-/// A problem as one stderr line, with what to do about it.
-pub fn error_line(e: &ErrorReport) -> String {
-    let label = if e.incomplete { "error" } else { "warning" };
+/// A problem as one stderr line, with what to do about it: an error when it leaves results
+/// incomplete or fails the gate's integrity check, else a warning.
+pub fn error_line(e: &ErrorReport, gate: &Gate) -> String {
+    let fails = e.incomplete || gate.integrity_of(e) == Some(layerdig::gate::Integrity::Mismatch);
+    let label = if fails { "error" } else { "warning" };
     match e.hint() {
         Some(h) => format!("layerdig: {label}: {} ({h})", e.message),
         None => format!("layerdig: {label}: {}", e.message),

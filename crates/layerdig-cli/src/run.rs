@@ -196,7 +196,7 @@ impl Sink for WorkerSink<'_, '_> {
 
     fn error(&mut self, error: &ErrorReport) -> Result<bool, SinkError> {
         if self.runner.errors_to_stderr {
-            let line = crate::error_line(error);
+            let line = crate::error_line(error, self.runner.gate);
             match &self.runner.progress {
                 Some(bar) => bar.println(&line),
                 None => eprintln!("{line}"),

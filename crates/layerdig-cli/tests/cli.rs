@@ -1120,3 +1120,72 @@ fn fail_on_overdue_gates_on_deadlines_only() {
     let c: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("c.json")).unwrap()).unwrap();
     assert!(c["findings"].as_array().unwrap().iter().all(|e| e["first_seen"] == "2026-11-29T00:00:00Z"), "{c:#}");
 }
+
+/// A two-layer OCI layout whose layer 1 blob is replaced by another layer's (valid, but not the
+/// bytes the manifest names: its digest, size and diff_id do not match).
+fn swapped_blob_layout(dir: &Path) {
+    use layerdig_tests::{Comp, LayerBuilder, Layout, SynthImage, SynthLayer, compress, sha256};
+    let key = "AKIAQYLPMN5HHHFPZAM2";
+    let layer = |path: &str| LayerBuilder::new().file(path, format!("aws_access_key_id = {key}\n").as_bytes()).finish();
+    let image = SynthImage::new(vec![
+        SynthLayer::new(layer("app/.env"), Comp::Gzip, "COPY .env"),
+        SynthLayer::new(layer("b/.env"), Comp::Gzip, "RUN build"),
+    ]);
+    let mut layout = Layout::oci(&[image], false, false);
+    let blob = compress(&layer("b/.env"), Comp::Gzip);
+    layout.replace_blob(&sha256(&blob), compress(&layer("swapped/something/longer/.env"), Comp::Gzip));
+    layout.write_dir(dir);
+}
+
+/// Issue 14 (integrity is part of the verdict): bytes that are not the ones the manifest vouches
+/// for fail the gate with exit 2, whatever the findings, unless the policy allows it.
+#[test]
+fn digest_and_size_mismatches_fail_the_gate_unless_the_policy_allows_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let image = dir.path().join("img");
+    swapped_blob_layout(&image);
+    let img = path_str(&image);
+    // Even with nothing that fails on severity (the key made low), the mismatch does.
+    let low = "[severity]\n\"aws.access-key-id\" = \"low\"\n";
+    std::fs::write(dir.path().join("layerdig.toml"), low).expect("policy");
+    let o = run_in(dir.path(), &["scan", "-f", "json", img]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let report = json_out(&o);
+    assert_valid(&validator(&schema_of("report")), &report, "a report with a mismatch");
+    assert_eq!(report["gate"]["result"], "integrity");
+    assert_eq!(report["gate"]["integrity"], "mismatch");
+    let kinds: HashSet<&str> = report["errors"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds, HashSet::from(["digest_mismatch", "size_mismatch"]), "{:#}", report["errors"]);
+    assert!(report["errors"].as_array().unwrap().iter().all(|e| e["incomplete"] == false && e["layer_index"] == 1));
+    assert!(stderr(&o).contains("layerdig: error: ") && stderr(&o).contains("blob size mismatch"), "{}", stderr(&o));
+    // The layer was still read: its secret is reported.
+    assert!(
+        findings(&report).iter().any(|f| f["locations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["path"] == "swapped/something/longer/.env"))
+    );
+    let human = stdout(&run_in(dir.path(), &["scan", "--color", "never", img]));
+    assert!(human.contains("INTEGRITY: the bytes read are not the bytes the manifest vouches for"), "{human}");
+    assert!(human.contains("(exit 2)") && human.contains("error: "), "{human}");
+    // The policy can allow it, with a reason: the gate then judges the findings alone.
+    let allow = "[integrity]\nallow_digest_mismatch = true\nreason = \"our mirror recompresses layers\"\n";
+    std::fs::write(dir.path().join("layerdig.toml"), format!("{low}{allow}")).expect("policy");
+    let o = run_in(dir.path(), &["scan", "-f", "json", img]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let report = json_out(&o);
+    assert_eq!(
+        (report["gate"]["result"].as_str(), report["gate"]["integrity"].as_str()),
+        (Some("pass"), Some("allowed"))
+    );
+    assert!(stderr(&o).contains("layerdig: warning: ") && !stderr(&o).contains("layerdig: error: "), "{}", stderr(&o));
+    std::fs::write(dir.path().join("layerdig.toml"), allow).expect("policy");
+    let o = run_in(dir.path(), &["scan", "-f", "json", img]);
+    assert_eq!(code(&o), 1, "the findings alone decide: {}", stderr(&o));
+    // Without a reason the policy is refused.
+    std::fs::write(dir.path().join("layerdig.toml"), "[integrity]\nallow_digest_mismatch = true\n").expect("policy");
+    let o = run_in(dir.path(), &["scan", img]);
+    assert_eq!(code(&o), 2);
+    assert!(stderr(&o).contains("needs a `reason`"), "{}", stderr(&o));
+}

@@ -111,6 +111,8 @@ pub enum ErrorKind {
     MissingBlob,
     /// A blob or layer does not hash to its digest.
     DigestMismatch,
+    /// A blob is not the size its descriptor gives.
+    SizeMismatch,
     /// A compressed or tar stream is corrupt or cut short.
     Corrupt,
     /// A limit was reached (the per-layer cap); the part before it was read.
@@ -136,6 +138,7 @@ impl ErrorKind {
             ErrorKind::NoSuchPlatform => "no_such_platform",
             ErrorKind::MissingBlob => "missing_blob",
             ErrorKind::DigestMismatch => "digest_mismatch",
+            ErrorKind::SizeMismatch => "size_mismatch",
             ErrorKind::Corrupt => "corrupt",
             ErrorKind::LimitReached => "limit_reached",
             ErrorKind::Inconsistent => "inconsistent",
@@ -145,11 +148,18 @@ impl ErrorKind {
         }
     }
 
+    /// Whether it means the bytes read are not the bytes the image's manifest vouches for (a
+    /// digest or size mismatch): the gate fails on it unless the policy allows it.
+    pub fn is_integrity(self) -> bool {
+        matches!(self, ErrorKind::DigestMismatch | ErrorKind::SizeMismatch)
+    }
+
     /// What a person can do about a problem of this kind, if there is something to say.
     pub fn hint(self) -> Option<&'static str> {
         Some(match self {
-            ErrorKind::DigestMismatch => {
-                "the image was corrupted or altered after it was built: export or pull it again and compare digests"
+            ErrorKind::DigestMismatch | ErrorKind::SizeMismatch => {
+                "the image was corrupted or altered after it was built: export or pull it again and compare digests \
+                 (a policy's [integrity] table can allow it, with a reason)"
             }
             ErrorKind::MissingBlob => {
                 "the archive lacks a layer (a partial pull or export?): export the image again with all its layers"
@@ -193,6 +203,15 @@ pub enum LayerErrorKind {
         expected: String,
         /// The digest of the bytes.
         actual: String,
+    },
+    /// The blob's size is not the one its descriptor gives: the bytes are not the ones the
+    /// manifest vouches for. The layer is still scanned.
+    #[error("blob size mismatch: the manifest says {expected} bytes, the blob has {actual}")]
+    SizeMismatch {
+        /// The size the descriptor gives.
+        expected: u64,
+        /// The blob's size.
+        actual: u64,
     },
     /// The compressed stream is corrupt or truncated.
     #[error("{format} stream is corrupt or truncated: {message}")]
@@ -262,6 +281,7 @@ impl Error {
             Error::Layer { kind, .. } => match kind {
                 LayerErrorKind::MissingBlob(_) => ErrorKind::MissingBlob,
                 LayerErrorKind::DigestMismatch { .. } => ErrorKind::DigestMismatch,
+                LayerErrorKind::SizeMismatch { .. } => ErrorKind::SizeMismatch,
                 LayerErrorKind::Decompress { .. } | LayerErrorKind::Tar(_) => ErrorKind::Corrupt,
                 LayerErrorKind::OutputCap { .. } => ErrorKind::LimitReached,
                 LayerErrorKind::Read(_) => ErrorKind::Io,
@@ -273,12 +293,18 @@ impl Error {
         }
     }
 
-    /// Whether this error means results are incomplete (everything but a digest mismatch,
-    /// after which the layer was still read in full).
+    /// Whether this error means results are incomplete (everything but a digest or size
+    /// mismatch or an inconsistent config, after which the layer was still read in full; a
+    /// mismatch fails the gate on its own, see [`ErrorKind::is_integrity`]).
     pub fn is_incomplete(&self) -> bool {
         !matches!(
             self,
-            Error::Layer { kind: LayerErrorKind::DigestMismatch { .. } | LayerErrorKind::Inconsistent(_), .. }
+            Error::Layer {
+                kind: LayerErrorKind::DigestMismatch { .. }
+                    | LayerErrorKind::SizeMismatch { .. }
+                    | LayerErrorKind::Inconsistent(_),
+                ..
+            }
         )
     }
 }

@@ -24,7 +24,7 @@ use std::time::Instant;
 use crate::report::{End, ErrorReport, GateReport, ImageReport, Sink, Stats};
 pub use crate::time::{Clock, Timestamp};
 use crate::vocab::SlaState;
-pub use crate::vocab::{FailOn, GateResult};
+pub use crate::vocab::{FailOn, GateResult, Integrity};
 
 /// The gate's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,14 +193,14 @@ impl Gate {
         stats.duration_ms = self.clock.elapsed_ms(started);
         stats.baselined = counts.baselined;
         stats.filtered = counts.filtered;
-        let gate = self.report(counts.failed, stats.incomplete, 0);
+        let gate = self.report(&counts, stats.incomplete, 0);
         End { stats, gate: Some(gate) }
     }
 
-    /// The gate as reports describe it, for a scan that `failed` or not and was `incomplete` or
+    /// The gate as reports describe it, for a scan with these `counts` that was `incomplete` or
     /// not, with `failing` findings.
-    pub fn report(&self, failed: bool, incomplete: bool, failing: u64) -> GateReport {
-        let result = GateResult::of(failed, incomplete);
+    pub fn report(&self, counts: &Counts, incomplete: bool, failing: u64) -> GateReport {
+        let result = GateResult::of(counts.failed, incomplete, counts.integrity);
         GateReport {
             fail_on: self.settings.fail_on,
             include_test_fixtures: self.settings.include_test_fixtures,
@@ -209,7 +209,17 @@ impl Gate {
             result,
             exit_code: result.exit_code(),
             failing,
+            integrity: counts.integrity,
         }
+    }
+
+    /// What the gate makes of `error`: a digest or size mismatch is an integrity failure unless
+    /// the policy allows it; anything else leaves integrity as it is.
+    pub fn integrity_of(&self, error: &ErrorReport) -> Option<Integrity> {
+        error
+            .kind
+            .is_integrity()
+            .then(|| if self.policy.integrity_allowed().is_some() { Integrity::Allowed } else { Integrity::Mismatch })
     }
 }
 
@@ -222,6 +232,8 @@ pub struct Counts {
     pub filtered: u64,
     /// Whether a reported finding fails.
     pub failed: bool,
+    /// Whether the bytes read matched what the manifests vouch for.
+    pub integrity: Integrity,
 }
 
 impl Counts {
@@ -230,6 +242,12 @@ impl Counts {
         self.baselined += other.baselined;
         self.filtered += other.filtered;
         self.failed |= other.failed;
+        self.integrity = self.integrity.max(other.integrity);
+    }
+
+    /// Count a digest or size mismatch the gate judged to be `integrity`.
+    pub fn integrity(&mut self, integrity: Integrity) {
+        self.integrity = self.integrity.max(integrity);
     }
 }
 
@@ -277,6 +295,9 @@ impl Sink for Judging<'_> {
     }
 
     fn error(&mut self, error: &ErrorReport) -> Result<bool, SinkError> {
+        if let Some(integrity) = self.gate.integrity_of(error) {
+            self.counts.integrity(integrity);
+        }
         self.inner.error(error)
     }
 }
@@ -364,8 +385,15 @@ mod tests {
         let present = Gate::new(Policy::default(), clock).statuses(vec![Status::Present]);
         assert!(matches!(present.judge(&known, None), Judgement::Filtered));
         // The outcome.
-        assert_eq!(gate.report(true, false, 3).result, GateResult::Fail);
-        assert_eq!(gate.report(true, true, 3).exit_code, 2);
-        assert_eq!(gate.report(false, false, 0).exit_code, 0);
+        let failed = Counts { failed: true, ..Counts::default() };
+        assert_eq!(gate.report(&failed, false, 3).result, GateResult::Fail);
+        assert_eq!(gate.report(&failed, true, 3).exit_code, 2);
+        assert_eq!(gate.report(&Counts::default(), false, 0).exit_code, 0);
+        let mismatch = Counts { integrity: Integrity::Mismatch, ..Counts::default() };
+        assert_eq!(gate.report(&mismatch, false, 0).result, GateResult::Integrity);
+        assert_eq!(gate.report(&mismatch, false, 0).exit_code, 2);
+        assert_eq!(gate.report(&mismatch, true, 0).result, GateResult::Incomplete);
+        let allowed = Counts { integrity: Integrity::Allowed, ..Counts::default() };
+        assert_eq!(gate.report(&allowed, false, 0).result, GateResult::Pass);
     }
 }

@@ -98,6 +98,11 @@ pub enum PolicyError {
         /// The value as written.
         value: String,
     },
+    /// `allow_digest_mismatch = true` without a `reason`.
+    #[error(
+        "[integrity] allow_digest_mismatch = true needs a `reason`: say why bytes that do not match their digests are acceptable"
+    )]
+    IntegrityReason,
     /// An `expires` that is not a date like `2027-01-31`.
     #[error("[[allow]] entry {entry}: `expires` must be a date like 2027-01-31, not {value:?}")]
     Expires {
@@ -121,6 +126,16 @@ struct PolicyFile {
     allow: Vec<AllowFile>,
     #[serde(default)]
     sla: BTreeMap<Severity, String>,
+    integrity: Option<IntegrityFile>,
+}
+
+/// `[integrity]`: whether a digest or size mismatch may pass the gate, and why.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct IntegrityFile {
+    #[serde(default)]
+    allow_digest_mismatch: bool,
+    reason: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -165,6 +180,8 @@ pub struct Policy {
     overrides: BTreeMap<String, Severity>,
     allow: Vec<Allow>,
     sla: BTreeMap<Severity, u64>,
+    /// Why digest and size mismatches may pass, when the policy allows them.
+    integrity_allowed: Option<String>,
 }
 
 impl Policy {
@@ -280,7 +297,16 @@ impl Policy {
                 None => return Err(PolicyError::Sla { severity, value }),
             };
         }
-        Ok(Policy { source: None, fail_on: file.fail_on, overrides: file.severity, allow, sla })
+        let integrity_allowed = match file.integrity {
+            Some(IntegrityFile { allow_digest_mismatch: true, reason }) => {
+                match reason.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+                    Some(r) => Some(r.to_string()),
+                    None => return Err(PolicyError::IntegrityReason),
+                }
+            }
+            _ => None,
+        };
+        Ok(Policy { source: None, fail_on: file.fail_on, overrides: file.severity, allow, sla, integrity_allowed })
     }
 
     /// One warning per expired allow entry: they no longer suppress anything.
@@ -312,6 +338,13 @@ impl Policy {
     #[must_use]
     pub fn sla(&self, severity: Severity) -> Option<u64> {
         self.sla.get(&severity).copied()
+    }
+
+    /// Why digest and size mismatches may pass the gate, when the policy's `[integrity]` table
+    /// allows them (`allow_digest_mismatch = true` with a `reason`); `None`: they fail it.
+    #[must_use]
+    pub fn integrity_allowed(&self) -> Option<&str> {
+        self.integrity_allowed.as_deref()
     }
 
     /// Whether the policy sets any fix-by deadline.
@@ -422,6 +455,26 @@ mod tests {
             let err = format!("{:#}", Policy::parse(text, today).unwrap_err());
             assert!(err.contains(want), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn integrity_allowance_needs_a_reason() {
+        let today = Date::parse("2026-01-01").unwrap();
+        assert_eq!(Policy::parse("", today).unwrap().integrity_allowed(), None);
+        let allowed =
+            Policy::parse("[integrity]\nallow_digest_mismatch = true\nreason = \"mirror recompresses\"\n", today)
+                .unwrap();
+        assert_eq!(allowed.integrity_allowed(), Some("mirror recompresses"));
+        let off = Policy::parse("[integrity]\nallow_digest_mismatch = false\n", today).unwrap();
+        assert_eq!(off.integrity_allowed(), None);
+        for bad in [
+            "[integrity]\nallow_digest_mismatch = true\n",
+            "[integrity]\nallow_digest_mismatch = true\nreason = \" \"\n",
+        ] {
+            let err = format!("{:#}", Policy::parse(bad, today).unwrap_err());
+            assert!(err.contains("needs a `reason`"), "{bad}: {err}");
+        }
+        assert!(Policy::parse("[integrity]\nallow = true\n", today).is_err());
     }
 
     #[test]

@@ -439,15 +439,20 @@ pub enum GateResult {
     Fail,
     /// A problem left results incomplete: exit 2 (whatever the findings).
     Incomplete,
+    /// The bytes read are not the bytes the manifest vouches for (a digest or size mismatch the
+    /// policy does not allow): exit 2 (whatever the findings).
+    Integrity,
 }
 
 impl GateResult {
-    /// From whether anything failed and whether the scan was complete.
-    pub fn of(failed: bool, incomplete: bool) -> GateResult {
-        match (incomplete, failed) {
-            (true, _) => GateResult::Incomplete,
-            (false, true) => GateResult::Fail,
-            (false, false) => GateResult::Pass,
+    /// From whether anything failed, whether the scan was complete, and whether the bytes
+    /// matched what the manifest vouches for (or the policy allows that they do not).
+    pub fn of(failed: bool, incomplete: bool, integrity: Integrity) -> GateResult {
+        match (incomplete, integrity, failed) {
+            (true, _, _) => GateResult::Incomplete,
+            (false, Integrity::Mismatch, _) => GateResult::Integrity,
+            (false, _, true) => GateResult::Fail,
+            (false, _, false) => GateResult::Pass,
         }
     }
 
@@ -456,9 +461,23 @@ impl GateResult {
         match self {
             GateResult::Pass => 0,
             GateResult::Fail => 1,
-            GateResult::Incomplete => 2,
+            GateResult::Incomplete | GateResult::Integrity => 2,
         }
     }
+}
+
+/// Whether the bytes read are the bytes the image's manifest vouches for: every blob's digest
+/// and size, and every layer's diff_id, as far as the image gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Integrity {
+    /// No digest or size mismatch was met.
+    #[default]
+    Ok,
+    /// A digest or size mismatch that the policy's `[integrity]` table allows, with a reason.
+    Allowed,
+    /// A digest or size mismatch: the gate fails (exit 2).
+    Mismatch,
 }
 
 #[cfg(test)]

@@ -51,6 +51,11 @@ impl<'a> Walker<'a> {
         let compression = Compression::detect(bytes);
         self.walk.compression = Some(compression);
         self.walk.stats.compressed_bytes = bytes.len() as u64;
+        // A descriptor's size is part of what the manifest vouches for (the distribution spec
+        // has clients check it before the digest); 0 is "not given" (a docker save archive's).
+        if self.layer.size > 0 && self.layer.size != bytes.len() as u64 {
+            self.problem(LayerErrorKind::SizeMismatch { expected: self.layer.size, actual: bytes.len() as u64 });
+        }
         let verify = options.verify_digests;
         let cap = options.max_layer_bytes;
         if compression == Compression::None && bytes.len() as u64 <= cap {

@@ -10,7 +10,7 @@ use super::{End, ErrorReport, ImageReport, Printer, Sink, Stats};
 use crate::error::SinkError;
 use crate::finding::{Disposition, Finding, FindingSet, Location, Severity, Source, Status};
 use crate::vocab::SlaState;
-use crate::vocab::{FailOn, GateResult};
+use crate::vocab::{FailOn, GateResult, Integrity};
 
 struct Style {
     color: bool,
@@ -296,6 +296,14 @@ impl<W: Write> HumanPrinter<W> {
                 self.style.paint("1;31", "FAIL"),
                 format!("{} actionable finding{} {what}", t.failing, plural(t.failing)),
             ),
+            GateResult::Integrity => (
+                self.style.paint("1;31", "INTEGRITY"),
+                format!(
+                    "the bytes read are not the bytes the manifest vouches for (a digest or size mismatch above){}; \
+                     if that is expected, allow it in the policy's [integrity] table with a reason",
+                    if t.failing > 0 { format!("; {} actionable finding(s) {what}", t.failing) } else { String::new() }
+                ),
+            ),
             GateResult::Incomplete => (
                 self.style.paint("1;31", "INCOMPLETE"),
                 format!(
@@ -351,6 +359,7 @@ impl<W: Write + Send> Printer for HumanPrinter<W> {
         let all = sections.iter().flat_map(|(_, _, f)| f);
         let t = end.stats.counted(all.clone().filter(|f| !f.is_suppressed()));
         let allowed = all.filter(|f| f.is_suppressed()).count() as u64;
+        let mismatch_fails = end.gate.as_ref().is_some_and(|g| g.integrity == Integrity::Mismatch);
         let last_of: HashMap<String, usize> =
             sections.iter().enumerate().map(|(i, ((p, _), _, _))| (p.clone(), i)).collect();
         for (i, ((path, platform), image, findings)) in sections.iter().enumerate() {
@@ -384,8 +393,11 @@ impl<W: Write + Send> Printer for HumanPrinter<W> {
             }
             let errors_here = errors.iter().filter(|e| e.image == *path && last_of.get(path) == Some(&i));
             for e in errors_here {
-                let label =
-                    if e.incomplete { self.style.paint("1;31", "error") } else { self.style.paint("33", "warning") };
+                let label = if e.incomplete || (e.kind.is_integrity() && mismatch_fails) {
+                    self.style.paint("1;31", "error")
+                } else {
+                    self.style.paint("33", "warning")
+                };
                 writeln!(self.out, "  {label}: {}", e.message)?;
                 if let Some(hint) = e.hint() {
                     writeln!(self.out, "         {}", self.style.paint("2", hint))?;

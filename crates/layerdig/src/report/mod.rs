@@ -14,7 +14,7 @@ use crate::finding::{Finding, FindingSet};
 use crate::image::{Image, ImageSource};
 use crate::layer;
 use crate::redact::Redactor;
-use crate::vocab::{FailOn, GateResult};
+use crate::vocab::{FailOn, GateResult, Integrity};
 
 /// A layer, as reports describe it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,6 +289,10 @@ pub struct GateReport {
     /// Reported findings that fail the gate.
     #[serde(default)]
     pub failing: u64,
+    /// Whether the bytes read are the bytes the manifests vouch for: `ok`, `mismatch` (the
+    /// gate fails with exit 2) or `allowed` (by the policy's `[integrity]` table).
+    #[serde(default)]
+    pub integrity: Integrity,
 }
 
 /// A whole scan's results, kept in memory: what [`Collect`] builds, what `-f json` writes and
