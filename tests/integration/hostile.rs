@@ -634,3 +634,66 @@ fn pax_gnu_long_names_and_sparse_files_pass_the_record_guard() {
         assert_eq!(found(&report, KEY, "srv/sized.env"), vec![(Some(1), Some(Status::Present))]);
     }
 }
+
+/// Issue 14 (every byte of the image): data a runtime never shows — the content of a whiteout
+/// entry, bytes after the tar's end-of-archive blocks — is scanned like file content and is a
+/// `hidden-data` finding of its own, with where it is and how many bytes, in plain, gzip and
+/// zstd layers alike. The zero padding tar writers add is not hidden data.
+#[test]
+fn whiteout_content_and_trailing_data_are_hidden_data() {
+    use layerdig::Source;
+    use layerdig::layer::{EntryRole, Structure};
+    for comp in [Comp::None, Comp::Gzip, Comp::Zstd] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tar = LayerBuilder::new()
+            .file("app/.wh.env", format!("aws_access_key_id = {KEY2}\n").as_bytes())
+            .file("app/readme.txt", b"nothing here\n")
+            .finish();
+        // Padding to a record, as tar writers do, then something else.
+        tar.resize(tar.len().div_ceil(10_240) * 10_240, 0);
+        let padded = tar.len() as u64;
+        tar.extend_from_slice(format!("\nAWS_ACCESS_KEY_ID={KEY}\n").as_bytes());
+        let trailing_len = tar.len() as u64 - padded;
+        let image = SynthImage::new(vec![
+            SynthLayer::new(LayerBuilder::new().file("app/main.py", b"print(1)\n").finish(), Comp::Gzip, "COPY app"),
+            SynthLayer::new(tar, comp, "RUN build"),
+        ]);
+        Layout::oci(&[image], false, false).write_dir(dir.path());
+        let report = scan(dir.path());
+        assert!(report.errors.is_empty(), "{comp:?}: {:#?}", report.errors);
+        let hidden: Vec<(&str, &layerdig::Location)> = report
+            .findings
+            .iter()
+            .flat_map(|f| f.locations.iter().map(move |l| (f.rule_id.as_str(), l)))
+            .filter(|(_, l)| l.source == Source::Hidden)
+            .collect();
+        // The key in the whiteout entry's data, at its line, and the entry's data itself.
+        let in_whiteout = |rule: &str| {
+            hidden.iter().find(|(r, l)| *r == rule && l.path.as_deref() == Some("app/.wh.env")).map(|(_, l)| *l)
+        };
+        let key = in_whiteout("aws.access-key-id").unwrap_or_else(|| panic!("{comp:?}: {hidden:#?}"));
+        assert_eq!((key.layer_index, key.line, key.column, key.status), (Some(1), Some(1), Some(21), None));
+        assert!(
+            matches!(key.structure, Some(Structure::EntryData { entry: EntryRole::Whiteout, bytes: 41, .. })),
+            "{comp:?}: {key:#?}"
+        );
+        assert!(in_whiteout("hidden-data").is_some(), "{comp:?}: {hidden:#?}");
+        // The key after the tar's end, and the trailing data itself: at its block, with its size.
+        let trailing: Vec<&(&str, &layerdig::Location)> =
+            hidden.iter().filter(|(_, l)| matches!(l.structure, Some(Structure::TrailingData { .. }))).collect();
+        let rules: Vec<&str> = trailing.iter().map(|(r, _)| *r).collect();
+        assert!(rules.contains(&"aws.access-key-id") && rules.contains(&"hidden-data"), "{comp:?}: {rules:?}");
+        for (_, l) in &trailing {
+            assert_eq!(l.structure, Some(Structure::TrailingData { offset: padded, bytes: trailing_len }), "{comp:?}");
+            assert_eq!((l.path.as_deref(), l.layer_index), (None, Some(1)));
+        }
+        let data = report.findings.iter().filter(|f| f.rule_id == "hidden-data").count();
+        assert_eq!(data, 2, "{comp:?}");
+    }
+    // The committed fixtures, real images built with podman, skopeo and umoci, hide nothing.
+    for form in ["demo.docker.tar", "demo.oci.tar", "demo.zstd.oci", "demo.umoci.oci"] {
+        let report = scan(&layerdig_tests::fixtures().join(form));
+        assert!(report.errors.is_empty() && report.findings.len() >= 8, "{form}: {:#?}", report.errors);
+        assert!(report.findings.iter().all(|f| f.rule_id != "hidden-data"), "{form}: {:#?}", report.findings);
+    }
+}

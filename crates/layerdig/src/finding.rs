@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::redact::redact;
 pub(crate) use crate::redact::{Redacted, redact_quoted};
 pub use crate::vocab::{
-    Confidence, ConfigField, Disposition, MatchKind, Severity, Sla, Source, Status, Suppression, hex,
+    Confidence, ConfigField, Disposition, MatchKind, Severity, Sla, Source, Status, Structure, Suppression, hex,
 };
 
 /// The fingerprint of a secret found by a rule: SHA-256 over the rule id, a NUL byte and the
@@ -79,6 +79,9 @@ pub struct Location {
     /// The policy's allow entry that matched this place, if one did ([`crate::gate`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<Suppression>,
+    /// Where in the layer's bytes, for hidden data (`source` `hidden`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structure: Option<Structure>,
 }
 
 /// A secret and every place it was found. The same secret found by the same rule in many places
@@ -272,6 +275,7 @@ pub(crate) fn example(rule_id: &str, severity: Severity, path: &str, secret: &st
             removed_by: None,
             disposition: Disposition::Actionable,
             suppressed: None,
+            structure: None,
         }],
         suppressed: None,
         baselined: false,

@@ -119,6 +119,9 @@ pub enum Source {
     Config,
     /// A build history entry's `created_by`.
     History,
+    /// Bytes of a layer that are not any file's content, which a runtime never shows and a
+    /// file-by-file reading skips (see [`Structure`]).
+    Hidden,
 }
 
 impl Source {
@@ -128,6 +131,7 @@ impl Source {
             Source::File => "file",
             Source::Config => "config",
             Source::History => "history",
+            Source::Hidden => "hidden",
         }
     }
 }
@@ -185,6 +189,8 @@ pub enum MatchKind {
     Entropy,
     /// A credential file recognised by its path and shape.
     CredentialFile,
+    /// Hidden data itself: bytes that no file holds, reported whatever is in them.
+    HiddenData,
 }
 
 impl MatchKind {
@@ -194,6 +200,7 @@ impl MatchKind {
             MatchKind::Rule => "rule",
             MatchKind::Entropy => "entropy",
             MatchKind::CredentialFile => "credential_file",
+            MatchKind::HiddenData => "hidden_data",
         }
     }
 }
@@ -478,6 +485,80 @@ pub enum Integrity {
     Allowed,
     /// A digest or size mismatch: the gate fails (exit 2).
     Mismatch,
+}
+
+/// Where in a layer's bytes hidden data sits: what a runtime never shows and a file-by-file
+/// reading skips, although anyone who pulls the layer can read it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Structure {
+    /// The data of a tar entry that is not a regular file — a `.wh.NAME` whiteout, an opaque
+    /// marker, a directory, a link — which the tar format allows and runtimes ignore.
+    EntryData {
+        /// What the entry is.
+        entry: EntryRole,
+        /// Offset of the data in the layer's uncompressed tar stream.
+        offset: u64,
+        /// How many bytes.
+        bytes: u64,
+    },
+    /// Bytes after the tar's end-of-archive marker in the layer's uncompressed stream (the
+    /// zero padding tar writers add is not hidden data; anything else is).
+    TrailingData {
+        /// Offset of the first such byte's 512-byte block in the uncompressed stream.
+        offset: u64,
+        /// How many bytes, from there to the end of the stream.
+        bytes: u64,
+    },
+}
+
+impl Structure {
+    /// How many bytes it holds.
+    pub fn bytes(&self) -> u64 {
+        match self {
+            Structure::EntryData { bytes, .. } | Structure::TrailingData { bytes, .. } => *bytes,
+        }
+    }
+
+    /// Its offset in the layer's uncompressed stream.
+    pub fn offset(&self) -> u64 {
+        match self {
+            Structure::EntryData { offset, .. } | Structure::TrailingData { offset, .. } => *offset,
+        }
+    }
+}
+
+/// What a tar entry carrying hidden data is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryRole {
+    /// A `.wh.NAME` whiteout.
+    Whiteout,
+    /// A `.wh..wh..opq` opaque directory marker.
+    OpaqueMarker,
+    /// A directory.
+    Directory,
+    /// A hard link.
+    Hardlink,
+    /// A symbolic link.
+    Symlink,
+    /// Another non-file entry (a device, a FIFO, aufs metadata).
+    Other,
+}
+
+impl EntryRole {
+    /// Words for people: `a whiteout entry`, `a directory entry`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            EntryRole::Whiteout => "a whiteout entry",
+            EntryRole::OpaqueMarker => "an opaque-directory marker",
+            EntryRole::Directory => "a directory entry",
+            EntryRole::Hardlink => "a hard-link entry",
+            EntryRole::Symlink => "a symbolic-link entry",
+            EntryRole::Other => "a non-file entry",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 
-use super::{Suppression, enum_str, n_opt, r};
+use super::{Suppression, enum_str, n_opt, r, to_value, value_to_py};
 
 /// One place a secret was found: the image, the layer (index, digest, the instruction that made
 /// it), the path and line inside the layer, and what became of the file in the final image.
@@ -18,7 +18,8 @@ data_class!(Location.inner {
         image: &str = as_str,
         /// `os/arch[/variant]` of the image, for multi-platform inputs.
         platform: Option<&str> = as_deref,
-        /// Where the secret was read: `file`, `config` or `history`.
+        /// Where the secret was read: `file`, `config`, `history`, or `hidden` (bytes of a layer
+        /// that are no file's content, see `structure`).
         source: &'static str = as_str,
         /// The config field (`Env[2]`, `history[9].created_by`) for config and history locations.
         config_key: Option<String> => |l| l.config_key.as_ref().map(|k| k.to_string()),
@@ -46,6 +47,15 @@ data_class!(Location.inner {
         disposition: &'static str = as_str,
         /// The policy's allow entry that suppresses this location (scans with a `config`), else None.
         suppressed: Option<Suppression> => |l| l.suppressed.clone().map(|inner| Suppression { inner }),
+    }
+
+    /// For hidden data (`source == "hidden"`), where in the layer's bytes: a dict with `kind`
+    /// (`entry_data`: the data of a whiteout, marker, directory or link entry, with `entry`
+    /// saying which; `trailing_data`: bytes after the tar's end), `offset` in the uncompressed
+    /// tar and `bytes`; else None.
+    #[getter]
+    fn structure<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner.structure.as_ref().map(|s| value_to_py(py, &to_value(s)?)).transpose()
     }
 
     fn __repr__(&self) -> String {

@@ -97,18 +97,30 @@ const URL_PASSWORD: DetectorInfo = DetectorInfo {
 
 /// Every built-in code detector: the two entropy detectors, then the credential-file kinds.
 pub fn builtin_detectors() -> &'static [DetectorInfo] {
-    static ALL: [DetectorInfo; 2 + credfile::KINDS.len()] = {
-        let mut all = [SECRET_ASSIGNMENT; 2 + credfile::KINDS.len()];
+    static ALL: [DetectorInfo; 3 + credfile::KINDS.len()] = {
+        let mut all = [SECRET_ASSIGNMENT; 3 + credfile::KINDS.len()];
         all[1] = URL_PASSWORD;
+        all[2] = HIDDEN;
         let mut i = 0;
         while i < credfile::KINDS.len() {
-            all[2 + i] = credfile::KINDS[i];
+            all[3 + i] = credfile::KINDS[i];
             i += 1;
         }
         all
     };
     &ALL
 }
+
+/// The rule id of hidden data's own findings: bytes of a layer that no file holds (see
+/// [`crate::layer::LayerVisitor::hidden`]), reported whatever is in them.
+pub const HIDDEN_DATA: &str = "hidden-data";
+
+const HIDDEN: DetectorInfo = DetectorInfo {
+    id: HIDDEN_DATA,
+    name: "Data hidden in a layer",
+    severity: Severity::High,
+    kind: MatchKind::HiddenData,
+};
 
 /// Where a buffer handed to [`Detector::scan`] sits in its file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use super::header_guard::HeaderGuard;
 use super::read_ahead::{ChannelReader, READ_AHEAD_BUFFERS, READ_AHEAD_FROM, read_ahead};
 use super::stream::HashingReader;
 use super::tar_walk::Stream;
-use super::{Compression, LayerVisitor, WalkOptions, Walker};
+use super::{Compression, Content, LayerVisitor, Structure, WalkOptions, Walker};
 use crate::error::LayerErrorKind;
 use crate::image::{Blob, Digest, ReleasingReader, sha256_releasing};
 
@@ -41,6 +41,20 @@ impl Read for Decoded<'_> {
             Decoded::Gzip(d) => d.read(buf),
             Decoded::Zstd(d) => d.read(buf),
         }
+    }
+}
+
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
     }
 }
 
@@ -136,12 +150,48 @@ impl<'a> Walker<'a> {
         cap: u64,
         visitor: &mut dyn LayerVisitor,
     ) {
-        let mut guarded = HeaderGuard::new(&mut *reader);
+        let mut counted = Counting { inner: &mut *reader, count: 0 };
+        let mut guarded = HeaderGuard::new(&mut counted);
         self.walk_tar(Stream::Reader(Box::new(&mut guarded)), cap, visitor);
+        drop(guarded);
         if self.walk.complete
-            && let Err(e) = io::copy(reader, &mut io::sink())
+            && let Err(e) = self.trailing(counted.count, reader, visitor)
         {
             self.stream_error(e, compression, cap);
+        }
+    }
+
+    /// Read what follows the tar's end in a stream (so the digest covers all of it): zero
+    /// padding, or hidden data, handed to the visitor from the 512-byte block of its first
+    /// non-zero byte to the end. `offset` is where the tar reader stopped.
+    fn trailing(
+        &mut self,
+        offset: u64,
+        reader: &mut (dyn Read + '_),
+        visitor: &mut dyn LayerVisitor,
+    ) -> io::Result<()> {
+        let mut buf = vec![0u8; 64 << 10];
+        let mut pos = offset;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if let Some(first) = buf[..n].iter().position(|&b| b != 0) {
+                let start = ((pos + first as u64) / 512 * 512).max(pos);
+                let mut rest = io::Cursor::new(&buf[(start - pos) as usize..n]).chain(&mut *reader);
+                // The stream's length is not known until it is read: the visitor counts.
+                let structure = Structure::TrailingData { offset: start, bytes: 0 };
+                match visitor.hidden(None, structure, Content::Reader(&mut rest)) {
+                    Ok(_) => {}
+                    Err(e) => self.walk.problems.push(e),
+                }
+                io::copy(&mut rest, &mut io::sink())?;
+                return Ok(());
+            }
+            pos += n as u64;
         }
     }
 

@@ -147,7 +147,23 @@ pub trait LayerVisitor {
     /// # Errors
     /// An error ends the walk of this layer and is reported as the layer's error.
     fn visit(&mut self, entry: &Entry<'_>, content: Content<'_>) -> Result<Flow, Error>;
+
+    /// Called for hidden data: bytes of the layer that are no file's content (the data of a
+    /// whiteout, marker, directory or link entry, which `visit` got as [`Content::None`]; bytes
+    /// after the tar's end). `entry` is the entry that carries it, if one does; `structure` says
+    /// where it is (its `bytes` are exact, except for trailing data in a compressed or streamed
+    /// layer, whose length is not known until it is read: 0 there, and the visitor counts). The
+    /// default ignores it.
+    ///
+    /// # Errors
+    /// An error ends the walk of this layer and is reported as the layer's error.
+    fn hidden(&mut self, entry: Option<&Entry<'_>>, structure: Structure, content: Content<'_>) -> Result<Flow, Error> {
+        let _ = (entry, structure, content);
+        Ok(Flow::Continue)
+    }
 }
+
+pub use crate::vocab::{EntryRole, Structure};
 
 impl<F> LayerVisitor for F
 where

@@ -6,7 +6,7 @@ use std::io::{self, Cursor, Read};
 
 use super::header_guard::ExtensionTooLong;
 use super::stream::{CapReached, DecodeFailed};
-use super::{Compression, Content, Entry, EntryKind, Flow, LayerVisitor, Walker, normalize};
+use super::{Compression, Content, Entry, EntryKind, EntryRole, Flow, LayerVisitor, Structure, Walker, normalize};
 use crate::error::LayerErrorKind;
 use crate::image::{RELEASE_EVERY, ReleasingReader};
 
@@ -239,7 +239,31 @@ impl Walker<'_> {
                     }
                 }
             } else {
-                visitor.visit(&view, Content::None)
+                let flow = visitor.visit(&view, Content::None);
+                if size > 0 && matches!(flow, Ok(Flow::Continue)) {
+                    // The entry carries data a runtime never shows: hand it on as hidden data.
+                    let role = match kind {
+                        Kind::Whiteout => EntryRole::Whiteout,
+                        Kind::Opaque => EntryRole::OpaqueMarker,
+                        Kind::Directory => EntryRole::Directory,
+                        Kind::Hardlink => EntryRole::Hardlink,
+                        Kind::Symlink => EntryRole::Symlink,
+                        Kind::File | Kind::Other => EntryRole::Other,
+                    };
+                    let offset = entry.raw_file_position();
+                    let structure = Structure::EntryData { entry: role, offset, bytes: size };
+                    match plain {
+                        Some(bytes) => {
+                            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+                            let end =
+                                start.saturating_add(usize::try_from(size).unwrap_or(usize::MAX)).min(bytes.len());
+                            visitor.hidden(Some(&view), structure, Content::Slice(&bytes[start..end]))
+                        }
+                        None => visitor.hidden(Some(&view), structure, Content::Reader(&mut entry)),
+                    }
+                } else {
+                    flow
+                }
             };
             ordinal = ordinal.saturating_add(1);
             match flow {
@@ -263,6 +287,22 @@ impl Walker<'_> {
                     .to_string(),
             ));
             return;
+        }
+        // Past the end-of-archive blocks: zero padding, or hidden data.
+        if let (Some(bytes), Some(end)) = (plain, data_end)
+            && let Some(rest) = bytes.get(end.saturating_add(1024)..)
+            && let Some(first) = rest.iter().position(|&b| b != 0)
+        {
+            let start = end + 1024 + first / 512 * 512;
+            let structure = Structure::TrailingData { offset: start as u64, bytes: (bytes.len() - start) as u64 };
+            match visitor.hidden(None, structure, Content::Slice(&bytes[start..])) {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Stop) => return,
+                Err(e) => {
+                    self.walk.problems.push(e);
+                    return;
+                }
+            }
         }
         self.walk.complete = true;
     }

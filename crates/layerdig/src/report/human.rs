@@ -8,7 +8,7 @@ use std::io::Write;
 
 use super::{End, ErrorReport, ImageReport, Printer, Sink, Stats};
 use crate::error::SinkError;
-use crate::finding::{Disposition, Finding, FindingSet, Location, Severity, Source, Status};
+use crate::finding::{Disposition, Finding, FindingSet, Location, Severity, Source, Status, Structure};
 use crate::vocab::SlaState;
 use crate::vocab::{FailOn, GateResult, Integrity};
 
@@ -156,6 +156,32 @@ fn story(loc: &Location, image: Option<&ImageReport>) -> String {
         Source::Config => {
             format!("{}  in the image config", loc.config_key.as_ref().map(|k| k.to_string()).unwrap_or_default())
         }
+        Source::Hidden => {
+            let mut told = loc.path.clone().unwrap_or_default();
+            if loc.path.is_some()
+                && let (Some(line), Some(col)) = (loc.line, loc.column)
+            {
+                told.push_str(&format!(":{line}:{col}"));
+            }
+            let (what, offset, bytes) = match &loc.structure {
+                Some(s @ Structure::EntryData { entry, .. }) => {
+                    (format!("bytes of data in {}", entry.describe()), s.offset(), s.bytes())
+                }
+                Some(s @ Structure::TrailingData { .. }) => {
+                    ("bytes after the tar's end".to_string(), s.offset(), s.bytes())
+                }
+                None => ("hidden data".to_string(), 0, 0),
+            };
+            let layer = loc.layer_index.map(|i| format!(" of layer {i}")).unwrap_or_default();
+            let made = loc.created_by.as_deref().map(|c| format!(" ({})", instruction(c, 40))).unwrap_or_default();
+            if !told.is_empty() {
+                told.push_str("  ");
+            }
+            told.push_str(&format!(
+                "{bytes} {what}{layer}{made}, at offset {offset} of its tar, which no runtime shows"
+            ));
+            told
+        }
         Source::History => {
             let key = loc.config_key.as_ref().map(|k| k.to_string()).unwrap_or_default();
             match loc.layer_index {
@@ -196,6 +222,7 @@ impl<W: Write> HumanPrinter<W> {
             let badge = match (loc.source, loc.status) {
                 (Source::Config, _) => self.style.paint("35", "CONFIG     "),
                 (Source::History, _) => self.style.paint("35", "HISTORY    "),
+                (Source::Hidden, _) => self.style.paint("1;35", "HIDDEN     "),
                 (_, Some(Status::Present) | None) => self.style.paint("1;31", "PRESENT    "),
                 (_, Some(Status::Deleted)) => self.style.paint("33", "DELETED    "),
                 (_, Some(Status::Overwritten)) => self.style.paint("33", "OVERWRITTEN"),
@@ -256,6 +283,9 @@ impl<W: Write> HumanPrinter<W> {
         }
         if count("config") > 0 {
             status.push(format!("{} config", count("config")));
+        }
+        if count("hidden") > 0 {
+            status.push(format!("{} in hidden data", count("hidden")));
         }
         if !status.is_empty() {
             parts.push(status.join(", "));

@@ -183,7 +183,8 @@ pub struct Stats {
     pub findings: u64,
     /// Findings by severity.
     pub by_severity: BTreeMap<String, u64>,
-    /// Findings by best status (`present`, `deleted`, `overwritten`, `config`).
+    /// Findings by best status (`present`, `deleted`, `overwritten`; `config` for those found
+    /// only in the config and history, `hidden` for those only in hidden data).
     pub by_status: BTreeMap<String, u64>,
     /// Findings by disposition (`actionable`, `test_fixture`, `documented_example`).
     #[serde(default)]
@@ -216,7 +217,9 @@ impl Stats {
     pub fn count(&mut self, f: &Finding) {
         self.findings += 1;
         *self.by_severity.entry(f.severity.as_str().to_string()).or_default() += 1;
-        let status = f.best_status().map(|s| s.as_str()).unwrap_or("config");
+        // Findings with no file location are in the config and history, or in hidden data.
+        let hidden = || f.locations.iter().any(|l| l.source == crate::finding::Source::Hidden);
+        let status = f.best_status().map(|s| s.as_str()).unwrap_or_else(|| if hidden() { "hidden" } else { "config" });
         *self.by_status.entry(status.to_string()).or_default() += 1;
         *self.by_disposition.entry(f.disposition().as_str().to_string()).or_default() += 1;
         self.suppressed += u64::from(f.is_suppressed());

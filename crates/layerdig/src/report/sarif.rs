@@ -124,6 +124,14 @@ pub fn sarif(report: &Report, rules: &Rules) -> Value {
                     }
                     (loc.path.clone().unwrap_or_default(), region)
                 }
+                Source::Hidden => {
+                    let uri = match (&loc.path, loc.layer_index) {
+                        (Some(p), _) => p.clone(),
+                        (None, Some(i)) => format!("{}#layer{i}/trailing-data", loc.image),
+                        (None, None) => format!("{}#trailing-data", loc.image),
+                    };
+                    (uri, json!({}))
+                }
                 Source::Config | Source::History => {
                     let key = loc.config_key.as_ref().map(|k| k.to_string()).unwrap_or_default();
                     (format!("{}#{key}", loc.image), json!({}))
@@ -173,6 +181,9 @@ pub fn sarif(report: &Report, rules: &Rules) -> Value {
                     "redacted": f.redacted,
                 }
             });
+            if let Some(structure) = &loc.structure {
+                result["properties"]["structure"] = json!(structure);
+            }
             if let Some(fails) = f.fails_gate {
                 result["properties"]["failsGate"] = json!(fails);
             }

@@ -34,7 +34,7 @@ pub use crate::report::Sink;
 use crate::report::{Collect, ErrorReport, ImageReport, Report, Stats};
 use crate::resolve;
 use crate::time::Clock;
-use crate::vocab::ConfigField;
+use crate::vocab::{ConfigField, Structure};
 
 /// Bytes of a file handed to the detectors at once; larger files are scanned in overlapping
 /// windows so memory does not grow with file size.
@@ -45,6 +45,8 @@ struct Hit {
     path: Vec<u8>,
     ordinal: u32,
     m: Match,
+    /// Where in the layer's bytes, when the hit is in hidden data rather than a file.
+    structure: Option<Structure>,
 }
 
 /// Options for a [`Scanner`].
@@ -325,6 +327,7 @@ impl Scanner {
                 removed_by: None,
                 disposition: detect::disposition(Some(path.as_bytes()), &hit.m),
                 suppressed: None,
+                structure: None,
             };
             out.add(self.finding(&hit.m, location));
         }
@@ -399,6 +402,7 @@ impl Scanner {
                 removed_by: None,
                 disposition: detect::disposition(None, m),
                 suppressed: None,
+                structure: None,
             }
         };
         // Config and history first: the image's own metadata.
@@ -446,25 +450,32 @@ impl Scanner {
         for (layer, scan) in image.layers.iter().zip(layers) {
             let digest = layer.id().cloned().or_else(|| scan.walk.digest.clone()).map(|d| d.to_string());
             for hit in &scan.hits {
-                let resolution = resolve::resolve(&indexes, layer.index, &hit.path, hit.ordinal);
+                // Hidden data is in no file: it has no fate in the final image, only a place in
+                // the layer's bytes.
+                let resolution = match hit.structure {
+                    None => resolve::resolve(&indexes, layer.index, &hit.path, hit.ordinal),
+                    Some(_) => resolve::Resolution::PRESENT,
+                };
+                let hidden = hit.structure.is_some();
                 secrets.push(hit.m.secret.clone());
                 let location = Location {
                     image: image_name.clone(),
                     platform: platform.clone(),
-                    source: Source::File,
+                    source: if hidden { Source::Hidden } else { Source::File },
                     config_key: None,
                     layer_index: Some(layer.index),
                     layer_digest: digest.clone(),
                     created_by: layer.created_by.clone(),
-                    path: Some(String::from_utf8_lossy(&hit.path).into_owned()),
+                    path: (!hit.path.is_empty()).then(|| String::from_utf8_lossy(&hit.path).into_owned()),
                     line: Some(hit.m.line),
                     column: Some(hit.m.column),
                     span: Some(Span { start: hit.m.start, end: hit.m.end }),
-                    status: Some(resolution.status),
+                    status: (!hidden).then_some(resolution.status),
                     removed_in_layer: resolution.removed_in_layer,
                     removed_by: resolution.removed_by,
                     disposition: detect::disposition(Some(&hit.path), &hit.m),
                     suppressed: None,
+                    structure: hit.structure.clone(),
                 };
                 out.add(self.finding(&hit.m, location));
             }

@@ -2,9 +2,12 @@
 
 use std::collections::HashMap;
 
-use crate::detect::Detector;
+use std::io::Read;
+
+use crate::detect::{Detector, Match};
 use crate::error::Error;
-use crate::layer::{Content, Entry, EntryKind, Flow, LayerVisitor};
+use crate::layer::{Content, Entry, EntryKind, Flow, LayerVisitor, Structure};
+use crate::vocab::{Confidence, MatchKind, Severity};
 
 use super::Hit;
 use super::window::Scratch;
@@ -41,7 +44,7 @@ impl LayerVisitor for ScanVisitor<'_> {
                     let start = self.hits.len();
                     for i in &indices {
                         let m = self.hits[*i].m.clone();
-                        self.hits.push(Hit { path: entry.path.to_vec(), ordinal: entry.ordinal, m });
+                        self.hits.push(Hit { path: entry.path.to_vec(), ordinal: entry.ordinal, m, structure: None });
                     }
                     self.by_path.insert(entry.path.to_vec(), (start..self.hits.len()).collect());
                 }
@@ -49,5 +52,96 @@ impl LayerVisitor for ScanVisitor<'_> {
             _ => {}
         }
         Ok(Flow::Continue)
+    }
+
+    fn hidden(&mut self, entry: Option<&Entry<'_>>, structure: Structure, content: Content<'_>) -> Result<Flow, Error> {
+        let (path, ordinal) = entry.map_or((&[][..], u32::MAX), |e| (e.path, e.ordinal));
+        let before = self.hits.len();
+        let mut seen = Seen { head: Vec::new(), count: 0 };
+        match content {
+            Content::None => return Ok(Flow::Continue),
+            Content::Slice(data) => {
+                seen.note(data);
+                self.scratch.scan_content(
+                    self.det,
+                    path,
+                    Content::Slice(data),
+                    data.len() as u64,
+                    &mut self.hits,
+                    ordinal,
+                );
+            }
+            Content::Reader(reader) => {
+                let mut counted = Counted { inner: reader, seen: &mut seen };
+                let size = structure.bytes();
+                self.scratch.scan_content(self.det, path, Content::Reader(&mut counted), size, &mut self.hits, ordinal);
+            }
+        }
+        // What the detectors found inside is also in hidden data; and so is the data itself, a
+        // finding of its own whatever is in it.
+        let structure = match structure {
+            Structure::TrailingData { offset, .. } => Structure::TrailingData { offset, bytes: seen.count },
+            other => other,
+        };
+        for hit in &mut self.hits[before..] {
+            hit.structure = Some(structure.clone());
+        }
+        let m = hidden_data_match(&structure, seen.head, seen.count);
+        self.hits.push(Hit { path: path.to_vec(), ordinal, m, structure: Some(structure) });
+        Ok(Flow::Continue)
+    }
+}
+
+/// The start of hidden data and how many bytes there were.
+struct Seen {
+    head: Vec<u8>,
+    count: u64,
+}
+
+/// How much of hidden data stands for it in its finding (the "secret" shown with
+/// `--show-secrets`, and what its fingerprint is taken over).
+const HIDDEN_HEAD: usize = 256;
+
+impl Seen {
+    fn note(&mut self, data: &[u8]) {
+        let room = HIDDEN_HEAD.saturating_sub(self.head.len());
+        self.head.extend_from_slice(&data[..data.len().min(room)]);
+        self.count += data.len() as u64;
+    }
+}
+
+/// A reader that notes what passes through it.
+struct Counted<'a, 'r> {
+    inner: &'a mut (dyn Read + 'r),
+    seen: &'a mut Seen,
+}
+
+impl Read for Counted<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen.note(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The finding hidden data is, whatever is in it.
+fn hidden_data_match(structure: &Structure, head: Vec<u8>, count: u64) -> Match {
+    let place = match structure {
+        Structure::EntryData { entry, .. } => format!("in {}", entry.describe()),
+        Structure::TrailingData { .. } => "after the tar's end".to_string(),
+    };
+    Match {
+        rule_id: std::sync::Arc::from(crate::detect::HIDDEN_DATA),
+        rule_name: std::sync::Arc::from("Data hidden in a layer"),
+        severity: Severity::High,
+        confidence: Confidence::High,
+        kind: MatchKind::HiddenData,
+        secret: head,
+        start: 0,
+        end: count,
+        line: 1,
+        column: 1,
+        note: Some(format!("{count} bytes {place}, which no runtime shows but anyone who pulls the layer can read")),
+        documented_example: false,
     }
 }
