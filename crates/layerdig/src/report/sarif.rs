@@ -173,6 +173,9 @@ pub fn sarif(report: &Report, rules: &Rules) -> Value {
                     "redacted": f.redacted,
                 }
             });
+            if let Some(encoding) = loc.encoding {
+                result["properties"]["encoding"] = json!(encoding.as_str());
+            }
             if let Some(fails) = f.fails_gate {
                 result["properties"]["failsGate"] = json!(fails);
             }

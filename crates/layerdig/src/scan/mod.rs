@@ -323,6 +323,7 @@ impl Scanner {
                 status: None,
                 removed_in_layer: None,
                 removed_by: None,
+                encoding: hit.m.encoding,
                 disposition: detect::disposition(Some(path.as_bytes()), &hit.m),
                 suppressed: None,
             };
@@ -397,6 +398,7 @@ impl Scanner {
                 status: None,
                 removed_in_layer: None,
                 removed_by: None,
+                encoding: m.encoding,
                 disposition: detect::disposition(None, m),
                 suppressed: None,
             }
@@ -463,6 +465,7 @@ impl Scanner {
                     status: Some(resolution.status),
                     removed_in_layer: resolution.removed_in_layer,
                     removed_by: resolution.removed_by,
+                    encoding: hit.m.encoding,
                     disposition: detect::disposition(Some(&hit.path), &hit.m),
                     suppressed: None,
                 };
