@@ -33,6 +33,26 @@ pub fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", d.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
+/// Standard base64 (with padding) of `bytes`, for planting encoded secrets.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            let c = if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] } else { b'=' };
+            out.push(char::from(c));
+        }
+    }
+    out
+}
+
+/// A GitHub personal access token with a valid checksum (made for these tests, never issued),
+/// assembled at run time so the source holds no token-shaped literal.
+pub fn github_token() -> String {
+    format!("{}_{}", "ghp", "u8jzPde0IgxLd6GncfBAepfJBd0Kh8024xXH")
+}
+
 /// Builds one layer's tar in memory.
 pub struct LayerBuilder {
     builder: tar::Builder<Vec<u8>>,

@@ -35,6 +35,7 @@ _Severity = Literal["critical", "high", "medium", "low"]
 _Confidence = Literal["high", "medium", "low"]
 _Status = Literal["present", "deleted", "overwritten"]
 _RemovedBy = Literal["whiteout", "opaque_dir", "parent_replaced", "rewritten"]
+_Encoding = Literal["base64", "percent", "utf16le", "utf16be", "unicode_escape"]
 _Disposition = Literal["actionable", "test_fixture", "documented_example"]
 _ErrorKind = Literal[
     "not_found",
@@ -130,6 +131,8 @@ class Location:
     def removed_in_layer(self) -> int | None: ...
     @property
     def removed_by(self) -> _RemovedBy | None: ...
+    @property
+    def encoding(self) -> _Encoding | None: ...
     @property
     def disposition(self) -> _Disposition: ...
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,18 @@ def test_scan_bytes_finds_and_places_secrets() -> None:
     assert AWS_KEY not in repr(f) and AWS_KEY not in f.to_json()
     (shown,) = layerdig.scan_bytes(data, path="app/.env", show_secrets=True)
     assert shown.secret == AWS_KEY and shown == f
+
+
+def test_a_secret_read_through_a_decoder_says_its_encoding() -> None:
+    encoded = base64.b64encode(f"AWS_ACCESS_KEY_ID={AWS_KEY}".encode()).decode()
+    data = f"kind: Secret\ndata:\n  env: {encoded}\n".encode()
+    (f,) = layerdig.scan_bytes(data, path="deploy/secret.yaml", show_secrets=True)
+    assert (f.rule_id, f.secret) == ("aws.access-key-id", AWS_KEY)
+    (loc,) = f.locations
+    assert (loc.encoding, loc.line) == ("base64", 3)
+    assert loc.to_dict()["encoding"] == "base64"
+    (plain,) = layerdig.scan_bytes(f"AWS_ACCESS_KEY_ID={AWS_KEY}\n".encode(), path="app/.env")
+    assert plain.locations[0].encoding is None and "encoding" not in plain.locations[0].to_dict()
 
 
 def test_scan_bytes_inputs_and_paths() -> None:

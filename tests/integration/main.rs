@@ -2,6 +2,7 @@
 
 mod cli;
 mod core;
+mod decode;
 mod fixtures;
 mod hostile;
 mod pipeline;

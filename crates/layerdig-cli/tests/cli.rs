@@ -283,6 +283,40 @@ fn json_report_keeps_the_contract_and_validates_against_layerdig_schema() {
 }
 
 #[test]
+fn a_decoded_secret_says_its_encoding_in_every_format() {
+    let token = layerdig_tests::github_token();
+    let yaml = format!("kind: Secret\ndata:\n  GITHUB_TOKEN: {}\n", layerdig_tests::base64(token.as_bytes()));
+    let dir = dir_image(&[("deploy/secret.yaml", &yaml)]);
+    let image = path_str(dir.path());
+
+    let o = run(&["scan", "-f", "json", image]);
+    let report = json_out(&o);
+    assert_valid(&validator(&schema_of("report")), &report, "a report with a decoded secret");
+    let loc = &findings(&report)[0]["locations"][0];
+    assert_eq!((&loc["encoding"], &loc["line"]), (&json!("base64"), &json!(3)), "{report:#}");
+
+    let o = run(&["scan", "-f", "jsonl", image]);
+    let line_schema = validator(&schema_of("jsonl"));
+    let lines = jsonl_out(&o);
+    for line in &lines {
+        assert_valid(&line_schema, line, "a JSON line");
+    }
+    assert!(stdout(&o).contains("\"encoding\":\"base64\""), "{}", stdout(&o));
+
+    let o = run(&["scan", "-f", "sarif", image]);
+    let doc = json_out(&o);
+    assert_eq!(doc["runs"][0]["results"][0]["properties"]["encoding"], json!("base64"));
+
+    let o = run(&["scan", "--color", "never", image]);
+    assert!(
+        stdout(&o).contains("deploy/secret.yaml:3:17  added in layer 0, still present  (base64)"),
+        "{}",
+        stdout(&o)
+    );
+    assert_no_secret("the human report", &stdout(&o));
+}
+
+#[test]
 fn several_images_are_scanned_and_one_secret_is_one_finding_across_them() {
     let paths: Vec<PathBuf> = FORMS.iter().map(|f| fixture(f)).collect();
     let mut args = vec!["scan", "-f", "json", "--threads", "2"];

@@ -74,6 +74,10 @@ pub struct Location {
     /// How it was removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed_by: Option<crate::vocab::RemovedBy>,
+    /// How the secret was encoded here, when a decoder found it (base64, percent, UTF-16,
+    /// `\u` escapes); `line`, `column` and `span` then point at the encoded bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<crate::vocab::Encoding>,
     /// Whether this place needs action.
     pub disposition: Disposition,
     /// The policy's allow entry that matched this place, if one did ([`crate::gate`]).
@@ -273,6 +277,7 @@ pub(crate) fn example(rule_id: &str, severity: Severity, path: &str, secret: &st
             status: Some(Status::Deleted),
             removed_in_layer: Some(2),
             removed_by: None,
+            encoding: None,
             disposition: Disposition::Actionable,
             suppressed: None,
             structure: None,

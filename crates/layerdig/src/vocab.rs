@@ -179,6 +179,43 @@ pub enum RemovedBy {
     Rewritten,
 }
 
+/// How the text a secret was found in had been encoded, when a decoder turned it back into what
+/// the detectors read (see `detect::decode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// Base64: Kubernetes Secret `data:` values, Docker `auth` values, `Authorization: Basic`,
+    /// secret-named string values.
+    Base64,
+    /// Percent-encoding in URLs and form data (`p%40ss`).
+    Percent,
+    /// A UTF-16 little-endian text file.
+    Utf16le,
+    /// A UTF-16 big-endian text file.
+    Utf16be,
+    /// `\uXXXX` escapes in JSON and JavaScript strings.
+    UnicodeEscape,
+}
+
+impl Encoding {
+    /// The snake_case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Base64 => "base64",
+            Encoding::Percent => "percent",
+            Encoding::Utf16le => "utf16le",
+            Encoding::Utf16be => "utf16be",
+            Encoding::UnicodeEscape => "unicode_escape",
+        }
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Which detector produced a match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -43,6 +43,9 @@ data_class!(Location.inner {
         removed_in_layer: Option<usize>,
         /// How the file was removed: `whiteout`, `opaque_dir`, `parent_replaced` or `rewritten`.
         removed_by: Option<String> => |l| l.removed_by.as_ref().map(enum_str),
+        /// The decoder the secret was read through (`base64`, `percent`, `utf16le`, `utf16be`,
+        /// `unicode_escape`), else None; line, column and span then point at the encoded bytes.
+        encoding: Option<&'static str> => |l| l.encoding.map(|e| e.as_str()),
         /// `actionable`, `test_fixture` or `documented_example`.
         disposition: &'static str = as_str,
         /// The policy's allow entry that suppresses this location (scans with a `config`), else None.

@@ -10,6 +10,10 @@
 //! 4. the entropy detector on text files, at the spots where a secret-named key or a URL was seen;
 //! 5. overlap resolution: a generic match overlapping a rule's match goes; among overlapping
 //!    rule matches the most specific stays (confidence, then severity, then length).
+//! 6. the decoders (`decode`), only where step 1 found one of their markers (a Kubernetes
+//!    `data:` map, `Basic `, `\u`, a URL, a parsed assignment) or the file is UTF-16: the
+//!    decoded text goes once through steps 1 to 5, and its matches, mapped back to the encoded
+//!    bytes and marked with their [`Encoding`], are resolved against the plain ones.
 //!
 //! After the last window, [`Detector::classify_file`] reports credential files (`id_rsa`,
 //! `.aws/credentials`, `etc/shadow`, …) in which nothing else was found, and
@@ -42,6 +46,7 @@
 //! ```
 
 mod credfile;
+mod decode;
 mod entropy;
 mod paths;
 mod prefilter;
@@ -62,7 +67,7 @@ pub use self::rule::{ProblemKind, Rule, RuleError, RuleProblem, Rules};
 pub use self::validate::Validation;
 use crate::finding;
 pub use crate::vocab::MatchKind;
-use crate::vocab::{Confidence, ConfigField, Severity};
+use crate::vocab::{Confidence, ConfigField, Encoding, Severity};
 
 /// Only the first 8 KiB decide whether a file is binary (a NUL byte in them).
 const BINARY_SNIFF: usize = 8 << 10;
@@ -165,6 +170,10 @@ pub struct Match {
     pub note: Option<String>,
     /// The secret is one of the rule's `documented_examples`.
     pub documented_example: bool,
+    /// The decoder that found it, when it was found in decoded text: `secret` is then the
+    /// decoded secret, while `start`, `end`, `line` and `column` point at the encoded bytes
+    /// (see the `decode` module for base64's approximation).
+    pub encoding: Option<Encoding>,
 }
 
 impl fmt::Debug for Match {
@@ -182,6 +191,7 @@ impl fmt::Debug for Match {
             .field("column", &self.column)
             .field("note", &self.note)
             .field("documented_example", &self.documented_example)
+            .field("encoding", &self.encoding)
             .finish()
     }
 }
@@ -214,6 +224,9 @@ struct Raw {
     severity: Severity,
     confidence: Confidence,
     note: Option<&'static str>,
+    /// The decoded secret, when `start..end` is the encoded text it came from.
+    secret: Option<Vec<u8>>,
+    encoding: Option<Encoding>,
 }
 
 impl Raw {
@@ -241,6 +254,11 @@ pub struct Detector {
     /// Path of the last file whose first window was seen, and whether it is binary.
     binary_path: Vec<u8>,
     binary: bool,
+    /// Whether the file at `binary_path` is UTF-16 text.
+    utf16: Option<Encoding>,
+    /// The assignments the entropy detector parsed in the current buffer: key and value spans.
+    assignments: Vec<decode::KeyValue>,
+    segments: Vec<decode::Segment>,
     /// Where the next window of `binary_path` starts (`offset + report_before`) and the file
     /// offset of the line that contains that position, so columns stay right across windows.
     carry: Option<(u64, u64)>,
@@ -265,6 +283,9 @@ impl Detector {
             raw: Vec::new(),
             binary_path: Vec::new(),
             binary: false,
+            utf16: None,
+            assignments: Vec::new(),
+            segments: Vec::new(),
             carry: None,
             stats: ScanStats::default(),
             assignment_id: (Arc::from(SECRET_ASSIGNMENT.id), Arc::from(SECRET_ASSIGNMENT.name)),
@@ -311,7 +332,83 @@ impl Detector {
         });
         let code = paths::is_code(path);
         self.detect(data, binary, code, &[]);
-        self.emit(data, window, first_line_start, out);
+        let utf16 = if binary && self.binary_path == path { self.utf16 } else { None };
+        // The decoders start from what the prefilter pass found: no hit, no decoding.
+        let candidates =
+            !(self.hits.decode_hits.is_empty() && self.hits.url_hits.is_empty() && self.assignments.is_empty());
+        if utf16.is_some() || !binary && candidates {
+            self.decode(data, utf16, window.offset, code);
+        }
+        let newline = if utf16 == Some(Encoding::Utf16le) { 2 } else { 1 };
+        self.emit(data, window, first_line_start, newline, out);
+    }
+
+    /// Run the decoders over `data` (whose plain matches are in `self.raw`), then the detectors
+    /// over what they decoded; keep the decoded matches that win overlap resolution against the
+    /// plain ones, with their spans mapped back into `data`.
+    fn decode(&mut self, data: &[u8], utf16: Option<Encoding>, offset: u64, code: bool) {
+        let mut all = std::mem::take(&mut self.raw);
+        if let Some(encoding) = utf16 {
+            // In chunks, so the decoded text and its offset map stay small: each chunk runs on
+            // by an overlap and reports the matches that start before the next chunk.
+            let mut start = (offset % 2) as usize;
+            loop {
+                let end = (start + decode::UTF16_CHUNK + decode::UTF16_OVERLAP).min(data.len());
+                let last = end == data.len();
+                let seg = decode::utf16(data, encoding, start, end);
+                let before = if last { usize::MAX } else { start + decode::UTF16_CHUNK };
+                self.detect_segment(&seg, before, &mut all);
+                if last {
+                    break;
+                }
+                start += decode::UTF16_CHUNK;
+            }
+        } else {
+            let mut segments = std::mem::take(&mut self.segments);
+            segments.clear();
+            let starts = decode::Starts {
+                decode_hits: &self.hits.decode_hits,
+                url_hits: &self.hits.url_hits,
+                assignments: &self.assignments,
+            };
+            decode::decode(data, &starts, code, &mut segments);
+            // A plain match of exactly a percent-encoded value (a URL rule's password) is that
+            // value's decoding: percent-encoding is the syntax of URLs and forms, not the secret.
+            for r in &mut all {
+                if let Some(seg) = segments
+                    .iter()
+                    .find(|s| s.encoding == Encoding::Percent && s.span(0, s.text.len()) == (r.start, r.end))
+                {
+                    r.secret = Some(seg.text.clone());
+                    r.encoding = Some(Encoding::Percent);
+                }
+            }
+            for seg in &segments {
+                self.detect_segment(seg, usize::MAX, &mut all);
+            }
+            self.segments = segments;
+        }
+        self.raw = all;
+        self.resolve();
+    }
+
+    /// Run the detectors over one decoded segment and append its matches that start before
+    /// `before` (an offset in the encoded buffer) to `all`, mapped back to the encoded bytes.
+    fn detect_segment(&mut self, seg: &decode::Segment, before: usize, all: &mut Vec<Raw>) {
+        let known: Vec<Known<'_>> =
+            seg.key.iter().map(|(key, value)| Known { key, key_start: None, value: *value }).collect();
+        self.detect(&seg.text, false, seg.code, &known);
+        for mut r in self.raw.drain(..) {
+            r.secret = Some(seg.text[r.start..r.end].to_vec());
+            r.encoding = Some(seg.encoding);
+            if seg.url_password && r.origin == Origin::Assignment {
+                r.origin = Origin::UrlPassword;
+            }
+            (r.start, r.end) = seg.span(r.start, r.end);
+            if r.start < before {
+                all.push(r);
+            }
+        }
     }
 
     /// After all windows of a file: a credential-file match by path and shape, only if
@@ -336,6 +433,7 @@ impl Detector {
             column,
             note: hit.note.map(str::to_string),
             documented_example: false,
+            encoding: None,
         })
     }
 
@@ -361,13 +459,14 @@ impl Detector {
             _ => {}
         }
         self.detect(data, false, false, &known);
-        self.emit(data, Window::default(), 0, out);
+        self.emit(data, Window::default(), 0, 1, out);
     }
 
     fn is_binary(&mut self, path: &[u8], data: &[u8], offset: u64) -> bool {
         let sniff = |d: &[u8]| d[..d.len().min(BINARY_SNIFF)].contains(&0);
         if offset == 0 {
             self.binary = sniff(data);
+            self.utf16 = if self.binary { decode::utf16_kind(&data[..data.len().min(BINARY_SNIFF)]) } else { None };
             self.binary_path.clear();
             self.binary_path.extend_from_slice(path);
             self.binary
@@ -382,6 +481,7 @@ impl Detector {
     /// Fill `self.raw` with the resolved matches in `data`, sorted by start.
     fn detect(&mut self, data: &[u8], binary: bool, code: bool, known: &[Known<'_>]) {
         self.raw.clear();
+        self.assignments.clear();
         let rules = self.rules.clone();
         rules.prefilter().scan(data, &mut self.hits);
         self.stats.automaton_passes += 1;
@@ -417,6 +517,8 @@ impl Detector {
                     severity: rule.severity,
                     confidence,
                     note,
+                    secret: None,
+                    encoding: None,
                 });
             }
         }
@@ -433,7 +535,16 @@ impl Detector {
             stats.entropy_values += 1;
             if let Some(confidence) = entropy::judge(kind, key, &data[s..e]) {
                 let severity = SECRET_ASSIGNMENT.severity;
-                raw.push(Raw { origin, start: s, end: e, severity, confidence, note: None });
+                raw.push(Raw {
+                    origin,
+                    start: s,
+                    end: e,
+                    severity,
+                    confidence,
+                    note: None,
+                    secret: None,
+                    encoding: None,
+                });
             }
         };
         for k in known {
@@ -452,6 +563,7 @@ impl Detector {
                 continue;
             }
             last_key = Some(a.key.0);
+            self.assignments.push((a.key, a.value));
             if code && (!a.literal || a.value.1 - a.value.0 < entropy::CODE_MIN_VALUE) {
                 continue;
             }
@@ -475,7 +587,8 @@ impl Detector {
     }
 
     /// Keep, of overlapping matches, the most specific: any rule's match before a generic one
-    /// (a value that a rule matched is that rule's), then higher confidence, then higher
+    /// (a value that a rule matched is that rule's), a decoded generic match before a plain one
+    /// (the encoded value is not the secret), then higher confidence, then higher
     /// severity, then the longer span, then the earlier rule. Identical spans keep one.
     fn resolve(&mut self) {
         if self.raw.len() < 2 {
@@ -487,7 +600,17 @@ impl Detector {
                 Origin::Assignment => (true, 0),
                 Origin::UrlPassword => (true, 1),
             };
-            (generic, Reverse(r.confidence), Reverse(r.severity), Reverse(r.end - r.start), order, r.start)
+            // Between generic matches, the one read from decoded text judged the real value.
+            let plain_generic = generic && r.encoding.is_none();
+            (
+                generic,
+                plain_generic,
+                Reverse(r.confidence),
+                Reverse(r.severity),
+                Reverse(r.end - r.start),
+                order,
+                r.start,
+            )
         };
         self.raw.sort_by_key(rank);
         // Accepted matches by start; they never overlap each other, so only the neighbours of a
@@ -504,8 +627,10 @@ impl Detector {
     }
 
     /// Turn `self.raw` into [`Match`]es with file offsets and line/column numbers.
-    /// `first_line_start` is the file offset of the line `data[0]` is on.
-    fn emit(&mut self, data: &[u8], window: Window, first_line_start: u64, out: &mut Vec<Match>) {
+    /// `first_line_start` is the file offset of the line `data[0]` is on; a line starts
+    /// `newline` bytes after a `\n` byte (2 in UTF-16LE, where the code unit is `0a 00`), so
+    /// columns count the file's bytes (two a character in UTF-16).
+    fn emit(&mut self, data: &[u8], window: Window, first_line_start: u64, newline: usize, out: &mut Vec<Match>) {
         self.raw.sort_by_key(|r| r.start);
         let mut line = window.line.max(1);
         let mut counted = 0usize;
@@ -517,15 +642,15 @@ impl Detector {
             for (i, &b) in data[counted..r.start].iter().enumerate() {
                 if b == b'\n' {
                     line += 1;
-                    line_start = Some(counted + i + 1);
+                    line_start = Some(counted + i + newline);
                 }
             }
             counted = r.start;
             let column = match line_start {
-                Some(ls) => (r.start - ls + 1) as u64,
+                Some(ls) => (r.start.saturating_sub(ls) + 1) as u64,
                 None => window.offset + r.start as u64 - first_line_start + 1,
             };
-            let secret = data[r.start..r.end].to_vec();
+            let secret = r.secret.clone().unwrap_or_else(|| data[r.start..r.end].to_vec());
             let (id, name, kind, documented) = match r.origin {
                 Origin::Rule(i) => {
                     let rule = &self.rules.rules()[i as usize];
@@ -559,6 +684,7 @@ impl Detector {
                 column,
                 note: r.note.map(str::to_string),
                 documented_example: documented,
+                encoding: r.encoding,
             });
         }
         self.raw.clear();

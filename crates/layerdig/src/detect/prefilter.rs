@@ -29,6 +29,7 @@ use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind};
 
+use super::decode::DECODE_WORDS;
 use super::entropy::{KEY_WORDS, URL_MARKER};
 
 /// What one automaton pattern stands for.
@@ -40,6 +41,8 @@ struct Owner {
     key: bool,
     /// The URL marker `://` of the userinfo detector.
     url: bool,
+    /// A marker of encoded text the decoders look at (`data:`, `basic `, `\\u`).
+    decode: bool,
     /// The keyword's length in bytes.
     len: usize,
 }
@@ -89,20 +92,23 @@ impl Prefilter {
                 owners.len() - 1
             })
         };
-        let mut assignments: Vec<(usize, Option<u32>, bool, bool)> = Vec::new();
+        let mut assignments: Vec<(usize, Option<u32>, bool, bool, bool)> = Vec::new();
         let mut rule_count = 0;
         for (i, keywords) in rules.into_iter().enumerate() {
             rule_count += 1;
             let Ok(i) = u32::try_from(i) else { continue };
             for keyword in keywords.iter().filter(|k| !k.is_empty()) {
-                assignments.push((slot(keyword), Some(i), false, false));
+                assignments.push((slot(keyword), Some(i), false, false, false));
             }
         }
         for word in KEY_WORDS {
-            assignments.push((slot(word), None, true, false));
+            assignments.push((slot(word), None, true, false, false));
         }
-        assignments.push((slot(URL_MARKER), None, false, true));
-        for (at, rule, key, url) in assignments {
+        assignments.push((slot(URL_MARKER), None, false, true, false));
+        for word in DECODE_WORDS {
+            assignments.push((slot(word), None, false, false, true));
+        }
+        for (at, rule, key, url, decode) in assignments {
             let owner = &mut owners[at];
             if let Some(r) = rule
                 && owner.rules.last() != Some(&r)
@@ -111,6 +117,7 @@ impl Prefilter {
             }
             owner.key |= key;
             owner.url |= url;
+            owner.decode |= decode;
         }
         let dfa = DFA::builder()
             .ascii_case_insensitive(true)
@@ -271,6 +278,9 @@ impl Prefilter {
             if owner.url {
                 hits.url_hits.push(start);
             }
+            if owner.decode {
+                hits.decode_hits.push(start);
+            }
         }
     }
 }
@@ -404,6 +414,8 @@ pub(crate) struct Hits {
     pub(crate) key_hits: Vec<usize>,
     /// Start offsets of `://`.
     pub(crate) url_hits: Vec<usize>,
+    /// Start offsets of the decoders' markers ([`DECODE_WORDS`]).
+    pub(crate) decode_hits: Vec<usize>,
     stamp: Vec<u32>,
     generation: u32,
 }
@@ -413,6 +425,7 @@ impl Hits {
         self.candidates.clear();
         self.key_hits.clear();
         self.url_hits.clear();
+        self.decode_hits.clear();
         if self.stamp.len() != rule_count {
             self.stamp.clear();
             self.stamp.resize(rule_count, 0);
@@ -444,7 +457,7 @@ mod tests {
         }
     }
 
-    type Seen = (Vec<u32>, Vec<usize>, Vec<usize>);
+    type Seen = (Vec<u32>, Vec<usize>, Vec<usize>, Vec<usize>);
 
     /// What aho-corasick's own overlapping search reports: the behaviour the walks must keep.
     fn reference(p: &Prefilter, data: &[u8]) -> Seen {
@@ -463,6 +476,9 @@ mod tests {
             if owner.url {
                 hits.url_hits.push(m.start());
             }
+            if owner.decode {
+                hits.decode_hits.push(m.start());
+            }
         }
         sorted(&mut hits, true)
     }
@@ -474,7 +490,8 @@ mod tests {
         }
         hits.key_hits.sort_unstable();
         hits.url_hits.sort_unstable();
-        (hits.candidates.clone(), hits.key_hits.clone(), hits.url_hits.clone())
+        hits.decode_hits.sort_unstable();
+        (hits.candidates.clone(), hits.key_hits.clone(), hits.url_hits.clone(), hits.decode_hits.clone())
     }
 
     fn scanned(p: &Prefilter, data: &[u8], hits: &mut Hits) -> Seen {
@@ -501,7 +518,7 @@ mod tests {
         let mut hits = Hits::default();
         for len in [1000, 4096, 4099, 10_007] {
             let mut quiet = vec![b'7'; len];
-            assert_eq!(scanned(p, &quiet, &mut hits), (vec![], vec![], vec![]));
+            assert_eq!(scanned(p, &quiet, &mut hits), (vec![], vec![], vec![], vec![]));
             let part = len / LANES;
             for word in keywords(&rules) {
                 let word = if rng.below(2) == 0 { word.to_ascii_uppercase() } else { word };

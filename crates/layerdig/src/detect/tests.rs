@@ -1013,3 +1013,226 @@ fn planted_style_files() {
         ["test.aws-access-key-id", "generic.secret-assignment", "test.stripe", "generic.url-password"]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Decoders
+
+fn b64(data: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+fn utf16le(text: &str, bom: bool) -> Vec<u8> {
+    let mut out = if bom { vec![0xff, 0xfe] } else { Vec::new() };
+    out.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    out
+}
+
+fn unicode_escaped(text: &str) -> String {
+    text.chars().map(|c| format!("\\u{:04x}", c as u32)).collect()
+}
+
+/// The single match of `data` at `path`, with the builtin rules.
+fn decoded_one(path: &str, data: &[u8]) -> Match {
+    let found = scan(&Rules::builtin(), path, data);
+    assert_eq!(found.len(), 1, "{path}: {found:?}");
+    found.into_iter().next().unwrap()
+}
+
+#[test]
+fn base64_in_a_kubernetes_secret_is_decoded_and_points_at_the_encoded_value() {
+    let token = testdata::github_token();
+    let encoded = b64(&token);
+    let yaml = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: gh\ndata:\n  user: {}\n  GITHUB: {encoded}\n",
+        b64("deploy-bot")
+    );
+    let m = decoded_one("k8s/secret.yaml", yaml.as_bytes());
+    assert_eq!(&*m.rule_id, "github.personal-access-token");
+    assert_eq!(m.confidence, Confidence::High);
+    assert_eq!(m.encoding, Some(Encoding::Base64));
+    assert_eq!(m.secret, token.as_bytes());
+    let at = yaml.find(&encoded).unwrap();
+    assert_eq!((m.start, m.end), (at as u64, (at + encoded.len()) as u64));
+    assert_eq!((m.line, m.column), (7, 11));
+
+    // The same in JSON, quoted, and the fingerprint's input (the secret) is the decoded token.
+    let json =
+        format!("{{\"kind\": \"Secret\", \"data\": {{\"a\": \"{}\", \"b\": \"{encoded}\"}}}}", b64("plain text here"));
+    let m = decoded_one("secret.json", json.as_bytes());
+    assert_eq!(
+        (&*m.rule_id, m.encoding, m.secret.as_slice()),
+        ("github.personal-access-token", Some(Encoding::Base64), token.as_bytes())
+    );
+    assert_eq!(m.start as usize, json.find(&encoded).unwrap());
+}
+
+#[test]
+fn base64_span_maps_decoded_bytes_to_the_characters_that_hold_them() {
+    let token = testdata::github_token();
+    // Six bytes before the token: it starts on the ninth base64 character (6 * 4 / 3 = 8).
+    let encoded = b64(&format!("login:{token}"));
+    let yaml = format!("data:\n  creds: {encoded}\n");
+    let m = decoded_one("secret.yaml", yaml.as_bytes());
+    let at = yaml.find(&encoded).unwrap();
+    assert_eq!(m.secret, token.as_bytes());
+    assert_eq!((m.start as usize, m.end as usize), (at + 8, at + encoded.len()));
+    assert_eq!(m.column as usize, at - 6 + 8 + 1);
+}
+
+#[test]
+fn docker_auth_and_basic_headers_decode_to_user_and_password() {
+    let token = testdata::github_token();
+    let config = format!(
+        "{{\n  \"auths\": {{\n    \"ghcr.io\": {{\n      \"auth\": \"{}\"\n    }}\n  }}\n}}\n",
+        b64(&format!("bot:{token}"))
+    );
+    let m = decoded_one(".docker/config.json", config.as_bytes());
+    assert_eq!((&*m.rule_id, m.encoding, m.line), ("github.personal-access-token", Some(Encoding::Base64), 4));
+
+    // A generic password: the Docker rule's match of the encoded value stays the one finding.
+    let config =
+        format!("{{\"auths\": {{\"registry.example.com\": {{\"auth\": \"{}\"}}}}}}", b64("deployer:Zq8#vR2m!Lx9@pW4"));
+    let m = decoded_one(".dockerconfigjson", config.as_bytes());
+    assert_eq!((&*m.rule_id, m.encoding), ("dockerhub.docker-config-auth", None));
+
+    let http = format!("GET / HTTP/1.1\r\nAuthorization: Basic {}\r\n\r\n", b64(&format!("x:{token}")));
+    let m = decoded_one("var/log/request.txt", http.as_bytes());
+    assert_eq!((&*m.rule_id, m.encoding, m.line), ("github.personal-access-token", Some(Encoding::Base64), 2));
+}
+
+#[test]
+fn base64_that_decodes_to_binary_gives_nothing() {
+    // Random bytes, base64-encoded: the values look like base64 and decode to binary.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let random: Vec<u8> = (0..48)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&random);
+    for text in [
+        format!("data:\n  blob: {encoded}\n"),
+        format!("{{\"data\": {{\"blob\": \"{encoded}\"}}}}"),
+        format!("Authorization: Basic {encoded}\n"),
+    ] {
+        let found = scan(&Rules::builtin(), "manifests/cm.yaml", text.as_bytes());
+        assert!(found.iter().all(|m| m.encoding.is_none()), "{text}: {found:?}");
+    }
+    // A secret-named key with a binary base64 value: whatever the entropy detector says about
+    // the encoded value, no decoder adds a match.
+    let found = scan(&Rules::builtin(), "app.env", format!("TOKEN={encoded}\n").as_bytes());
+    assert!(found.iter().all(|m| m.encoding.is_none()), "{found:?}");
+}
+
+#[test]
+fn percent_encoded_url_passwords_and_form_values_are_decoded() {
+    let url = "DATABASE_URL=postgres://app:Zq8%23vR2m%21Lx9%40pW4@db.internal:5432/app\n";
+    let found = scan(&Rules::builtin(), "srv/app/.env", url.as_bytes());
+    // The PostgreSQL rule matched the encoded password; the finding carries its decoding.
+    assert_eq!(found.len(), 1, "{found:?}");
+    let m = &found[0];
+    assert_eq!((&*m.rule_id, m.encoding), ("database.postgres-uri-password", Some(Encoding::Percent)));
+    assert_eq!(m.secret, b"Zq8#vR2m!Lx9@pW4");
+    assert_eq!(&url[m.start as usize..m.end as usize], "Zq8%23vR2m%21Lx9%40pW4");
+    assert_eq!(m.column as usize, url.find("Zq8").unwrap() + 1);
+
+    // A URL no rule knows: the URL password detector judges the decoded password.
+    let url = "remote = https://ci:Zq8%23vR2m%21Lx9%40pW4@git.example.com/repo.git\n";
+    let m = decoded_one("srv/app/.gitconfig", url.as_bytes());
+    assert_eq!((m.secret.as_slice(), m.encoding), (&b"Zq8#vR2m!Lx9@pW4"[..], Some(Encoding::Percent)));
+    assert_eq!(&url[m.start as usize..m.end as usize], "Zq8%23vR2m%21Lx9%40pW4");
+
+    let token = testdata::github_token();
+    let form = format!("user=bot&token={}\n", token.replace('_', "%5F"));
+    let m = decoded_one("var/spool/form.txt", form.as_bytes());
+    assert_eq!((&*m.rule_id, m.encoding), ("github.personal-access-token", Some(Encoding::Percent)));
+    assert_eq!(m.secret, token.as_bytes());
+    assert_eq!(m.start as usize, form.find("ghp").unwrap());
+}
+
+#[test]
+fn a_readme_that_mentions_percent_escapes_gives_nothing() {
+    let readme = "# Usage\n\nSpaces in URLs are written %20, e.g. https://example.com/a%20b.\n\
+                  Pass the token as `--token=$TOKEN`; a literal % must be written %25.\n";
+    assert!(scan(&Rules::builtin(), "usr/share/doc/app/README.md", readme.as_bytes()).is_empty());
+}
+
+#[test]
+fn utf16_files_are_decoded_with_and_without_a_byte_order_mark() {
+    let token = testdata::github_token();
+    let text = format!("[github]\r\nuser = bot\r\ntoken = {token}\r\n");
+    for (data, encoding) in [
+        (utf16le(&text, true), Encoding::Utf16le),
+        (utf16le(&text, false), Encoding::Utf16le),
+        (
+            {
+                let mut be = vec![0xfe, 0xff];
+                be.extend(text.encode_utf16().flat_map(u16::to_be_bytes));
+                be
+            },
+            Encoding::Utf16be,
+        ),
+    ] {
+        let m = decoded_one("ProgramData/app/settings.ini", &data);
+        assert_eq!((&*m.rule_id, m.encoding), ("github.personal-access-token", Some(encoding)));
+        assert_eq!(m.secret, token.as_bytes());
+        let bom = if data[0] == 0xff || data[0] == 0xfe { 2 } else { 0 };
+        let at = bom + 2 * text.find("ghp").unwrap();
+        assert_eq!((m.start as usize, m.end as usize), (at, at + 2 * token.len()));
+        // Line 3; columns count the file's bytes, two a character.
+        assert_eq!((m.line, m.column), (3, 2 * "token = ".len() as u64 + 1));
+    }
+    // Binary files with NULs are not taken for UTF-16.
+    assert_eq!(decode::utf16_kind(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]), None);
+}
+
+#[test]
+fn unicode_escapes_in_json_strings_are_decoded() {
+    let token = testdata::github_token();
+    let json = format!("{{\n  \"name\": \"ci\",\n  \"token\": \"{}\"\n}}\n", unicode_escaped(&token));
+    let m = decoded_one("app/settings.json", json.as_bytes());
+    assert_eq!((&*m.rule_id, m.encoding), ("github.personal-access-token", Some(Encoding::UnicodeEscape)));
+    assert_eq!(m.secret, token.as_bytes());
+    let at = json.find("\\u").unwrap();
+    assert_eq!((m.start as usize, m.end as usize, m.line), (at, at + 6 * token.len(), 3));
+    // Mixed: only some characters escaped; the rest read as they are.
+    let mixed = format!("var t = \"\\u0067hp_{}\";\n", &token[4..]);
+    let m = decoded_one("static/app.js", mixed.as_bytes());
+    assert_eq!((m.encoding, m.start as usize), (Some(Encoding::UnicodeEscape), mixed.find('\\').unwrap()));
+}
+
+#[test]
+fn text_without_markers_is_not_decoded() {
+    // A plain token is still found plainly; no decoder claims it.
+    let token = testdata::github_token();
+    let m = decoded_one("app/.env", format!("GITHUB_TOKEN={token}\n").as_bytes());
+    assert_eq!(m.encoding, None);
+}
+
+#[test]
+fn utf16_chunks_report_a_secret_across_their_boundary_once() {
+    // The token straddles the first chunk's end; a second one sits near the end of the file.
+    let token = testdata::github_token();
+    let mut text = String::new();
+    while text.len() * 2 < decode::UTF16_CHUNK - 30 {
+        text.push_str("; filler line\r\n");
+    }
+    text.push_str(&format!("token = {token}\r\n"));
+    while text.len() * 2 < 2 * decode::UTF16_CHUNK + 100 {
+        text.push_str("; filler line\r\n");
+    }
+    text.push_str(&format!("token2 = {token}\r\n"));
+    let data = utf16le(&text, true);
+    let found = scan(&Rules::builtin(), "settings.ini", &data);
+    assert_eq!(found.len(), 2, "{found:?}");
+    for (m, needle) in found.iter().zip(["token = ", "token2 = "]) {
+        let at = 2 + 2 * (text.find(needle).unwrap() + needle.len());
+        assert_eq!((m.start as usize, m.encoding), (at, Some(Encoding::Utf16le)));
+        assert_eq!(m.line as usize, text[..text.find(needle).unwrap()].matches('\n').count() + 1);
+    }
+}

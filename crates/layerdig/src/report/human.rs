@@ -120,7 +120,8 @@ pub fn bytes(n: u64) -> String {
     if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
-/// Where a location is and what became of it, as one line of the report.
+/// Where a location is and what became of it, as one line of the report; a secret read through
+/// a decoder ends it with the encoding, e.g. `  (base64)`.
 fn story(loc: &Location, image: Option<&ImageReport>) -> String {
     let layer_instruction = |i: usize| {
         image
@@ -129,7 +130,7 @@ fn story(loc: &Location, image: Option<&ImageReport>) -> String {
             .map(|c| format!(" ({})", instruction(c, 40)))
             .unwrap_or_default()
     };
-    match loc.source {
+    let mut told = match loc.source {
         Source::File => {
             let mut place = loc.path.clone().unwrap_or_default();
             if let Some(line) = loc.line {
@@ -189,7 +190,11 @@ fn story(loc: &Location, image: Option<&ImageReport>) -> String {
                 None => format!("{key}  in the build history"),
             }
         }
+    };
+    if let Some(encoding) = loc.encoding {
+        told.push_str(&format!("  ({encoding})"));
     }
+    told
 }
 
 impl<W: Write> HumanPrinter<W> {

@@ -184,6 +184,9 @@ pub fn sarif(report: &Report, rules: &Rules) -> Value {
             if let Some(structure) = &loc.structure {
                 result["properties"]["structure"] = json!(structure);
             }
+            if let Some(encoding) = loc.encoding {
+                result["properties"]["encoding"] = json!(encoding.as_str());
+            }
             if let Some(fails) = f.fails_gate {
                 result["properties"]["failsGate"] = json!(fails);
             }
