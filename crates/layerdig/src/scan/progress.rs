@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::layer::LayerStats;
 
 /// Receives progress while a scan runs, called from the threads doing the work (so it must be
-/// cheap and thread-safe). For progress bars; results still go to the [`Sink`].
+/// cheap and thread-safe). For progress bars; results still go to the [`crate::Sink`].
 pub trait Progress: Send + Sync {
     /// An image source was opened: `layers` distinct layers holding `bytes` stored bytes are
     /// about to be read.
