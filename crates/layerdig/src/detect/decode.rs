@@ -43,7 +43,7 @@ use crate::vocab::Encoding;
 pub(crate) const DECODE_WORDS: &[&str] = &["data:", "\"data\"", "basic ", "\\u"];
 
 /// Most bytes decoded per window, all decoders together.
-pub(crate) const MAX_DECODED: usize = 4 << 20;
+pub(crate) const MAX_DECODED: usize = 1 << 20;
 /// Line segments (`\u` escapes) reach at most this far either side of their marker.
 const LINE_REACH: usize = 2048;
 /// Shortest base64 value decoded (after `Basic `: [`MIN_BASIC`]).
@@ -372,6 +372,9 @@ fn unicode_escapes(data: &[u8], s: usize, e: usize, code: bool) -> Option<Segmen
     };
     let mut text = Vec::with_capacity(e - s);
     let mut at = Vec::with_capacity(e - s + 1);
+    // Only escapes that stand for printable ASCII can hide a token: a line whose escapes are
+    // all of other characters (`\u00e9`, emoji in source code, which is most of them) reads
+    // the same to the rules decoded or not, and is left alone.
     let mut decoded_any = false;
     let mut i = s;
     while i < e {
@@ -390,7 +393,7 @@ fn unicode_escapes(data: &[u8], s: usize, e: usize, code: bool) -> Option<Segmen
                     at.push(i as u32);
                     text.push(b);
                 }
-                decoded_any = true;
+                decoded_any |= c.is_ascii_graphic();
                 i += n;
             }
             None => {
