@@ -58,13 +58,8 @@ impl Walker<'_> {
                     visitor.visit(&view, Content::None)
                 };
                 ordinal = ordinal.saturating_add(1);
-                match flow {
-                    Ok(Flow::Continue) => {}
-                    Ok(Flow::Stop) => return,
-                    Err(e) => {
-                        self.walk.problems.push(e);
-                        return;
-                    }
+                if !self.goes_on(flow) {
+                    return;
                 }
             }
         }

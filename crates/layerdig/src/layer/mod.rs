@@ -266,6 +266,19 @@ struct Walker<'a> {
 }
 
 impl<'a> Walker<'a> {
+    /// Whether the walk goes on after the visitor said `flow`: it stops when the visitor asks
+    /// to, and on the visitor's error, which becomes the layer's problem.
+    fn goes_on(&mut self, flow: Result<Flow, Error>) -> bool {
+        match flow {
+            Ok(Flow::Continue) => true,
+            Ok(Flow::Stop) => false,
+            Err(e) => {
+                self.walk.problems.push(e);
+                false
+            }
+        }
+    }
+
     fn problem(&mut self, kind: LayerErrorKind) {
         self.walk.problems.push(Error::Layer {
             image: self.image.to_path_buf(),

@@ -266,13 +266,8 @@ impl Walker<'_> {
                 }
             };
             ordinal = ordinal.saturating_add(1);
-            match flow {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Stop) => return,
-                Err(e) => {
-                    self.walk.problems.push(e);
-                    return;
-                }
+            if !self.goes_on(flow) {
+                return;
             }
         }
         self.current_path = None;
@@ -295,13 +290,8 @@ impl Walker<'_> {
         {
             let start = end + 1024 + first / 512 * 512;
             let structure = Structure::TrailingData { offset: start as u64, bytes: (bytes.len() - start) as u64 };
-            match visitor.hidden(None, structure, Content::Slice(&bytes[start..])) {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Stop) => return,
-                Err(e) => {
-                    self.walk.problems.push(e);
-                    return;
-                }
+            if !self.goes_on(visitor.hidden(None, structure, Content::Slice(&bytes[start..]))) {
+                return;
             }
         }
         self.walk.complete = true;
