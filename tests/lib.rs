@@ -251,12 +251,21 @@ pub struct SynthImage {
     pub platform: (String, String),
     /// Replace the diff_id of this layer with a wrong one.
     pub corrupt_diff_id: Option<usize>,
+    /// More config: its `config` object's keys go into the runtime config, the others into the
+    /// config itself.
+    pub config_extra: Value,
 }
 
 impl SynthImage {
     /// An amd64 image of these layers.
     pub fn new(layers: Vec<SynthLayer>) -> Self {
-        SynthImage { layers, env: Vec::new(), platform: ("linux".into(), "amd64".into()), corrupt_diff_id: None }
+        SynthImage {
+            layers,
+            env: Vec::new(),
+            platform: ("linux".into(), "amd64".into()),
+            corrupt_diff_id: None,
+            config_extra: Value::Null,
+        }
     }
 
     fn config(&self) -> Value {
@@ -273,12 +282,25 @@ impl SynthImage {
         for e in &self.env {
             history.push(json!({"created_by": format!("/bin/sh -c #(nop) ENV {e}"), "empty_layer": true}));
         }
-        json!({
+        let mut config = json!({
             "architecture": self.platform.1, "os": self.platform.0,
             "config": {"Env": self.env, "Cmd": ["/bin/sh"]},
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
             "history": history,
-        })
+        });
+        if let Value::Object(extra) = &self.config_extra {
+            for (key, value) in extra {
+                match (key.as_str(), value) {
+                    ("config", Value::Object(runtime)) => {
+                        for (k, v) in runtime {
+                            config["config"][k] = v.clone();
+                        }
+                    }
+                    _ => config[key] = value.clone(),
+                }
+            }
+        }
+        config
     }
 }
 

@@ -277,3 +277,29 @@ fn a_config_that_does_not_parse_is_still_searched() {
         assert_eq!((l.line, l.path.as_deref()), (Some(2), None));
     }
 }
+
+/// Issue 14: every string of the image config is searched — not only Env, Labels, Cmd and the
+/// history — and a finding names the field it is in.
+#[test]
+fn secrets_in_any_config_field_are_found_at_their_path() {
+    use layerdig_tests::{Comp, LayerBuilder, Layout, SynthImage, SynthLayer};
+    let token = "AKIAZ7Q3XH2PLMN4RT5V";
+    let dir = tempfile::tempdir().unwrap();
+    let mut image =
+        SynthImage::new(vec![SynthLayer::new(LayerBuilder::new().file("a", b"a\n").finish(), Comp::Gzip, "COPY a")]);
+    image.config_extra = serde_json::json!({
+        "config": {"Healthcheck": {"Test": ["CMD-SHELL", format!("aws s3 ls --access-key {token}")]}},
+        "x-ci": {"notes": [format!("pushed with {token}")]},
+    });
+    Layout::oci(&[image], false, false).write_dir(dir.path());
+    let report = layerdig::scan_path(dir.path(), &Rules::builtin()).unwrap();
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    let keys: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "aws.access-key-id")
+        .flat_map(|f| f.locations.iter().filter_map(|l| l.config_key.as_ref().map(|k| k.to_string())))
+        .collect();
+    assert!(keys.contains(&"config.Healthcheck.Test[1]".to_string()), "{keys:?}");
+    assert!(keys.contains(&"x-ci.notes[0]".to_string()), "{keys:?}");
+}

@@ -282,6 +282,9 @@ pub enum ConfigField {
     },
     /// A configuration blob that is not valid JSON of the expected shape, searched as text.
     Unparsed,
+    /// Any other string of the configuration, by its path: `config.WorkingDir`,
+    /// `config.Healthcheck.Test[1]`, `author`, `x-tool.token`.
+    Other(String),
 }
 
 /// A text field of a history entry.
@@ -291,6 +294,8 @@ pub enum HistoryField {
     CreatedBy,
     /// The entry's comment.
     Comment,
+    /// The entry's author.
+    Author,
 }
 
 impl HistoryField {
@@ -299,6 +304,7 @@ impl HistoryField {
         match self {
             HistoryField::CreatedBy => "created_by",
             HistoryField::Comment => "comment",
+            HistoryField::Author => "author",
         }
     }
 }
@@ -325,6 +331,7 @@ impl fmt::Display for ConfigField {
             ConfigField::Entrypoint(i) => write!(f, "Entrypoint[{i}]"),
             ConfigField::History { entry, field } => write!(f, "history[{entry}].{}", field.as_str()),
             ConfigField::Unparsed => f.write_str(ConfigField::UNPARSED),
+            ConfigField::Other(path) => f.write_str(path),
         }
     }
 }
@@ -351,10 +358,14 @@ impl std::str::FromStr for ConfigField {
                 let field = match field {
                     "created_by" => HistoryField::CreatedBy,
                     "comment" => HistoryField::Comment,
+                    "author" => HistoryField::Author,
                     _ => return None,
                 };
                 Some(ConfigField::History { entry, field })
             })
+        } else if !s.is_empty() {
+            // Any other string of the config, by its path.
+            Some(ConfigField::Other(s.to_string()))
         } else {
             None
         };
@@ -626,7 +637,8 @@ mod tests {
             assert_eq!(field.to_string(), text);
             assert_eq!(text.parse::<ConfigField>().as_ref(), Ok(field));
         }
-        for bad in ["Env[x]", "env[1]", "history[1].user", "Cmd[1", ""] {
+        assert_eq!("config.User".parse::<ConfigField>(), Ok(ConfigField::Other("config.User".into())));
+        for bad in ["Env[x]", "history[1].user", "Cmd[1", ""] {
             assert!(bad.parse::<ConfigField>().is_err(), "{bad}");
         }
         assert_eq!(ConfigField::Env(0).source(), Source::Config);
