@@ -80,18 +80,13 @@ impl ScanIterator {
         let thread = std::thread::spawn(move || {
             let _active = crate::Active::enter();
             let mut channel = ChannelSink { tx: tx.clone(), counted: layerdig::Stats::default() };
+            let started = std::time::Instant::now();
             let mut sink = Judging::new(&gate, &mut channel);
             let result = scanner.scan_source(&source, &mut sink);
             let counts = sink.counts;
             // The finding counts are those of the findings yielded, as judged, and what the gate
-            // left out; the rest is the scanner's.
-            let result = result.map(|stats| {
-                let mut stats = stats.counted(std::iter::empty());
-                stats.merge(&channel.counted);
-                stats.baselined = counts.baselined;
-                stats.filtered = counts.filtered;
-                stats
-            });
+            // left out, as `scan()` has them; the rest is the scanner's.
+            let result = result.map(|stats| gate.end(stats.with_counts(&channel.counted), counts, started).stats);
             let _ = tx.send(Msg::Done(result));
         });
         ScanIterator {

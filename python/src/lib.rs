@@ -85,7 +85,7 @@ pub(crate) fn gate(
     }
     if let Some(path) = baseline {
         let loaded = py.detach(|| Baseline::load(&path)).map_err(errors::baseline_error)?;
-        gate = gate.baseline(loaded, Some(path.display().to_string()));
+        gate = gate.baseline(loaded);
     }
     Ok(gate)
 }

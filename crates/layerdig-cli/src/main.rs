@@ -96,8 +96,7 @@ pub fn load_rules(extra: &[PathBuf]) -> Result<Rules> {
 /// A problem as one stderr line, with what to do about it: an error when it leaves results
 /// incomplete or fails the gate's integrity check, else a warning.
 pub fn error_line(e: &ErrorReport, gate: &Gate) -> String {
-    let fails = e.incomplete || gate.integrity_of(e) == Some(layerdig::gate::Integrity::Mismatch);
-    let label = if fails { "error" } else { "warning" };
+    let label = if e.is_error(gate.policy().integrity_allowed().is_some()) { "error" } else { "warning" };
     match e.hint() {
         Some(h) => format!("layerdig: {label}: {} ({h})", e.message),
         None => format!("layerdig: {label}: {}", e.message),
@@ -151,7 +150,7 @@ impl Setup {
                     gate = gate.fail_on(fail_on);
                 }
                 if let Some(path) = &p.baseline {
-                    gate = gate.baseline(Baseline::load(path)?, Some(path.display().to_string()));
+                    gate = gate.baseline(Baseline::load(path)?);
                 }
                 gate
             }

@@ -37,8 +37,6 @@ pub struct Settings {
     pub statuses: Vec<Status>,
     /// Test fixtures and documented examples fail too.
     pub include_test_fixtures: bool,
-    /// How the baseline file was named, for reports.
-    pub baseline_name: Option<String>,
 }
 
 /// What becomes of one finding.
@@ -69,13 +67,7 @@ impl Gate {
         Gate {
             policy,
             baseline: None,
-            settings: Settings {
-                fail_on,
-                min_severity: None,
-                statuses: Vec::new(),
-                include_test_fixtures: false,
-                baseline_name: None,
-            },
+            settings: Settings { fail_on, min_severity: None, statuses: Vec::new(), include_test_fixtures: false },
             clock,
             now: clock.now(),
         }
@@ -88,11 +80,11 @@ impl Gate {
         self
     }
 
-    /// Leave out findings of known fingerprints (`name` is how reports refer to the file).
+    /// Leave out findings of known fingerprints (reports name the baseline by the file it was
+    /// read from, if it was).
     #[must_use]
-    pub fn baseline(mut self, baseline: Baseline, name: Option<String>) -> Gate {
+    pub fn baseline(mut self, baseline: Baseline) -> Gate {
         self.baseline = Some(baseline);
-        self.settings.baseline_name = name;
         self
     }
 
@@ -156,9 +148,9 @@ impl Gate {
                 return Judgement::Filtered;
             }
         }
-        let judged = f.clone();
-        for loc in &mut f.locations {
-            loc.suppressed = self.policy.suppression(&judged, loc, image).cloned();
+        let suppressed: Vec<_> = f.locations.iter().map(|l| self.policy.suppression(&f, l, image).cloned()).collect();
+        for (loc, s) in f.locations.iter_mut().zip(suppressed) {
+            loc.suppressed = s;
         }
         f.suppressed = Finding::all_suppressed(&f.locations);
         f.baselined = baselined;
@@ -205,7 +197,7 @@ impl Gate {
             fail_on: self.settings.fail_on,
             include_test_fixtures: self.settings.include_test_fixtures,
             policy: self.policy.source.as_ref().map(|p| p.display().to_string()),
-            baseline: self.settings.baseline_name.clone(),
+            baseline: self.baseline.as_ref().and_then(|b| b.source.as_ref()).map(|p| p.display().to_string()),
             result,
             exit_code: result.exit_code(),
             failing,
@@ -336,7 +328,7 @@ mod tests {
         let gate = |now: &str, fail_on: FailOn| {
             let clock = at(now);
             Gate::new(Policy::parse(POLICY, clock.now().date()).unwrap(), clock)
-                .baseline(baseline.clone(), None)
+                .baseline(baseline.clone())
                 .fail_on(fail_on)
         };
         // A day and an hour after it was first seen, the critical is overdue.
@@ -373,10 +365,10 @@ mod tests {
         assert_eq!(s.suppressed.as_ref().map(|s| s.reason.as_str()), Some("staging"));
         assert_eq!(s.fails_gate, Some(false));
         // Without deadlines, baselined findings are left out.
-        let plain = Gate::new(Policy::default(), clock).baseline(Baseline::parse("[]").unwrap(), None);
+        let plain = Gate::new(Policy::default(), clock).baseline(Baseline::parse("[]").unwrap());
         let known = finding("x.crit", Severity::Critical, "a");
         let with_it = Gate::new(Policy::default(), clock)
-            .baseline(Baseline::parse(&format!("[\"{}\"]", known.fingerprint)).unwrap(), None);
+            .baseline(Baseline::parse(&format!("[\"{}\"]", known.fingerprint)).unwrap());
         assert!(matches!(with_it.judge(&known, None), Judgement::Baselined));
         assert!(matches!(plain.judge(&known, None), Judgement::Report(_)));
         // Filters.

@@ -120,7 +120,8 @@ pub fn builtin_detectors() -> &'static [DetectorInfo] {
 /// [`crate::layer::LayerVisitor::hidden`]), reported whatever is in them.
 pub const HIDDEN_DATA: &str = "hidden-data";
 
-const HIDDEN: DetectorInfo = DetectorInfo {
+/// The hidden-data detector, as [`builtin_detectors`] lists it and its findings carry it.
+pub(crate) const HIDDEN: DetectorInfo = DetectorInfo {
     id: HIDDEN_DATA,
     name: "Data hidden in a layer",
     severity: Severity::High,

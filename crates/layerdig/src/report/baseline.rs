@@ -106,6 +106,8 @@ impl<W: Write + Send> Printer for BaselinePrinter<W> {
 /// file says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Baseline {
+    /// The file it was read from (`None`: parsed from text).
+    pub source: Option<std::path::PathBuf>,
     entries: HashMap<String, Option<Timestamp>>,
 }
 
@@ -142,7 +144,10 @@ impl Baseline {
     pub fn load(path: &Path) -> Result<Baseline, BaselineError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| BaselineError::Read { path: path.to_path_buf(), source })?;
-        Baseline::parse(&text).map_err(|message| BaselineError::Invalid { path: path.to_path_buf(), message })
+        let mut baseline =
+            Baseline::parse(&text).map_err(|message| BaselineError::Invalid { path: path.to_path_buf(), message })?;
+        baseline.source = Some(path.to_path_buf());
+        Ok(baseline)
     }
 
     /// [`Baseline::load`] from text; the error says what is wrong.
@@ -181,7 +186,7 @@ impl Baseline {
                 *slot = Some(slot.map_or(seen, |s: Timestamp| s.min(seen)));
             }
         }
-        Ok(Baseline { entries })
+        Ok(Baseline { source: None, entries })
     }
 
     /// Whether `fingerprint` is known.

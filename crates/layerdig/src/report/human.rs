@@ -394,7 +394,7 @@ impl<W: Write + Send> Printer for HumanPrinter<W> {
         let all = sections.iter().flat_map(|(_, _, f)| f);
         let t = end.stats.counted(all.clone().filter(|f| !f.is_suppressed()));
         let allowed = all.filter(|f| f.is_suppressed()).count() as u64;
-        let mismatch_fails = end.gate.as_ref().is_some_and(|g| g.integrity == Integrity::Mismatch);
+        let mismatch_allowed = end.gate.as_ref().is_none_or(|g| g.integrity != Integrity::Mismatch);
         let last_of: HashMap<String, usize> =
             sections.iter().enumerate().map(|(i, ((p, _), _, _))| (p.clone(), i)).collect();
         for (i, ((path, platform), image, findings)) in sections.iter().enumerate() {
@@ -428,7 +428,7 @@ impl<W: Write + Send> Printer for HumanPrinter<W> {
             }
             let errors_here = errors.iter().filter(|e| e.image == *path && last_of.get(path) == Some(&i));
             for e in errors_here {
-                let label = if e.incomplete || (e.kind.is_integrity() && mismatch_fails) {
+                let label = if e.is_error(mismatch_allowed) {
                     self.style.paint("1;31", "error")
                 } else {
                     self.style.paint("33", "warning")

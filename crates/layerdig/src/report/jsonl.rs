@@ -51,17 +51,7 @@ impl<W: Write> Sink for JsonlPrinter<W> {
 
 impl<W: Write + Send> Printer for JsonlPrinter<W> {
     fn finish(mut self: Box<Self>, end: &End) -> Result<(), SinkError> {
-        let t = &self.tally;
-        let stats = Stats {
-            findings: t.findings,
-            by_severity: t.by_severity.clone(),
-            by_status: t.by_status.clone(),
-            by_disposition: t.by_disposition.clone(),
-            suppressed: t.suppressed,
-            failing: t.failing,
-            overdue: t.overdue,
-            ..end.stats.clone()
-        };
+        let stats = end.stats.with_counts(&self.tally);
         let mut v = serde_json::to_value(&stats)?;
         if let (Value::Object(map), Some(gate)) = (&mut v, &end.gate) {
             let gate = GateReport { failing: stats.failing, ..gate.clone() };

@@ -159,6 +159,12 @@ impl ErrorReport {
         }
     }
 
+    /// Whether it is an error rather than a warning: it leaves results incomplete, or it is a
+    /// digest or size mismatch and mismatches are not allowed (the policy's `[integrity]`).
+    pub fn is_error(&self, mismatch_allowed: bool) -> bool {
+        self.incomplete || (self.kind.is_integrity() && !mismatch_allowed)
+    }
+
     /// What a person can do about it, if there is something to say.
     pub fn hint(&self) -> Option<&'static str> {
         self.kind.hint()
@@ -230,20 +236,26 @@ impl Stats {
     /// These totals with the finding counts taken from `findings` instead.
     #[must_use]
     pub fn counted<'a>(&self, findings: impl IntoIterator<Item = &'a Finding>) -> Stats {
-        let mut out = Stats {
-            findings: 0,
-            by_severity: BTreeMap::new(),
-            by_status: BTreeMap::new(),
-            by_disposition: BTreeMap::new(),
-            suppressed: 0,
-            failing: 0,
-            overdue: 0,
-            ..self.clone()
-        };
+        let mut tally = Stats::default();
         for f in findings {
-            out.count(f);
+            tally.count(f);
         }
-        out
+        self.with_counts(&tally)
+    }
+
+    /// These totals with the finding counts ([`Stats::count`]'s) of `tally` instead.
+    #[must_use]
+    pub fn with_counts(&self, tally: &Stats) -> Stats {
+        Stats {
+            findings: tally.findings,
+            by_severity: tally.by_severity.clone(),
+            by_status: tally.by_status.clone(),
+            by_disposition: tally.by_disposition.clone(),
+            suppressed: tally.suppressed,
+            failing: tally.failing,
+            overdue: tally.overdue,
+            ..self.clone()
+        }
     }
 
     /// Add another scan's totals.

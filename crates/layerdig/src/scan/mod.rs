@@ -454,11 +454,13 @@ impl Scanner {
             for hit in &scan.hits {
                 // Hidden data is in no file: it has no fate in the final image, only a place in
                 // the layer's bytes.
-                let resolution = match hit.structure {
-                    None => resolve::resolve(&indexes, layer.index, &hit.path, hit.ordinal),
-                    Some(_) => resolve::Resolution::PRESENT,
-                };
                 let hidden = hit.structure.is_some();
+                let (status, removed_in_layer, removed_by) = if hidden {
+                    (None, None, None)
+                } else {
+                    let r = resolve::resolve(&indexes, layer.index, &hit.path, hit.ordinal);
+                    (Some(r.status), r.removed_in_layer, r.removed_by)
+                };
                 secrets.push(hit.m.secret.clone());
                 let location = Location {
                     image: image_name.clone(),
@@ -472,9 +474,9 @@ impl Scanner {
                     line: Some(hit.m.line),
                     column: Some(hit.m.column),
                     span: Some(Span { start: hit.m.start, end: hit.m.end }),
-                    status: (!hidden).then_some(resolution.status),
-                    removed_in_layer: resolution.removed_in_layer,
-                    removed_by: resolution.removed_by,
+                    status,
+                    removed_in_layer,
+                    removed_by,
                     encoding: hit.m.encoding,
                     disposition: detect::disposition(Some(&hit.path), &hit.m),
                     suppressed: None,

@@ -7,7 +7,7 @@ use std::io::Read;
 use crate::detect::{Detector, Match};
 use crate::error::Error;
 use crate::layer::{Content, Entry, EntryKind, Flow, LayerVisitor, Structure};
-use crate::vocab::{Confidence, MatchKind, Severity};
+use crate::vocab::Confidence;
 
 use super::Hit;
 use super::window::Scratch;
@@ -73,7 +73,11 @@ impl LayerVisitor for ScanVisitor<'_> {
             }
             Content::Reader(reader) => {
                 let mut counted = Counted { inner: reader, seen: &mut seen };
-                let size = structure.bytes();
+                // Trailing data in a stream has no known length (0): read it in whole buffers.
+                let size = match structure.bytes() {
+                    0 => u64::MAX,
+                    n => n,
+                };
                 self.scratch.scan_content(self.det, path, Content::Reader(&mut counted), size, &mut self.hits, ordinal);
             }
         }
@@ -130,12 +134,13 @@ fn hidden_data_match(structure: &Structure, head: Vec<u8>, count: u64) -> Match 
         Structure::EntryData { entry, .. } => format!("in {}", entry.describe()),
         Structure::TrailingData { .. } => "after the tar's end".to_string(),
     };
+    let info = crate::detect::HIDDEN;
     Match {
-        rule_id: std::sync::Arc::from(crate::detect::HIDDEN_DATA),
-        rule_name: std::sync::Arc::from("Data hidden in a layer"),
-        severity: Severity::High,
+        rule_id: std::sync::Arc::from(info.id),
+        rule_name: std::sync::Arc::from(info.name),
+        severity: info.severity,
         confidence: Confidence::High,
-        kind: MatchKind::HiddenData,
+        kind: info.kind,
         secret: head,
         start: 0,
         end: count,
