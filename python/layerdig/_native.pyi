@@ -120,6 +120,8 @@ class Location:
     @property
     def path(self) -> str | None: ...
     @property
+    def path_segments(self) -> list[str] | None: ...
+    @property
     def line(self) -> int | None: ...
     @property
     def column(self) -> int | None: ...
@@ -403,6 +405,7 @@ def scan(
     fail_on: str | None = None,
     baseline: _StrPath | None = None,
     now: str | None = None,
+    archive_depth: int | None = None,
 ) -> Report: ...
 def iter_scan(
     path: _StrPath,
@@ -415,6 +418,7 @@ def iter_scan(
     fail_on: str | None = None,
     baseline: _StrPath | None = None,
     now: str | None = None,
+    archive_depth: int | None = None,
 ) -> ScanIterator: ...
 def scan_bytes(
     data: bytes | bytearray,

@@ -41,9 +41,13 @@ fn scanner(
     threads: Option<usize>,
     platform: Option<Platform>,
     clock: Clock,
+    archive_depth: Option<u8>,
 ) -> Result<Scanner, Error> {
     let mut builder = Scanner::builder();
     builder.show_secrets(show_secrets).platform(platform).clock(clock);
+    if let Some(depth) = archive_depth {
+        builder.archives(layerdig::ArchiveLimits { depth, ..layerdig::ArchiveLimits::default() });
+    }
     if let Some(n) = threads {
         builder.threads(n);
     }
@@ -134,7 +138,9 @@ fn prepare(
 /// `baseline` names a baseline file (findings it knows are left out, or with an `[sla]` kept
 /// and marked `baselined`). `now` (RFC 3339 or a date) judges deadlines and expiry as of that
 /// moment on a clock that stands still (durations read 0). Expired allow entries suppress
-/// nothing and are issued as `LayerdigWarning`s.
+/// nothing and are issued as `LayerdigWarning`s. Archives and compressed files inside the
+/// layers (jars, wheels, `.tgz` backups) are opened up to `archive_depth` deep (default 5; 0
+/// reads them as bytes), their findings at paths like `app.war!WEB-INF/lib/a.jar!app.yml`.
 ///
 /// Raises FileNotFoundError (or another OSError) when the path, the policy file or the baseline
 /// cannot be read, ImageFormatError when it is not an image or no image has the requested
@@ -142,7 +148,7 @@ fn prepare(
 /// platform, threshold, time or threads=0. Problems inside the image (a corrupt layer, a digest
 /// mismatch) do not raise: they are in `Report.errors`.
 #[pyfunction]
-#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None))]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None))]
 #[allow(clippy::too_many_arguments)]
 fn scan(
     py: Python<'_>,
@@ -155,13 +161,14 @@ fn scan(
     fail_on: Option<&str>,
     baseline: Option<PathBuf>,
     now: Option<&str>,
+    archive_depth: Option<u8>,
 ) -> PyResult<Report> {
     let Prepared { platform, threads, gate, rules } =
         prepare(py, platform, threads, rules, config, fail_on, baseline, now)?;
     let (report, rules) = detach(py, move || -> Result<_, Error> {
         let started = std::time::Instant::now();
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, threads, platform.clone(), gate.clock())?;
+        let scanner = scanner(&rules, show_secrets, threads, platform.clone(), gate.clock(), archive_depth)?;
         let source = open(&path, platform)?;
         let mut collect = Collect::new();
         let mut judging = Judging::new(&gate, &mut collect);
@@ -180,7 +187,7 @@ fn scan(
 /// yielded once per image). Raises like `scan()` (opening, policy and baseline errors at the
 /// call, not at the first `next()`).
 #[pyfunction]
-#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None))]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None))]
 #[allow(clippy::too_many_arguments)]
 fn iter_scan(
     py: Python<'_>,
@@ -193,13 +200,14 @@ fn iter_scan(
     fail_on: Option<&str>,
     baseline: Option<PathBuf>,
     now: Option<&str>,
+    archive_depth: Option<u8>,
 ) -> PyResult<iter::ScanIterator> {
     let Prepared { platform, threads, gate, rules } =
         prepare(py, platform, threads, rules, config, fail_on, baseline, now)?;
     let clock = gate.clock();
     let (scanner, source) = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, threads, platform.clone(), clock)?;
+        let scanner = scanner(&rules, show_secrets, threads, platform.clone(), clock, archive_depth)?;
         let source = open(&path, platform)?;
         Ok((scanner, source))
     })?;
@@ -222,7 +230,7 @@ fn scan_bytes(
     let data: &[u8] = &data;
     let findings = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, None, None, Clock::System)?;
+        let scanner = scanner(&rules, show_secrets, None, None, Clock::System, None)?;
         Ok(scanner.scan_slice(path, data))
     })?;
     Ok(findings.into_iter().map(Finding::new).collect())

@@ -1,5 +1,6 @@
 //! layerdig's integration tests: one binary, a module per area, helpers in `layerdig_tests`.
 
+mod archives;
 mod cli;
 mod core;
 mod decode;

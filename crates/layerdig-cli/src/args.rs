@@ -221,6 +221,18 @@ pub struct EngineArgs {
     /// against decompression bombs. A layer cut short is reported and the scan exits 2.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_layer_bytes: Option<u64>,
+    /// Archives opened one inside another (jars in a war, a .tgz in a zip), the outermost
+    /// counting 1 (default 5); 0 reads archives and compressed files as the bytes they are.
+    #[arg(long, value_name = "N")]
+    pub archive_depth: Option<u8>,
+    /// The most bytes expanded from one file's archives and compressed streams, e.g. 256M
+    /// (default 1G): a guard against zip bombs. An archive cut short is reported at its path.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_archive_bytes: Option<u64>,
+    /// The largest zip held in memory when it comes as a stream, e.g. 64M (default 256M);
+    /// larger ones are read entry by entry from their local headers.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub archive_buffer: Option<u64>,
     /// Progress bar on stderr: auto (when stderr is a terminal), always, never.
     #[arg(long, value_enum, default_value_t = When::Auto)]
     pub progress: When,

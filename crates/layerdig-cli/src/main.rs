@@ -29,7 +29,7 @@ use layerdig::report::baseline::BaselinePrinter;
 use layerdig::report::human::HumanPrinter;
 use layerdig::report::jsonl::JsonlPrinter;
 use layerdig::report::{intoto, json, sarif};
-use layerdig::{Clock, ErrorReport, Gate, OpenOptions, Printer, Rules, Scanner};
+use layerdig::{ArchiveLimits, Clock, ErrorReport, Gate, OpenOptions, Printer, Rules, Scanner};
 
 use crate::args::{BaselineArgs, Cli, Command, EngineArgs, Format, PolicyArgs, ScanArgs, SchemaKind, SweepArgs, When};
 use crate::progress::Bar;
@@ -172,6 +172,17 @@ impl Setup {
         if let Some(cap) = engine.max_layer_bytes {
             builder.max_layer_bytes(cap);
         }
+        let mut archives = ArchiveLimits::default();
+        if let Some(depth) = engine.archive_depth {
+            archives.depth = depth;
+        }
+        if let Some(bytes) = engine.max_archive_bytes {
+            archives.max_file_bytes = bytes;
+        }
+        if let Some(bytes) = engine.archive_buffer {
+            archives.max_buffer = usize::try_from(bytes).unwrap_or(usize::MAX);
+        }
+        builder.archives(archives);
         if let Some(bar) = &bar {
             builder.progress(bar.clone());
         }

@@ -237,6 +237,36 @@ pub enum LayerErrorKind {
     /// The configuration does not describe this layer consistently.
     #[error("{0}")]
     Inconsistent(String),
+    /// An archive or compressed file inside one of the layer's files (the error's path) could
+    /// not be read to its end. What was read of it was scanned, and the layer goes on.
+    #[error("{format} inside the file: {problem}")]
+    Archive {
+        /// `zip`, `tar`, `gzip`, `bzip2`, `xz` or `zstd`.
+        format: &'static str,
+        /// What stopped it.
+        problem: ArchiveProblem,
+    },
+}
+
+/// Why an archive inside a layer's file was not read to its end.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArchiveProblem {
+    /// It is corrupt or cut short (or one of its entries is, or uses a method not supported).
+    #[error("corrupt or cut short: {0}")]
+    Corrupt(String),
+    /// A limit stopped it (see `ArchiveLimits`): a decompression bomb, or an archive larger
+    /// than the limits allow. The rest of it was not read.
+    #[error("stopped at the limit on {limit} ({value}); the rest of it was not read")]
+    Limit {
+        /// Which limit.
+        limit: &'static str,
+        /// Its value.
+        value: u64,
+    },
+    /// Its entries overlap: the mark of a zip bomb. It was not expanded.
+    #[error("entries overlap or run past its end (a zip bomb?); it was not expanded")]
+    OverlappingEntries,
 }
 
 struct DigestSuffix<'a>(Option<&'a Digest>);
@@ -286,6 +316,8 @@ impl Error {
                 LayerErrorKind::OutputCap { .. } => ErrorKind::LimitReached,
                 LayerErrorKind::Read(_) => ErrorKind::Io,
                 LayerErrorKind::Inconsistent(_) => ErrorKind::Inconsistent,
+                LayerErrorKind::Archive { problem: ArchiveProblem::Corrupt(_), .. } => ErrorKind::Corrupt,
+                LayerErrorKind::Archive { .. } => ErrorKind::LimitReached,
             },
             Error::Rule(_) => ErrorKind::Rule,
             Error::Sink(_) => ErrorKind::Output,
@@ -293,16 +325,19 @@ impl Error {
         }
     }
 
-    /// Whether this error means results are incomplete (everything but a digest or size
-    /// mismatch or an inconsistent config, after which the layer was still read in full; a
-    /// mismatch fails the gate on its own, see [`ErrorKind::is_integrity`]).
+    /// Whether this error means results are incomplete: everything but a digest or size
+    /// mismatch or an inconsistent config, after which the layer was still read in full (a
+    /// mismatch fails the gate on its own, see [`ErrorKind::is_integrity`]), and a corrupt
+    /// archive inside a file, of which everything there was to read was read. An archive
+    /// stopped at a limit is incomplete: its bytes are there, unread.
     pub fn is_incomplete(&self) -> bool {
         !matches!(
             self,
             Error::Layer {
                 kind: LayerErrorKind::DigestMismatch { .. }
                     | LayerErrorKind::SizeMismatch { .. }
-                    | LayerErrorKind::Inconsistent(_),
+                    | LayerErrorKind::Inconsistent(_)
+                    | LayerErrorKind::Archive { problem: ArchiveProblem::Corrupt(_), .. },
                 ..
             }
         )

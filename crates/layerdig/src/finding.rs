@@ -53,9 +53,14 @@ pub struct Location {
     /// The instruction that made the layer (secrets in it redacted).
     #[serde(default)]
     pub created_by: Option<String>,
-    /// Path inside the layer, no leading slash.
+    /// Path inside the layer, no leading slash. Inside an archive, each path inside follows
+    /// after a `!`: `opt/app/app.war!WEB-INF/lib/inner.jar!application.properties`.
     #[serde(default)]
     pub path: Option<String>,
+    /// The path's parts when it is inside an archive: the file's path in the layer, then the
+    /// path inside each archive going in (`!` may be in a name, so this is what to split by).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_segments: Option<Vec<String>>,
     /// 1-based line.
     #[serde(default)]
     pub line: Option<u64>,
@@ -271,6 +276,7 @@ pub(crate) fn example(rule_id: &str, severity: Severity, path: &str, secret: &st
             layer_digest: None,
             created_by: Some("/bin/sh -c #(nop) COPY file:abc in /app/.env".into()),
             path: Some(path.into()),
+            path_segments: None,
             line: Some(1),
             column: Some(8),
             span: Some(Span { start: 7, end: 7 + secret.len() as u64 }),

@@ -56,11 +56,11 @@ mod time;
 pub mod vocab;
 
 pub use detect::{Detector, Rules};
-pub use error::{Error, ErrorKind, LayerErrorKind, SinkError};
+pub use error::{ArchiveProblem, Error, ErrorKind, LayerErrorKind, SinkError};
 pub use finding::{Confidence, Disposition, Finding, FindingSet, Location, Severity, Source};
 pub use gate::{Clock, FailOn, Gate, Timestamp};
 pub use image::{Image, ImageFormat, ImageSource, Layer, OpenOptions, Platform};
 pub use report::{Collect, End, ErrorReport, GateReport, ImageReport, LayerReport, Printer, Report, Sink, Stats};
 pub use resolve::{RemovedBy, Status};
-pub use scan::{FileRecord, Listing, Progress, Scanner, ScannerBuilder, list, scan_path};
+pub use scan::{ArchiveLimits, FileRecord, Listing, Progress, Scanner, ScannerBuilder, list, scan_path};
 pub use vocab::{ConfigField, Encoding, HistoryField, Sla, SlaState, Suppression};

@@ -29,8 +29,13 @@ data_class!(Location.inner {
         layer_digest: Option<&str> = as_deref,
         /// The build instruction that made the layer (secrets in it redacted unless shown).
         created_by: Option<&str> = as_deref,
-        /// The path inside the layer, no leading slash.
+        /// The path inside the layer, no leading slash; inside an archive each path inside
+        /// follows after a `!` (`opt/app/app.war!WEB-INF/lib/inner.jar!application.properties`).
         path: Option<&str> = as_deref,
+        /// Inside an archive, the path's parts: the file's path in the layer, then the path
+        /// inside each archive going in (split by these, not by `!`, which may be in a name);
+        /// else None.
+        path_segments: Option<Vec<String>> => |l| l.path_segments.clone(),
         /// 1-based line.
         line: Option<u64>,
         /// 1-based column, in bytes.

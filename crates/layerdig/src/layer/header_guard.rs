@@ -32,7 +32,7 @@ impl std::error::Error for ExtensionTooLong {}
 /// it skips each entry's data and GNU sparse extension blocks, and takes an entry's size from a
 /// PAX `size` record where the tar reader does. Out of step, it would take file data for
 /// headers: refusing sound layers, or missing a record the tar reader then holds whole.
-pub(super) struct HeaderGuard<R> {
+pub(crate) struct HeaderGuard<R> {
     inner: R,
     /// Stream offset of the next header block.
     next: u64,
@@ -49,7 +49,7 @@ pub(super) struct HeaderGuard<R> {
 }
 
 impl<R: Read> HeaderGuard<R> {
-    pub(super) fn new(inner: R) -> HeaderGuard<R> {
+    pub(crate) fn new(inner: R) -> HeaderGuard<R> {
         HeaderGuard {
             inner,
             next: 0,

@@ -33,6 +33,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use header_guard::HeaderGuard;
 pub use index::{Effect, LayerIndex};
 pub use path::normalize;
 

@@ -6,9 +6,11 @@
 //! - `progress.rs`: the [`Progress`] hook for progress bars ([`Sink`] is the report's);
 //! - `visitor.rs`: the per-layer visitor that runs every file through the detectors;
 //! - `window.rs`: one file's content in overlapping windows;
+//! - `nested/`: archives and compressed files inside a layer's files, opened by their bytes;
 //! - `files.rs`: every file with its fate (`layerdig ls`).
 
 mod files;
+mod nested;
 mod progress;
 mod visitor;
 mod window;
@@ -21,6 +23,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 pub use self::files::{FileRecord, Listing, list};
+pub use self::nested::ArchiveLimits;
 pub use self::progress::Progress;
 use self::visitor::ScanVisitor;
 use self::window::{OVERLAP, Scratch};
@@ -47,6 +50,20 @@ struct Hit {
     m: Match,
     /// Where in the layer's bytes, when the hit is in hidden data rather than a file.
     structure: Option<Structure>,
+    /// The paths inside the archives `path` is, outermost first, when the hit is inside one.
+    inner: Option<Arc<[String]>>,
+}
+
+impl Hit {
+    /// The path in every report: the layer path, then each path inside an archive after a `!`.
+    fn joined_path(&self) -> String {
+        let mut out = String::from_utf8_lossy(&self.path).into_owned();
+        for segment in self.inner.iter().flat_map(|inner| inner.iter()) {
+            out.push('!');
+            out.push_str(segment);
+        }
+        out
+    }
 }
 
 /// Options for a [`Scanner`].
@@ -59,6 +76,7 @@ struct Options {
     window: usize,
     progress: Option<ProgressHook>,
     clock: Clock,
+    archives: ArchiveLimits,
 }
 
 /// A shared [`Progress`] in the scanner's options.
@@ -88,6 +106,7 @@ impl Default for ScannerBuilder {
                 window: DEFAULT_WINDOW,
                 progress: None,
                 clock: Clock::System,
+                archives: ArchiveLimits::default(),
             },
         }
     }
@@ -141,6 +160,13 @@ impl ScannerBuilder {
     /// reports reproducible: durations read 0).
     pub fn clock(&mut self, clock: Clock) -> &mut Self {
         self.options.clock = clock;
+        self
+    }
+
+    /// How archives and compressed files inside the layers' files are read (default:
+    /// [`ArchiveLimits::default`]; a depth of 0 reads them as the bytes they are).
+    pub fn archives(&mut self, limits: ArchiveLimits) -> &mut Self {
+        self.options.archives = limits;
         self
     }
 
@@ -307,9 +333,19 @@ impl Scanner {
         let mut det = Detector::new(&self.rules);
         let mut hits = Vec::new();
         let mut scratch = Scratch::new(self.options.window);
-        scratch.scan_content(&mut det, path.as_bytes(), Content::Slice(data), data.len() as u64, &mut hits, 0);
+        let mut nested = nested::Nested::new(self.options.archives);
+        nested.scan_file(
+            &mut det,
+            &mut scratch,
+            &mut hits,
+            path.as_bytes(),
+            0,
+            Content::Slice(data),
+            data.len() as u64,
+        );
         let mut out = FindingSet::new();
         for hit in hits {
+            let joined = hit.joined_path();
             let location = Location {
                 image: String::new(),
                 platform: None,
@@ -318,7 +354,11 @@ impl Scanner {
                 layer_index: None,
                 layer_digest: None,
                 created_by: None,
-                path: Some(path.to_string()),
+                path: Some(joined.clone()),
+                path_segments: hit
+                    .inner
+                    .as_ref()
+                    .map(|inner| std::iter::once(path.to_string()).chain(inner.iter().cloned()).collect()),
                 line: Some(hit.m.line),
                 column: Some(hit.m.column),
                 span: Some(Span { start: hit.m.start, end: hit.m.end }),
@@ -326,7 +366,7 @@ impl Scanner {
                 removed_in_layer: None,
                 removed_by: None,
                 encoding: hit.m.encoding,
-                disposition: detect::disposition(Some(path.as_bytes()), &hit.m),
+                disposition: detect::disposition(Some(joined.as_bytes()), &hit.m),
                 suppressed: None,
                 structure: None,
             };
@@ -343,8 +383,9 @@ impl Scanner {
     }
 
     fn scan_layer(&self, image_path: &Path, layer: &Layer, det: &mut Detector) -> LayerScan {
-        let mut visitor = ScanVisitor::new(det, self.options.window);
-        let walk = layer::walk(image_path, layer, &self.options.walk, &mut visitor);
+        let mut visitor = ScanVisitor::new(det, self.options.window, self.options.archives);
+        let mut walk = layer::walk(image_path, layer, &self.options.walk, &mut visitor);
+        walk.problems.extend(visitor.nested.problems.drain(..).map(|p| p.into_error(image_path, layer)));
         LayerScan { walk, hits: visitor.hits }
     }
 
@@ -395,6 +436,7 @@ impl Scanner {
                 layer_digest,
                 created_by: None,
                 path: None,
+                path_segments: None,
                 line: line_column.map(|(line, _)| line),
                 column: line_column.map(|(_, column)| column),
                 span: Some(Span { start: m.start, end: m.end }),
@@ -462,6 +504,7 @@ impl Scanner {
                     (Some(r.status), r.removed_in_layer, r.removed_by)
                 };
                 secrets.push(hit.m.secret.clone());
+                let joined = hit.joined_path();
                 let location = Location {
                     image: image_name.clone(),
                     platform: platform.clone(),
@@ -470,7 +513,12 @@ impl Scanner {
                     layer_index: Some(layer.index),
                     layer_digest: digest.clone(),
                     created_by: layer.created_by.clone(),
-                    path: (!hit.path.is_empty()).then(|| String::from_utf8_lossy(&hit.path).into_owned()),
+                    path: (!hit.path.is_empty()).then(|| joined.clone()),
+                    path_segments: hit.inner.as_ref().map(|inner| {
+                        std::iter::once(String::from_utf8_lossy(&hit.path).into_owned())
+                            .chain(inner.iter().cloned())
+                            .collect()
+                    }),
                     line: Some(hit.m.line),
                     column: Some(hit.m.column),
                     span: Some(Span { start: hit.m.start, end: hit.m.end }),
@@ -478,7 +526,7 @@ impl Scanner {
                     removed_in_layer,
                     removed_by,
                     encoding: hit.m.encoding,
-                    disposition: detect::disposition(Some(&hit.path), &hit.m),
+                    disposition: detect::disposition(Some(joined.as_bytes()), &hit.m),
                     suppressed: None,
                     structure: hit.structure.clone(),
                 };

@@ -10,6 +10,7 @@ use crate::layer::{Content, Entry, EntryKind, Flow, LayerVisitor, Structure};
 use crate::vocab::Confidence;
 
 use super::Hit;
+use super::nested::{ArchiveLimits, Nested};
 use super::window::Scratch;
 
 /// The per-layer visitor: every file through the detectors.
@@ -20,12 +21,20 @@ pub(super) struct ScanVisitor<'d> {
     pub(super) hits: Vec<Hit>,
     /// Paths in this layer that had hits, for hard links to them.
     by_path: HashMap<Vec<u8>, Vec<usize>>,
+    /// Archives inside files, and the problems met reading them.
+    pub(super) nested: Nested,
 }
 
 impl<'d> ScanVisitor<'d> {
     /// A visitor scanning with `det`, `window` bytes at a time.
-    pub(super) fn new(det: &'d mut Detector, window: usize) -> ScanVisitor<'d> {
-        ScanVisitor { det, scratch: Scratch::new(window), hits: Vec::new(), by_path: HashMap::new() }
+    pub(super) fn new(det: &'d mut Detector, window: usize, archives: ArchiveLimits) -> ScanVisitor<'d> {
+        ScanVisitor {
+            det,
+            scratch: Scratch::new(window),
+            hits: Vec::new(),
+            by_path: HashMap::new(),
+            nested: Nested::new(archives),
+        }
     }
 }
 
@@ -34,7 +43,15 @@ impl LayerVisitor for ScanVisitor<'_> {
         match entry.kind {
             EntryKind::File => {
                 let before = self.hits.len();
-                self.scratch.scan_content(self.det, entry.path, content, entry.size, &mut self.hits, entry.ordinal);
+                self.nested.scan_file(
+                    self.det,
+                    &mut self.scratch,
+                    &mut self.hits,
+                    entry.path,
+                    entry.ordinal,
+                    content,
+                    entry.size,
+                );
                 if self.hits.len() > before {
                     self.by_path.insert(entry.path.to_vec(), (before..self.hits.len()).collect());
                 }
@@ -44,7 +61,14 @@ impl LayerVisitor for ScanVisitor<'_> {
                     let start = self.hits.len();
                     for i in &indices {
                         let m = self.hits[*i].m.clone();
-                        self.hits.push(Hit { path: entry.path.to_vec(), ordinal: entry.ordinal, m, structure: None });
+                        let inner = self.hits[*i].inner.clone();
+                        self.hits.push(Hit {
+                            path: entry.path.to_vec(),
+                            ordinal: entry.ordinal,
+                            m,
+                            structure: None,
+                            inner,
+                        });
                     }
                     self.by_path.insert(entry.path.to_vec(), (start..self.hits.len()).collect());
                 }
@@ -91,7 +115,7 @@ impl LayerVisitor for ScanVisitor<'_> {
             hit.structure = Some(structure.clone());
         }
         let m = hidden_data_match(&structure, seen.head, seen.count);
-        self.hits.push(Hit { path: path.to_vec(), ordinal, m, structure: Some(structure) });
+        self.hits.push(Hit { path: path.to_vec(), ordinal, m, structure: Some(structure), inner: None });
         Ok(Flow::Continue)
     }
 }

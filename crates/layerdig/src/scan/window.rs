@@ -110,7 +110,7 @@ impl Scratch {
             self.matches.push(m);
         }
         for m in self.matches.drain(..) {
-            hits.push(Hit { path: path.to_vec(), ordinal, m, structure: None });
+            hits.push(Hit { path: path.to_vec(), ordinal, m, structure: None, inner: None });
         }
     }
 }
