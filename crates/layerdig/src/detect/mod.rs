@@ -460,6 +460,11 @@ impl Detector {
             _ => {}
         }
         self.detect(data, false, false, &known);
+        // Encoded values in the config too (`AUTH=<base64 of user:token>`, a percent-encoded
+        // password in a URL), from the same prefilter hits as in files.
+        if !(self.hits.decode_hits.is_empty() && self.hits.url_hits.is_empty() && self.assignments.is_empty()) {
+            self.decode(data, None, 0, false);
+        }
         self.emit(data, Window::default(), 0, 1, out);
     }
 
@@ -549,6 +554,11 @@ impl Detector {
             }
         };
         for k in known {
+            // A key that is in `data` (an `Env` entry's name) starts a decoder like any other
+            // assignment's.
+            if let Some(ks) = k.key_start {
+                self.assignments.push(((ks, ks + k.key.len()), k.value));
+            }
             if let Some(kind) = entropy::key_kind(k.key) {
                 let (s, e) = k.value;
                 push(&mut self.raw, &mut self.stats, Origin::Assignment, kind, k.key, (s, e));

@@ -1068,6 +1068,24 @@ fn base64_in_a_kubernetes_secret_is_decoded_and_points_at_the_encoded_value() {
 }
 
 #[test]
+fn encoded_values_in_config_strings_are_decoded() {
+    let token = testdata::github_token();
+    let mut det = Detector::new(&Rules::builtin());
+    let value = format!("GH_AUTH_B64={}", b64(&format!("deploy:{token}")));
+    let mut out = Vec::new();
+    det.scan_config(&"Env[0]".parse().expect("a config field"), &value, &mut out);
+    let m = out.iter().find(|m| &*m.rule_id == "github.personal-access-token").unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!((m.encoding, m.secret.as_slice()), (Some(Encoding::Base64), token.as_bytes()));
+    let at = value.find('=').unwrap() + 1;
+    assert!(m.start as usize > at && m.end as usize <= value.len(), "the span is in the encoded value: {m:?}");
+    // Percent-encoded in a URL of a label.
+    let url = format!("https://ci:{}@git.example.com/acme.git", token.replace('_', "%5F"));
+    let mut out = Vec::new();
+    det.scan_config(&"Labels.source".parse().expect("a config field"), &url, &mut out);
+    assert!(out.iter().any(|m| m.secret == token.as_bytes() && m.encoding == Some(Encoding::Percent)), "{out:?}");
+}
+
+#[test]
 fn base64_span_maps_decoded_bytes_to_the_characters_that_hold_them() {
     let token = testdata::github_token();
     // Six bytes before the token: it starts on the ninth base64 character (6 * 4 / 3 = 8).
