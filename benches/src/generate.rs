@@ -45,6 +45,8 @@ pub struct Options {
     pub big_file: u64,
     /// Number of files in a layer of tiny node_modules-like files (0: none).
     pub tiny_files: usize,
+    /// Add a layer of every jar, war and wheel on this machine.
+    pub archives: bool,
     /// Base name of the archives.
     pub name: Option<String>,
 }
@@ -77,6 +79,9 @@ enum Plan {
     BigFile { size: u64 },
     /// `count` tiny files in a node_modules-like tree.
     TinyFiles { count: usize },
+    /// Every jar, war and wheel on this machine (Java and Python packages), plus a Spring Boot
+    /// style jar holding a secret in its deflated `application.properties`.
+    Archives,
     /// Whiteouts deleting the application's `.env` and root's `.ssh` directory.
     Cleanup,
 }
@@ -127,6 +132,12 @@ fn plans(opts: &Options) -> Vec<LayerSpec> {
         specs.push(LayerSpec {
             created_by: "/bin/sh -c npm ci --omit=dev".into(),
             plan: Plan::TinyFiles { count: opts.tiny_files },
+        });
+    }
+    if opts.archives {
+        specs.push(LayerSpec {
+            created_by: "/bin/sh -c #(nop) COPY dir:5be1a4 in /app/lib/ ".into(),
+            plan: Plan::Archives,
         });
     }
     if opts.big_file > 0 {
@@ -274,6 +285,9 @@ fn default_name(opts: &Options) -> String {
     if opts.big_file > 0 {
         parts.push(format!("bigfile{}", human(opts.big_file)));
     }
+    if opts.archives {
+        parts.push("jars".to_string());
+    }
     if opts.tiny_files > 0 {
         parts.push(if opts.tiny_files.is_multiple_of(1000) {
             format!("tiny{}k", opts.tiny_files / 1000)
@@ -381,6 +395,7 @@ fn write_layer(b: &mut tar::Builder<LayerOut<'_>>, plan: &Plan) -> Result<()> {
             b.append_data(&mut h, "data/export.log", MixedText::new(*size))?;
         }
         Plan::TinyFiles { count } => tiny_files(b, *count, &mut dirs)?,
+        Plan::Archives => archives(b, &mut dirs)?,
         Plan::Cleanup => {
             parents(b, "app/x", &mut dirs)?;
             parents(b, "root/x", &mut dirs)?;
@@ -443,6 +458,61 @@ fn walk(b: &mut tar::Builder<LayerOut<'_>>, src: &Path, dest: &str, budget: u64)
         b.append_path_with_name(src, dest)?;
     }
     Ok(())
+}
+
+/// Every `.jar`, `.war` and `.whl` under the machine's Java and Python package directories, at
+/// `app/lib/` (sorted, each real file once), then `app/lib/orders.jar`: a Spring Boot layout
+/// whose deflated `BOOT-INF/classes/application.properties` holds the planted Stripe key.
+fn archives<W: Write>(b: &mut tar::Builder<W>, dirs: &mut HashSet<String>) -> Result<()> {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+    let roots = [
+        PathBuf::from("/usr/share/java"),
+        PathBuf::from("/usr/share/maven-repo"),
+        PathBuf::from("/usr/lib/jvm"),
+        PathBuf::from("/usr/share/gradle"),
+        home.join(".m2/repository"),
+        home.join(".cache/pip"),
+        home.join(".pyenv/versions"),
+    ];
+    let mut found = Vec::new();
+    for root in &roots {
+        collect_archives(root, &mut found);
+    }
+    let mut seen = HashSet::new();
+    parents(b, "app/lib/x", dirs)?;
+    for path in found {
+        let Ok(real) = std::fs::canonicalize(&path) else { continue };
+        if !seen.insert(real.clone()) {
+            continue;
+        }
+        let name = real.to_string_lossy().trim_start_matches('/').replace('/', "_");
+        let data = std::fs::read(&real)?;
+        file(b, &format!("app/lib/{name}"), &data, 0o644)?;
+    }
+    let properties = format!(
+        "spring.application.name=orders\nspring.datasource.url=jdbc:postgresql://db:5432/orders\nstripe.secret-key={}\n",
+        planted::STRIPE
+    );
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let deflated = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    w.start_file("META-INF/MANIFEST.MF", deflated)?;
+    w.write_all(b"Main-Class: org.springframework.boot.loader.launch.JarLauncher\n")?;
+    w.start_file("BOOT-INF/classes/application.properties", deflated)?;
+    w.write_all(properties.as_bytes())?;
+    let jar = w.finish()?.into_inner();
+    file(b, "app/lib/orders.jar", &jar, 0o644)?;
+    Ok(())
+}
+
+fn collect_archives(dir: &Path, out: &mut Vec<PathBuf>) {
+    for p in sorted_dir(dir) {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else { continue };
+        if meta.is_dir() {
+            collect_archives(&p, out);
+        } else if p.extension().is_some_and(|e| e == "jar" || e == "war" || e == "whl") {
+            out.push(p);
+        }
+    }
 }
 
 /// A node_modules-like tree of `count` tiny files, their contents taken from small real files
@@ -759,6 +829,7 @@ mod tests {
             format: Format::Both,
             big_file: 3 << 20,
             tiny_files: 200,
+            archives: false,
             name: Some("t".into()),
         };
         let paths = run(&opts).unwrap();

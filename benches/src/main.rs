@@ -55,6 +55,9 @@ enum Cmd {
         /// Add a layer of this many tiny node_modules-like files.
         #[arg(long, default_value_t = 0)]
         tiny_files: usize,
+        /// Add a layer of every jar, war and wheel on this machine (and one planted jar).
+        #[arg(long)]
+        archives: bool,
         /// Base name of the archives [default: from the options, e.g. bench-1g].
         #[arg(long)]
         name: Option<String>,
@@ -75,14 +78,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::Compare { image, runs, layerdig, json } => compare::run(&compare::Options { image, runs, layerdig, json }),
-        Cmd::Generate { out_dir, size, format, big_file, tiny_files, name } => generate::check_out_dir(&out_dir)
-            .and_then(|()| {
-                let opts = generate::Options { out_dir, size, format, big_file, tiny_files, name };
+        Cmd::Generate { out_dir, size, format, big_file, tiny_files, archives, name } => {
+            generate::check_out_dir(&out_dir).and_then(|()| {
+                let opts = generate::Options { out_dir, size, format, big_file, tiny_files, archives, name };
                 for path in generate::run(&opts)? {
                     println!("{}", path.display());
                 }
                 Ok(())
-            }),
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -116,9 +116,11 @@ impl Out<'_> {
     }
 }
 
-/// Decode what `starts` point at in `data` (a text file's window or a config string).
-pub(crate) fn decode(data: &[u8], starts: &Starts<'_>, code: bool, segments: &mut Vec<Segment>) {
+/// Decode what `starts` point at in `data` (a text file's window or a config string). Returns
+/// how many bytes of `\u` lines were read (what [`super::ScanStats::escape_bytes`] counts).
+pub(crate) fn decode(data: &[u8], starts: &Starts<'_>, code: bool, segments: &mut Vec<Segment>) -> u64 {
     let mut out = Out { segments, seen: HashSet::new(), budget: MAX_DECODED };
+    let mut escape_bytes = 0u64;
     for &(key, value) in starts.assignments {
         let key = &data[key.0..key.1];
         // The value may be the secret as it is used (many keys are base64): the decoded text
@@ -134,7 +136,7 @@ pub(crate) fn decode(data: &[u8], starts: &Starts<'_>, code: bool, segments: &mu
     let mut covered = (0, 0);
     for &hit in starts.decode_hits {
         if out.budget == 0 {
-            return;
+            return escape_bytes;
         }
         if (covered.0..covered.1).contains(&hit) {
             continue;
@@ -155,6 +157,7 @@ pub(crate) fn decode(data: &[u8], starts: &Starts<'_>, code: bool, segments: &mu
         } else if word.starts_with(b"\\u") {
             let (s, e) = line_around(data, hit);
             covered = (s, e);
+            escape_bytes += (e - s) as u64;
             if let Some(seg) = unicode_escapes(data, s, e, code) {
                 out.push(s, seg);
             }
@@ -172,6 +175,7 @@ pub(crate) fn decode(data: &[u8], starts: &Starts<'_>, code: bool, segments: &mu
             out.push(s, Segment { url_password: true, ..percent(data, s, e, b"password") });
         }
     }
+    escape_bytes
 }
 
 fn starts_with_ignore_case(data: &[u8], word: &[u8]) -> bool {

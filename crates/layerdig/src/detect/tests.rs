@@ -308,7 +308,7 @@ fn no_keyword_no_regex() {
     let plain = b"nothing to see here\njust words and numbers 12345\n".repeat(100);
     det.scan(b"a.txt", &plain, Window::default(), &mut out);
     assert!(out.is_empty());
-    assert_eq!(det.stats(), ScanStats { automaton_passes: 1, regex_runs: 0, entropy_values: 0 });
+    assert_eq!(det.stats(), ScanStats { automaton_passes: 1, regex_runs: 0, entropy_values: 0, escape_bytes: 0 });
 
     det.scan(b"b.txt", b"id AKIABNC2R2QVGLCFOXVM", Window::default(), &mut out);
     assert_eq!(det.stats().automaton_passes, 2);
@@ -1253,4 +1253,17 @@ fn utf16_chunks_report_a_secret_across_their_boundary_once() {
         assert_eq!((m.start as usize, m.encoding), (at, Some(Encoding::Utf16le)));
         assert_eq!(m.line as usize, text[..text.find(needle).unwrap()].matches('\n').count() + 1);
     }
+}
+
+/// Regression: the prefilter's markers came unsorted, and a line of thousands of `\u` escapes
+/// (a pygments character table, 63 KB) was decoded once per escape: 90 ms, 0.7 MB/s.
+#[test]
+fn a_line_of_many_escapes_is_decoded_once() {
+    let line: String = (0..3000).map(|i| format!("\\u{:04x}", 0x0100 + (i * 7919) % 0x2000)).collect();
+    let text = format!("Lo = '{line}'\nLu = '{line}'\n");
+    let mut det = Detector::new(&Rules::builtin());
+    let mut out = Vec::new();
+    det.scan(b"unistring.py", text.as_bytes(), Window::default(), &mut out);
+    let read = det.stats().escape_bytes;
+    assert!(read > 0 && read <= 2 * text.len() as u64, "{read} bytes of escapes read for {}", text.len());
 }
