@@ -318,7 +318,7 @@ fn key_value(kind: &'static DetectorInfo, head: &[u8], keys: &[&[u8]]) -> Option
     None
 }
 
-/// `_authToken=` (also scoped: `//registry.npmjs.org/:_authToken=`), `_auth=`, `_password=`.
+/// `_authToken=` (also scoped: `//registry.example.com/:_authToken=`), `_auth=`, `_password=`.
 fn npmrc(head: &[u8]) -> Option<CredHit> {
     let mut best: Option<(usize, (usize, usize))> = None;
     for (_, line) in lines(head) {

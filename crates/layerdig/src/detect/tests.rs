@@ -26,7 +26,7 @@ rules:
     keywords: [ghp_, npm_]
     pattern: '\b((?:ghp|npm)_[A-Za-z0-9]{{36}})\b'
     references: [https://github.blog/2021-04-05-behind-githubs-new-authentication-token-formats/]
-    examples: ['token: {gh}', '//registry.npmjs.org/:_authToken={npm}']
+    examples: ['token: {gh}', '//registry.example.com/:_authToken={npm}']
     negative_examples: ['{gh_bad}', 'ghp_short']
   - id: test.private-key
     name: Private key
@@ -751,10 +751,10 @@ fn credential_files() {
         ("etc/ssl/certs/ca.pem", cert.as_bytes().to_vec(), None),
         (
             "root/.npmrc",
-            b"registry=https://r/\n//registry.npmjs.org/:_authToken=abc123def\n".to_vec(),
+            b"registry=https://r/\n//registry.example.com/:_authToken=abc123def\n".to_vec(),
             Some(("credential-file.npmrc", "abc123def", Severity::High)),
         ),
-        ("root/.npmrc", b"//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n".to_vec(), None),
+        ("root/.npmrc", b"//registry.example.com/:_authToken=${NPM_TOKEN}\n".to_vec(), None),
         (
             "root/.pypirc",
             b"[pypi]\nusername = __token__\npassword = pypi-AgEIcHlwaS5vcmc\n".to_vec(),
