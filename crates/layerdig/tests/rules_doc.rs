@@ -35,8 +35,9 @@ fn render(rules: &Rules) -> String {
          shows them too.\n\n\
          *Confidence* is a match's confidence when the rule has no validation. A rule's \
          *validation* is an offline format check: a match that passes it is reported with high \
-         confidence; one that fails it (a wrong checksum, a key that does not decode) is \
-         dropped.\n"
+         confidence; one that fails it (a wrong checksum, a key that does not decode) is weak \
+         evidence, reported with low confidence, a note saying why and the disposition \
+         `documented_example`, which fails no gate by default.\n"
     );
     let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let _ = writeln!(

@@ -105,8 +105,12 @@ impl Scratch {
                 }
             }
         }
-        let had = !self.matches.is_empty();
-        if let Some(m) = det.classify_file(path, &self.head, size, had) {
+        // Weak matches aside: a key file whose key does not decode is still a key file. A weak
+        // credential-file match (a placeholder) adds nothing to weak matches already there.
+        let had = self.matches.iter().any(|m| !m.weak);
+        if let Some(m) = det.classify_file(path, &self.head, size, had)
+            && (!m.weak || self.matches.is_empty())
+        {
             self.matches.push(m);
         }
         for m in self.matches.drain(..) {
