@@ -586,6 +586,63 @@ fn placeholders_are_weak_evidence() {
     }
 }
 
+/// Lines from real files whose values look random under secret-named keys but are not secrets:
+/// type names, package integrity strings, lockfile checksums, git references, UUIDs that are
+/// ids, template references, repeated and sequential characters. A random value under the same
+/// keys is still reported.
+#[test]
+fn generic_detectors_pass_over_non_secrets() {
+    let quiet: &[(&str, &str)] = &[
+        ("tpu/config.json", "{\"secret\": \"TPUEmbeddingConfiguration\", \"token\": \"x25519\"}"),
+        ("app/crypto.yaml", "credentials:\n  auth: X25519PrivateKey\n  api_key: HmacSha256Signer\n"),
+        (
+            "app/settings.toml",
+            "[auth]\ntoken = \"sha512-Vk3RZyKtIUP5YEMuxQNTAUDL6tHw6PZzgx5H+1Jsn8FmiJq+eK0lRZjrNmnmO+ybk0Ol4hkZPbpMVuLfaYCgPg==\"\n",
+        ),
+        ("deploy/values.yaml", "auth: sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b\n"),
+        (
+            "app/package.json",
+            "{\"dependencies\": {\"auth-helpers\": \"github:acme/auth-helpers#9f86d081884c7d659a2feaa0c55ad015a3bf4f1b\"}}",
+        ),
+        (
+            "app/lock.yaml",
+            "secret: sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\ntoken: h1:7cYmW1XlMY7h7ii7UhUyChSgS5wUJEnm9uZVTGqOWzg=\n",
+        ),
+        (
+            "app/.env",
+            "AUTH_COMMIT=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b\nTOKEN_SHA=5e884898da28047151d0e56f8dc6292773603d0d\n",
+        ),
+        (
+            "app/.env",
+            "AUTH_TENANT=72f988bf-86f1-41af-91ab-2d7cd011db47\nAUTH_TENANT_ID=72f988bf-86f1-41af-91ab-2d7cd011db47\n",
+        ),
+        ("app/.env", "API_SECRET=${API_SECRET}\nAPI_TOKEN=$API_TOKEN\nDB_PASSWORD=%DB_PASSWORD%\n"),
+        ("app/config.yml", "password: \"{{ db_password }}\"\nsecret: '<%= ENV[\"SECRET\"] %>'\ntoken: \"#{token}\"\n"),
+        ("app/.env", "DB_PASSWORD=aaaaaaaa\nADMIN_PASSWORD=12345678\nAPI_SECRET=abcdefghijklmnopqrstuvwxyz012345\n"),
+    ];
+    for (path, content) in quiet {
+        let found = scan(&Rules::empty(), path, content.as_bytes());
+        assert!(found.is_empty(), "{path}: {content}\n{found:?}");
+    }
+    let loud: &[(&str, &str, &str)] = &[
+        ("app/.env", "API_SECRET=q8Zr2LmX7vNc4Tp1Kw9Ys3Bd6Hf0Ja5G\n", "q8Zr2LmX7vNc4Tp1Kw9Ys3Bd6Hf0Ja5G"),
+        ("app/config.ini", "api_secret=9f86d081884c7d659a2feaa0c55ad015\n", "9f86d081884c7d659a2feaa0c55ad015"),
+        (
+            "app/.env",
+            "GITHUB_TOKEN=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b\n",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+        ),
+        ("app/.env", "HEROKU_API_KEY=72f988bf-86f1-41af-91ab-2d7cd011db47\n", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+        ("app/.env", "DB_PASSWORD=MySQL2024Pass\n", "MySQL2024Pass"),
+    ];
+    for (path, content, secret) in loud {
+        let found = scan(&Rules::empty(), path, content.as_bytes());
+        assert_eq!(secrets(&found), [*secret], "{path}: {content}");
+        assert!(!found[0].weak, "{path}");
+        assert_eq!(disposition(Some(path.as_bytes()), &found[0]), Disposition::Actionable, "{path}");
+    }
+}
+
 #[test]
 fn well_known_example_values_are_documented_examples() {
     let text = b"{\n  \"access_token\":\"2YotnFZFEjr1zCsicMWpAA\",\n  \"refresh_token\":\"Zx81Kq0Lm2Np7Rt4Vw\"\n}";

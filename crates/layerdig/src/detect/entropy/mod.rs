@@ -11,8 +11,9 @@
 //! Where each part lives: `lexicon.rs` holds the key words and which key names mean a secret
 //! ([`key_kind`]), `assignment.rs` the `key <sep> value` parser, `url.rs` the URL userinfo
 //! parser, `filler.rs` the placeholders (reported as weak evidence) and references (dropped),
-//! `shape.rs` the shapes secrets do not have (structure, words), and this file the rule ids and
-//! the judging of values (character classes, entropy thresholds).
+//! `shape.rs` the shapes secrets do not have (structure, words, identifiers, known hashes,
+//! UUIDs), and this file the rule ids and the judging of values (character classes, entropy
+//! thresholds).
 
 mod assignment;
 mod filler;
@@ -25,7 +26,7 @@ use crate::finding::Confidence;
 pub(crate) use assignment::parse_assignment;
 pub(crate) use filler::{Filler, filler};
 pub(crate) use lexicon::{KEY_WORDS, KeyKind, key_kind};
-use shape::{is_structured, is_word, is_wordy};
+use shape::{is_identifier, is_known_hash, is_structured, is_uuid, is_word, is_wordy};
 pub(crate) use url::{URL_MARKER, parse_url_password};
 
 /// Rule id of secret-named assignments.
@@ -133,7 +134,16 @@ pub(crate) fn judge(kind: KeyKind, key: &[u8], value: &[u8]) -> Option<Verdict> 
         Some(Filler::Placeholder) => return Some(Verdict::Placeholder),
         None => {}
     }
-    if value.len() < MIN_VALUE {
+    if value.len() < MIN_VALUE || is_known_hash(value) {
+        return None;
+    }
+    // Type and algorithm names; people choose passwords, and `MySQL2024Pass` is one.
+    if kind != KeyKind::Password && is_identifier(value) {
+        return None;
+    }
+    // A UUID is an identifier unless the key's own last word names the secret: `API_KEY`,
+    // `_authToken` and `password` hold UUID tokens, `AUTH_TENANT` and `tokenClient` ids.
+    if is_uuid(value) && !lexicon::names_secret_last(key) {
         return None;
     }
     // Words are identifiers, class names and prose; only a password may be a passphrase, and
@@ -258,6 +268,67 @@ mod tests {
         assert_eq!(judge(KeyKind::Password, b"db_password", strong), Some(Verdict::Secret(Confidence::Medium)));
         assert_eq!(judge(KeyKind::Generic, b"token", strong), Some(Verdict::Secret(Confidence::Low)));
         assert_eq!(judge(KeyKind::Password, b"db_password", b"hunter22"), Some(Verdict::Secret(Confidence::Low)));
+    }
+
+    /// Values under secret-named keys that look random but are not secrets: identifiers,
+    /// hashes of known kinds, UUIDs under keys whose last word is not the secret's, variable
+    /// references, repeated and sequential characters. `(key, value)`.
+    #[test]
+    fn non_secrets_that_look_like_secrets() {
+        let cases: &[(&str, &str)] = &[
+            // Identifiers.
+            ("secret", "TPUEmbeddingConfiguration"),
+            ("auth", "X25519PrivateKey"),
+            ("token", "x25519"),
+            ("credentials", "tensorflow.TPUEmbedding"),
+            ("client_secret", "SSLContextFactory"),
+            ("api_key", "HmacSha256Signer"),
+            // Hashes of known kinds.
+            (
+                "token",
+                "sha512-Vk3RZyKtIUP5YEMuxQNTAUDL6tHw6PZzgx5H+1Jsn8FmiJq+eK0lRZjrNmnmO+ybk0Ol4hkZPbpMVuLfaYCgPg==",
+            ),
+            ("secret", "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="),
+            ("auth", "sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b"),
+            ("token", "h1:7cYmW1XlMY7h7ii7UhUyChSgS5wUJEnm9uZVTGqOWzg="),
+            ("auth-helpers", "github:acme/auth-helpers#9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"),
+            // UUIDs under keys whose last word is not the secret.
+            ("AUTH_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            ("authTenant", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            ("tokenClient", "3fa85f64-5717-4562-b3fc-2c963f66afa6"),
+            // Variable and template references.
+            ("DB_PASSWORD", "$DB_PASSWORD"),
+            ("DB_PASSWORD", "${DB_PASSWORD}"),
+            ("DB_PASSWORD", "%DB_PASSWORD%"),
+            ("password", "<%= ENV['DB_PASSWORD'] %>"),
+            ("password", "{{ .Values.db.password }}"),
+            ("password", "#{db.password}"),
+            // Repeated and sequential characters.
+            ("password", "aaaaaaaa"),
+            ("password", "12345678"),
+            ("password", "abcdefgh"),
+            ("api_secret", "abcdefghijklmnopqrstuvwxyz012345"),
+            ("api_secret", "0123456789012345678901234567890123"),
+        ];
+        for (key, value) in cases {
+            let kind = key_kind(key.as_bytes()).unwrap_or(KeyKind::Generic);
+            assert_eq!(judge(kind, key.as_bytes(), value.as_bytes()), None, "{key} = {value}");
+        }
+        // Still secrets: random values, UUID tokens under keys that name them, a 40-hex token,
+        // passwords people choose.
+        let secrets: &[(&str, &str)] = &[
+            ("api_secret", "q8Zr2LmX7vNc4Tp1Kw9Ys3Bd6Hf0Ja5G"),
+            ("api_secret", "9f86d081884c7d659a2feaa0c55ad015"),
+            ("_authToken", "14c950b1-43ec-4531-baeb-3c2e0d9a166e"),
+            ("HEROKU_API_KEY", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            ("GITHUB_TOKEN", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"),
+            ("db_password", "MySQL2024Pass"),
+            ("db_password", "Summer2024!"),
+        ];
+        for (key, value) in secrets {
+            let kind = key_kind(key.as_bytes()).unwrap();
+            assert!(secret(kind, key.as_bytes(), value.as_bytes()), "{key} = {value}");
+        }
     }
 
     /// Placeholders in a credential position are reported, as placeholders, whatever their
