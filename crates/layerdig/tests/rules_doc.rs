@@ -37,7 +37,8 @@ fn render(rules: &Rules) -> String {
          *validation* is an offline format check: a match that passes it is reported with high \
          confidence; one that fails it (a wrong checksum, a key that does not decode) is weak \
          evidence, reported with low confidence, a note saying why and the disposition \
-         `documented_example`, which fails no gate by default.\n"
+         `documented_example`, which fails no gate by default. So is the match of a rule \
+         without validation whose secret is a placeholder (`changeme`, `xxxx…`, `<your-key>`).\n"
     );
     let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let _ = writeln!(

@@ -6,7 +6,8 @@
 //! 1. one Aho-Corasick pass (ASCII case-insensitive, overlapping) over every rule's keywords and
 //!    the entropy detector's key words: content without a keyword costs this pass only;
 //! 2. the regexes of the rules whose keywords were seen (capture group 1 is the secret);
-//! 3. each rule's offline [`Validation`] (confirmed: confidence high; failed: weak evidence);
+//! 3. each rule's offline [`Validation`] (confirmed: confidence high; failed: weak evidence;
+//!    without validation, a placeholder secret such as `changeme` is weak evidence);
 //! 4. the entropy detector on text files, at the spots where a secret-named key or a URL was seen
 //!    (a placeholder there, `changeme`, `<your-key>`, is weak evidence);
 //! 5. overlap resolution: a generic match overlapping a rule's match goes; among overlapping

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use regex::bytes::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::entropy::{self, Filler};
 use super::prefilter::Prefilter;
 use super::validate::{self, Validation};
 use crate::finding::{Confidence, Severity};
@@ -129,8 +130,12 @@ pub enum ProblemKind {
     ExampleDoesNotMatch,
     /// An example matches but fails the rule's validation.
     ExampleFailsValidation,
-    /// A negative example is reported: it matches and passes validation (or the rule has none).
-    /// A match that fails validation is weak evidence, which a negative example may be.
+    /// An example's secret is a placeholder (`changeme`, `xxxx…`, `<your-key>`): the detector
+    /// reports it only as weak evidence.
+    ExampleIsPlaceholder,
+    /// A negative example is reported: it matches and passes validation (or the rule has none),
+    /// and is no placeholder. A match that fails validation, or a placeholder, is weak evidence,
+    /// which a negative example may be.
     NegativeExampleMatches,
 }
 
@@ -328,9 +333,10 @@ impl Rules {
     }
 
     /// Check every rule against its own examples: each example matches with a non-empty
-    /// capture group 1 (and passes the rule's validation), no negative example is reported
-    /// (one whose every match fails validation is fine: the detector reports such a match only
-    /// as weak evidence, low confidence with the disposition `documented_example`),
+    /// capture group 1 (passes the rule's validation, and is no placeholder), no negative
+    /// example is reported (one whose every match fails validation or is a placeholder is fine:
+    /// the detector reports such a match only as weak evidence, low confidence with the
+    /// disposition `documented_example`),
     /// keywords exist, are at least 3 characters and each example contains one, and there are at
     /// least two examples and one negative example. Ids are unique by construction
     /// ([`RuleError::DuplicateId`]). An empty result means the rules are fine.
@@ -459,12 +465,14 @@ pub(crate) fn compile_pattern(pattern: &str) -> Result<Regex, String> {
 /// How a rule reports one of its matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Judged {
-    /// High when validation passed, low when it failed, else the rule's own confidence.
+    /// High when validation passed, low when it failed or the secret is a placeholder, else the
+    /// rule's own confidence.
     pub(crate) confidence: Confidence,
     /// Validation's remark (`encrypted`), or why the match is weak.
     pub(crate) note: Option<&'static str>,
-    /// The match failed the rule's validation: weak evidence, reported with the disposition
-    /// `documented_example` (never actionable by default) rather than dropped.
+    /// The match failed the rule's validation, or is a placeholder: weak evidence, reported
+    /// with the disposition `documented_example` (never actionable by default) rather than
+    /// dropped.
     pub(crate) weak: bool,
 }
 
@@ -472,15 +480,26 @@ impl Rule {
     /// How the detector reports a match of this rule: `secret` is capture group 1, `whole` the
     /// whole regex match. One function for the detector and for [`Rules::check`], so that a
     /// rule file's examples are judged exactly as scanned text is.
+    ///
+    /// A match that fails validation is weak; so is, for a rule without validation, a secret
+    /// that is a placeholder (`_authToken=changeme`, `password: xxxxxxxx`; see
+    /// `entropy::filler`), unless it is a whole URL (whose host may well be `example.com`).
     pub(crate) fn judge(&self, secret: &[u8], whole: &[u8]) -> Judged {
+        let weak = |note| Judged { confidence: Confidence::Low, note: Some(note), weak: true };
         match self.validation {
-            None => Judged { confidence: self.confidence, note: None, weak: false },
             Some(v) => match validate::validate(v, secret, whole) {
                 Some(note) => Judged { confidence: Confidence::High, note, weak: false },
-                None => Judged { confidence: Confidence::Low, note: Some(validate::failure_note(v)), weak: true },
+                None => weak(validate::failure_note(v)),
             },
+            None if is_placeholder(secret) => weak(entropy::PLACEHOLDER_NOTE),
+            None => Judged { confidence: self.confidence, note: None, weak: false },
         }
     }
+}
+
+/// A rule's secret that is a placeholder, not a URL.
+fn is_placeholder(secret: &[u8]) -> bool {
+    validate::find(secret, b"://").is_none() && entropy::filler(secret, b"") == Some(Filler::Placeholder)
 }
 
 /// What a rule does with one example text.
@@ -489,9 +508,9 @@ pub(crate) enum ExampleOutcome {
     Reported,
     /// No match with a non-empty group 1.
     NoMatch,
-    /// Matches, but every match fails the rule's validation: reported only as weak evidence
-    /// (low confidence, disposition `documented_example`).
-    FailsValidation,
+    /// Matches, but every match fails the rule's validation or is a placeholder: reported only
+    /// as weak evidence (low confidence, disposition `documented_example`).
+    Weak,
 }
 
 /// Run `rule`'s `regex` (and validation) over `text` as the detector would.
@@ -505,7 +524,7 @@ pub(crate) fn run_example(rule: &Rule, regex: &Regex, text: &[u8]) -> ExampleOut
             continue;
         }
         if rule.judge(secret.as_bytes(), whole.as_bytes()).weak {
-            outcome = ExampleOutcome::FailsValidation;
+            outcome = ExampleOutcome::Weak;
         } else {
             return ExampleOutcome::Reported;
         }
@@ -553,18 +572,21 @@ fn check_rule(rule: &Rule, regex: &Regex, problems: &mut Vec<RuleProblem>) {
                 ProblemKind::ExampleDoesNotMatch,
                 format!("example {example:?} does not match (or capture group 1 is empty)"),
             ),
-            ExampleOutcome::FailsValidation => problem(
-                ProblemKind::ExampleFailsValidation,
-                format!(
-                    "example {example:?} matches but fails validation {}",
-                    rule.validation.map(Validation::as_str).unwrap_or_default()
+            ExampleOutcome::Weak => match rule.validation {
+                Some(v) => problem(
+                    ProblemKind::ExampleFailsValidation,
+                    format!("example {example:?} matches but fails validation {v}"),
                 ),
-            ),
+                None => problem(
+                    ProblemKind::ExampleIsPlaceholder,
+                    format!("example {example:?} matches only a placeholder (reported as weak evidence)"),
+                ),
+            },
         }
     }
     for negative in &rule.negative_examples {
-        // A negative example may match as weak evidence (failing validation, it is never
-        // actionable by default); it must not be reported as a secret.
+        // A negative example may match as weak evidence (failing validation, or a placeholder,
+        // it is never actionable by default); it must not be reported as a secret.
         if let ExampleOutcome::Reported = run_example(rule, regex, negative.as_bytes()) {
             problem(ProblemKind::NegativeExampleMatches, format!("negative example {negative:?} is reported"));
         }

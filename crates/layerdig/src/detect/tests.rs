@@ -212,6 +212,13 @@ rules:
     pattern: '(neg2_[0-9]+)'
     examples: [neg2_1, neg2_2]
     negative_examples: [neg2_3]
+  - id: bad.placeholder-example
+    name: Placeholder example
+    severity: low
+    keywords: [_authToken]
+    pattern: ':_authToken=(\S{8,})'
+    examples: [':_authToken=Zq8vR2mLx9pW4', ':_authToken=changeme']
+    negative_examples: [':_authToken=']
   - id: fine.weak-negative
     name: A negative example that only fails validation is fine (weak evidence, never actionable)
     severity: low
@@ -220,6 +227,13 @@ rules:
     pattern: '(AKIA[A-Z0-9]{16})'
     examples: [AKIAIOSFODNN7EXAMPLE, AKIABNC2R2QVGLCFOXVM]
     negative_examples: [AKIAIOSFODNN1EXAMPLE]
+  - id: fine.placeholder-negative
+    name: A negative example that is a placeholder is fine (weak evidence)
+    severity: low
+    keywords: [_authToken]
+    pattern: ':_authToken=(\S{8,})'
+    examples: [':_authToken=Zq8vR2mLx9pW4', ':_authToken=Kq0Lm2Np7Rt4']
+    negative_examples: [':_authToken=<your-token>', ':_authToken=xxxxxxxxxxxx']
 "#;
     let rules = Rules::from_yaml_str(yaml, "bad.yaml").unwrap();
     let problems = rules.check();
@@ -233,6 +247,7 @@ rules:
         ("bad.example-no-match", ProblemKind::ExampleDoesNotMatch),
         ("bad.empty-group", ProblemKind::ExampleDoesNotMatch),
         ("bad.fails-validation", ProblemKind::ExampleFailsValidation),
+        ("bad.placeholder-example", ProblemKind::ExampleIsPlaceholder),
         ("bad.negative-matches", ProblemKind::NegativeExampleMatches),
     ];
     for (id, kind) in expect {
@@ -400,6 +415,16 @@ fn validation_raises_or_weakens() {
         assert_eq!(super::disposition(Some(b"app/config.txt"), m), disposition, "{content}");
         assert!(!m.documented_example, "not one of the rule's documented examples");
     }
+    // A rule without validation whose secret is a placeholder: weak evidence too.
+    let found = scan(&Rules::builtin(), "root/.npmrc", b"//registry.example.com/:_authToken=changeme\n");
+    assert_eq!(ids(&found), ["npm.npmrc-auth-token"]);
+    assert_eq!((found[0].weak, found[0].confidence), (true, Confidence::Low));
+    assert_eq!(found[0].note.as_deref(), Some(entropy::PLACEHOLDER_NOTE));
+    // A whole URL is not judged as a placeholder for its `example.com` host.
+    let dsn =
+        b"SENTRY_DSN=https://1344e963b5cdd4f50c1bb0315c7827df:1de26deb1345987fd0d9fd833f0bfd8e@sentry.example.com/12\n";
+    let found = scan(&Rules::builtin(), "app/.env", dsn);
+    assert!(found.iter().any(|m| !m.weak && m.kind == MatchKind::Rule), "{found:?}");
     // Weak evidence is the rule's, even where the entropy detector would judge the value: the
     // rule knows the format (a `ghp_` token whose checksum fails is no live GitHub token).
     let found = scan(&rules, "app/.env", format!("GITHUB_TOKEN={gh_bad}\n").as_bytes());
