@@ -135,7 +135,8 @@ pub enum RulesCommand {
         #[arg(short, long, value_enum, default_value_t = ListFormat::Human)]
         format: ListFormat,
     },
-    /// Check rule files: patterns compile, examples match, negative examples don't, ids unique.
+    /// Check rule files: patterns compile, examples match, negative examples are not reported (a
+    /// match that fails validation is weak evidence, which they may be), ids unique.
     #[command(
         after_help = "Example:\n  layerdig rules check my-rules.yaml\n\nExit status: 0 all good, 1 problems found, 2 a file could not be read."
     )]

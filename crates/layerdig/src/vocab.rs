@@ -94,7 +94,9 @@ pub enum Disposition {
     Actionable,
     /// Found under a test, fixture, example or documentation path, or in a library's self-test.
     TestFixture,
-    /// A value the provider publishes in its own documentation (e.g. `AKIAIOSFODNN7EXAMPLE`).
+    /// A value the provider publishes in its own documentation (e.g. `AKIAIOSFODNN7EXAMPLE`), or
+    /// weak evidence: a match that failed its rule's validation, a placeholder (`changeme`) in a
+    /// credential position.
     DocumentedExample,
 }
 

@@ -2,7 +2,7 @@
 //! `id_rsa`, `etc/shadow`, keystores, shell history, …), reported even when no rule matched
 //! their content.
 
-use super::entropy::{is_placeholder, key_kind, parse_url_password};
+use super::entropy::{Filler, PLACEHOLDER_NOTE, filler, key_kind, parse_url_password};
 use super::validate::{ENCRYPTED, find, pem_private_key, trim};
 use super::{DetectorInfo, MatchKind};
 use crate::finding::{Confidence, Severity};
@@ -112,12 +112,42 @@ pub(crate) struct CredHit {
     pub(crate) span: (usize, usize),
     pub(crate) confidence: Confidence,
     pub(crate) note: Option<&'static str>,
+    /// The secret is a placeholder: weak evidence (see `Match::weak`).
+    pub(crate) weak: bool,
 }
 
 impl CredHit {
     fn new(kind: &'static DetectorInfo, span: (usize, usize), confidence: Confidence) -> CredHit {
-        CredHit { kind, span, confidence, note: None }
+        CredHit { kind, span, confidence, note: None, weak: false }
     }
+
+    /// A credential file whose secret is a placeholder (`password changeme`).
+    fn placeholder(kind: &'static DetectorInfo, span: (usize, usize)) -> CredHit {
+        CredHit { kind, span, confidence: Confidence::Low, note: Some(PLACEHOLDER_NOTE), weak: true }
+    }
+}
+
+/// The first real secret among `values` (span and value, in file order); else the first
+/// placeholder, as weak evidence; values that hold no secret (`${NPM_TOKEN}`) are skipped.
+fn first_secret<'a>(
+    kind: &'static DetectorInfo,
+    head: &[u8],
+    values: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+) -> Option<CredHit> {
+    let mut weak = None;
+    for (key, value) in values {
+        if value.is_empty() {
+            continue;
+        }
+        match filler(value, key) {
+            None => return Some(CredHit::new(kind, span_of(head, value), Confidence::High)),
+            Some(Filler::Placeholder) => {
+                weak.get_or_insert_with(|| CredHit::placeholder(kind, span_of(head, value)));
+            }
+            Some(Filler::NoSecret) => {}
+        }
+    }
+    weak
 }
 
 /// Classify a file by its path (inside the layer, with or without a leading `/`) and the first
@@ -288,7 +318,7 @@ fn dotenv(head: &[u8]) -> Option<CredHit> {
             continue;
         }
         any.get_or_insert(span_of(head, value));
-        if key_kind(key).is_some() && !is_placeholder(value, key) {
+        if key_kind(key).is_some() && filler(value, key).is_none() {
             let h = entropy::shannon_entropy(value);
             if best.is_none_or(|(_, b)| h > b) {
                 best = Some((span_of(head, value), h));
@@ -304,23 +334,18 @@ fn dotenv(head: &[u8]) -> Option<CredHit> {
 
 /// `key = value` / `key: value` lines (ini style) whose key is one of `keys`.
 fn key_value(kind: &'static DetectorInfo, head: &[u8], keys: &[&[u8]]) -> Option<CredHit> {
-    for (_, line) in lines(head) {
+    let values = lines(head).filter_map(|(_, line)| {
         let t = trim(line);
-        let Some(sep) = t.iter().position(|&b| b == b'=' || b == b':') else {
-            continue;
-        };
+        let sep = t.iter().position(|&b| b == b'=' || b == b':')?;
         let key = trim(&t[..sep]);
-        let value = unquote(trim(&t[sep + 1..]));
-        if keys.iter().any(|k| key.eq_ignore_ascii_case(k)) && !value.is_empty() && !is_placeholder(value, key) {
-            return Some(CredHit::new(kind, span_of(head, value), Confidence::High));
-        }
-    }
-    None
+        keys.iter().any(|k| key.eq_ignore_ascii_case(k)).then(|| (key, unquote(trim(&t[sep + 1..]))))
+    });
+    first_secret(kind, head, values)
 }
 
-/// `_authToken=` (also scoped: `//registry.npmjs.org/:_authToken=`), `_auth=`, `_password=`.
+/// `_authToken=` (also scoped: `//registry.example.com/:_authToken=`), `_auth=`, `_password=`.
 fn npmrc(head: &[u8]) -> Option<CredHit> {
-    let mut best: Option<(usize, (usize, usize))> = None;
+    let mut best: Option<(usize, CredHit)> = None;
     for (_, line) in lines(head) {
         let t = trim(line);
         if t.first() == Some(&b'#') || t.first() == Some(&b';') {
@@ -338,28 +363,34 @@ fn npmrc(head: &[u8]) -> Option<CredHit> {
             _ => continue,
         };
         let value = unquote(trim(&t[eq + 1..]));
-        if value.is_empty() || is_placeholder(value, name) {
+        if value.is_empty() {
             continue;
         }
-        if best.is_none_or(|(r, _)| rank < r) {
-            best = Some((rank, span_of(head, value)));
+        let hit = match filler(value, name) {
+            None => CredHit::new(&NPMRC, span_of(head, value), Confidence::High),
+            Some(Filler::Placeholder) => CredHit::placeholder(&NPMRC, span_of(head, value)),
+            Some(Filler::NoSecret) => continue,
+        };
+        // A secret before a placeholder, then `_authToken`, `_auth`, `_password`.
+        if best.as_ref().is_none_or(|(r, b)| (hit.weak, rank) < (b.weak, *r)) {
+            best = Some((rank, hit));
         }
     }
-    best.map(|(_, span)| CredHit::new(&NPMRC, span, Confidence::High))
+    best.map(|(_, hit)| hit)
 }
 
 /// `machine h login u password p`, on one line or many.
 fn netrc(head: &[u8]) -> Option<CredHit> {
     let mut tokens = head.split(|b| b.is_ascii_whitespace()).filter(|t| !t.is_empty());
+    let mut values = Vec::new();
     while let Some(token) = tokens.next() {
-        if token == b"password" {
-            let value = tokens.next()?;
-            if !is_placeholder(value, b"password") {
-                return Some(CredHit::new(&NETRC, span_of(head, value), Confidence::High));
-            }
+        if token == b"password"
+            && let Some(value) = tokens.next()
+        {
+            values.push((&b"password"[..], value));
         }
     }
-    None
+    first_secret(&NETRC, head, values)
 }
 
 /// `https://user:token@host` lines.
@@ -391,6 +422,7 @@ fn htpasswd(head: &[u8]) -> Option<CredHit> {
 
 /// `define( 'DB_PASSWORD', 'value' );`
 fn wp_config(head: &[u8]) -> Option<CredHit> {
+    let mut values = Vec::new();
     let mut from = 0;
     while let Some(at) = find(&head[from..], b"DB_PASSWORD") {
         let after = from + at + b"DB_PASSWORD".len();
@@ -416,11 +448,11 @@ fn wp_config(head: &[u8]) -> Option<CredHit> {
             continue;
         };
         let value = &head[vs..vs + len];
-        if head.get(vs + len) == Some(&q) && !value.is_empty() && !is_placeholder(value, b"DB_PASSWORD") {
-            return Some(CredHit::new(&WP_CONFIG, (vs, vs + len), Confidence::High));
+        if head.get(vs + len) == Some(&q) {
+            values.push((&b"DB_PASSWORD"[..], value));
         }
     }
-    None
+    first_secret(&WP_CONFIG, head, values)
 }
 
 /// `"auths": { "registry": { "auth": "base64(user:pass)" } }` (or an `identitytoken`).
@@ -485,21 +517,17 @@ fn kubeconfig_name(lower: &[u8], ext: &[u8]) -> bool {
 /// `users:` entries with `token:`, `client-key-data:` or `password:`.
 fn kubeconfig(head: &[u8]) -> Option<CredHit> {
     find(head, b"users:")?;
+    let mut values = Vec::new();
     for key in [&b"client-key-data:"[..], b"token:", b"password:"] {
-        for (start, line) in lines(head) {
+        for (_, line) in lines(head) {
             let t = trim(line);
             let t = t.strip_prefix(b"- ").map(trim).unwrap_or(t);
-            let Some(rest) = t.strip_prefix(key) else {
-                continue;
-            };
-            let value = unquote(trim(rest));
-            if !value.is_empty() && !is_placeholder(value, key) {
-                let (s, e) = span_of(line, value);
-                return Some(CredHit::new(&KUBECONFIG, (start + s, start + e), Confidence::High));
+            if let Some(rest) = t.strip_prefix(key) {
+                values.push((key, unquote(trim(rest))));
             }
         }
     }
-    None
+    first_secret(&KUBECONFIG, head, values)
 }
 
 /// The first real password hash in field 2 (`$1$`, `$5$`, `$6$`, `$y$`, `$2b$`, `$argon2…`);

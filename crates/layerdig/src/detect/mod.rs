@@ -6,14 +6,21 @@
 //! 1. one Aho-Corasick pass (ASCII case-insensitive, overlapping) over every rule's keywords and
 //!    the entropy detector's key words: content without a keyword costs this pass only;
 //! 2. the regexes of the rules whose keywords were seen (capture group 1 is the secret);
-//! 3. each rule's offline [`Validation`] (confirmed: confidence high; failed: dropped);
-//! 4. the entropy detector on text files, at the spots where a secret-named key or a URL was seen;
+//! 3. each rule's offline [`Validation`] (confirmed: confidence high; failed: weak evidence;
+//!    without validation, a placeholder secret such as `changeme` is weak evidence);
+//! 4. the entropy detector on text files, at the spots where a secret-named key or a URL was seen
+//!    (a placeholder there, `changeme`, `<your-key>`, is weak evidence);
 //! 5. overlap resolution: a generic match overlapping a rule's match goes; among overlapping
-//!    rule matches the most specific stays (confidence, then severity, then length).
+//!    rule matches the most specific stays (weak evidence last, then confidence, then
+//!    severity, then length).
 //! 6. the decoders (`decode`), only where step 1 found one of their markers (a Kubernetes
 //!    `data:` map, `Basic `, `\u`, a URL, a parsed assignment) or the file is UTF-16: the
 //!    decoded text goes once through steps 1 to 5, and its matches, mapped back to the encoded
 //!    bytes and marked with their [`Encoding`], are resolved against the plain ones.
+//!
+//! Weak evidence is reported, not dropped: with low confidence, [`Match::weak`] set and a note
+//! saying why (`checksum does not match: not a live token, or altered`), so that
+//! [`disposition`] makes it a `documented_example`, which fails no gate by default.
 //!
 //! After the last window, [`Detector::classify_file`] reports credential files (`id_rsa`,
 //! `.aws/credentials`, `etc/shadow`, …) in which nothing else was found, and
@@ -171,6 +178,10 @@ pub struct Match {
     pub note: Option<String>,
     /// The secret is one of the rule's `documented_examples`.
     pub documented_example: bool,
+    /// Weak evidence: a match that failed its rule's validation, or a placeholder in a
+    /// credential position. Its confidence is low, its note says why, and [`disposition`] makes
+    /// it a `documented_example`.
+    pub weak: bool,
     /// The decoder that found it, when it was found in decoded text: `secret` is then the
     /// decoded secret, while `start`, `end`, `line` and `column` point at the encoded bytes
     /// (see the `decode` module for base64's approximation).
@@ -192,6 +203,7 @@ impl fmt::Debug for Match {
             .field("column", &self.column)
             .field("note", &self.note)
             .field("documented_example", &self.documented_example)
+            .field("weak", &self.weak)
             .field("encoding", &self.encoding)
             .finish()
     }
@@ -227,6 +239,8 @@ struct Raw {
     severity: Severity,
     confidence: Confidence,
     note: Option<&'static str>,
+    /// Weak evidence (see [`Match::weak`]).
+    weak: bool,
     /// The decoded secret, when `start..end` is the encoded text it came from.
     secret: Option<Vec<u8>>,
     encoding: Option<Encoding>,
@@ -419,7 +433,12 @@ impl Detector {
     }
 
     /// After all windows of a file: a credential-file match by path and shape, only if
-    /// `had_matches` is false. `head` = first <= 64 KiB of content, `size` = full size.
+    /// `had_matches` is false (weak matches aside: a key file whose key does not decode is
+    /// still a key file). `head` = first <= 64 KiB of content, `size` = full size.
+    ///
+    /// A credential file whose secret is a placeholder (`password changeme` in `.netrc`) is a
+    /// weak match; a caller that already holds weak matches for the file drops it (the same
+    /// placeholder, seen twice).
     pub fn classify_file(&mut self, path: &[u8], head: &[u8], size: u64, had_matches: bool) -> Option<Match> {
         if had_matches {
             return None;
@@ -440,6 +459,7 @@ impl Detector {
             column,
             note: hit.note.map(str::to_string),
             documented_example: false,
+            weak: hit.weak,
             encoding: None,
         })
     }
@@ -515,20 +535,15 @@ impl Detector {
                 if s == e {
                     continue;
                 }
-                let (confidence, note) = match rule.validation {
-                    None => (rule.confidence, None),
-                    Some(v) => match validate::validate(v, &data[s..e], &data[m.start()..m.end()]) {
-                        Some(note) => (Confidence::High, note),
-                        None => continue,
-                    },
-                };
+                let judged = rule.judge(&data[s..e], &data[m.start()..m.end()]);
                 self.raw.push(Raw {
                     origin: Origin::Rule(r),
                     start: s,
                     end: e,
                     severity: rule.severity,
-                    confidence,
-                    note,
+                    confidence: judged.confidence,
+                    note: judged.note,
+                    weak: judged.weak,
                     secret: None,
                     encoding: None,
                 });
@@ -545,19 +560,13 @@ impl Detector {
     fn detect_generic(&mut self, data: &[u8], code: bool, known: &[Known<'_>]) {
         let push = |raw: &mut Vec<Raw>, stats: &mut ScanStats, origin, kind, key: &[u8], (s, e): (usize, usize)| {
             stats.entropy_values += 1;
-            if let Some(confidence) = entropy::judge(kind, key, &data[s..e]) {
-                let severity = SECRET_ASSIGNMENT.severity;
-                raw.push(Raw {
-                    origin,
-                    start: s,
-                    end: e,
-                    severity,
-                    confidence,
-                    note: None,
-                    secret: None,
-                    encoding: None,
-                });
-            }
+            let (confidence, note, weak) = match entropy::judge(kind, key, &data[s..e]) {
+                None => return,
+                Some(entropy::Verdict::Secret(confidence)) => (confidence, None, false),
+                Some(entropy::Verdict::Placeholder) => (Confidence::Low, Some(entropy::PLACEHOLDER_NOTE), true),
+            };
+            let severity = SECRET_ASSIGNMENT.severity;
+            raw.push(Raw { origin, start: s, end: e, severity, confidence, note, weak, secret: None, encoding: None });
         };
         for k in known {
             // A key that is in `data` (an `Env` entry's name) starts a decoder like any other
@@ -604,8 +613,9 @@ impl Detector {
     }
 
     /// Keep, of overlapping matches, the most specific: any rule's match before a generic one
-    /// (a value that a rule matched is that rule's), a decoded generic match before a plain one
-    /// (the encoded value is not the secret), then higher confidence, then higher
+    /// (a value that a rule matched is that rule's, even when it failed the rule's validation:
+    /// the rule knows the format), evidence before weak evidence, a decoded generic match before
+    /// a plain one (the encoded value is not the secret), then higher confidence, then higher
     /// severity, then the longer span, then the earlier rule. Identical spans keep one.
     fn resolve(&mut self) {
         if self.raw.len() < 2 {
@@ -621,6 +631,7 @@ impl Detector {
             let plain_generic = generic && r.encoding.is_none();
             (
                 generic,
+                r.weak,
                 plain_generic,
                 Reverse(r.confidence),
                 Reverse(r.severity),
@@ -701,6 +712,7 @@ impl Detector {
                 column,
                 note: r.note.map(str::to_string),
                 documented_example: documented,
+                weak: r.weak,
                 encoding: r.encoding,
             });
         }

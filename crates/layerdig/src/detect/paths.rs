@@ -31,7 +31,8 @@ const CODE_EXTENSIONS: &[&[u8]] = &[
 /// Whether a finding needs action, or is a documented example or test data.
 ///
 /// - [`Disposition::DocumentedExample`] when the secret is one of its rule's
-///   `documented_examples` (e.g. `AKIAIOSFODNN7EXAMPLE`);
+///   `documented_examples` (e.g. `AKIAIOSFODNN7EXAMPLE`), and for weak evidence ([`Match::weak`]:
+///   a match that failed its rule's validation, a placeholder in a credential position);
 /// - [`Disposition::TestFixture`] when `path` has a directory named `test`, `tests`,
 ///   `testdata`, `test_data`, `fixtures`, `__fixtures__`, `spec`, `examples`, `example` or
 ///   `samples`; for an installed package's documentation (`doc`, `docs` and `man` directories,
@@ -41,7 +42,7 @@ const CODE_EXTENSIONS: &[&[u8]] = &[
 ///   `*.so.1`, `*.a`, `*.dll`, `*.dylib`), which are their self-test keys;
 /// - [`Disposition::Actionable`] otherwise, and for config values (`path` is `None`).
 pub fn disposition(path: Option<&[u8]>, m: &Match) -> Disposition {
-    if m.documented_example {
+    if m.documented_example || m.weak {
         return Disposition::DocumentedExample;
     }
     match path {

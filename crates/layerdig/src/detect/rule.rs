@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use regex::bytes::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::entropy::{self, Filler};
 use super::prefilter::Prefilter;
 use super::validate::{self, Validation};
 use crate::finding::{Confidence, Severity};
@@ -38,7 +39,8 @@ pub struct Rule {
     pub confidence: Confidence,
     /// Whether the rule also runs on binary files (a NUL byte in the first 8 KiB).
     pub binary: bool,
-    /// The offline check that confirms or rejects a match.
+    /// The offline check that confirms a match (confidence high) or finds it weak (confidence
+    /// low, disposition `documented_example`).
     pub validation: Option<Validation>,
     /// Literal strings (ASCII case-insensitive) one of which every match contains. A rule's regex
     /// runs only on content where the prefilter saw one of them.
@@ -128,7 +130,12 @@ pub enum ProblemKind {
     ExampleDoesNotMatch,
     /// An example matches but fails the rule's validation.
     ExampleFailsValidation,
-    /// A negative example is reported (matches and passes validation).
+    /// An example's secret is a placeholder (`changeme`, `xxxx…`, `<your-key>`): the detector
+    /// reports it only as weak evidence.
+    ExampleIsPlaceholder,
+    /// A negative example is reported: it matches and passes validation (or the rule has none),
+    /// and is no placeholder. A match that fails validation, or a placeholder, is weak evidence,
+    /// which a negative example may be.
     NegativeExampleMatches,
 }
 
@@ -326,7 +333,10 @@ impl Rules {
     }
 
     /// Check every rule against its own examples: each example matches with a non-empty
-    /// capture group 1 (and passes the rule's validation), no negative example is reported,
+    /// capture group 1 (passes the rule's validation, and is no placeholder), no negative
+    /// example is reported (one whose every match fails validation or is a placeholder is fine:
+    /// the detector reports such a match only as weak evidence, low confidence with the
+    /// disposition `documented_example`),
     /// keywords exist, are at least 3 characters and each example contains one, and there are at
     /// least two examples and one negative example. Ids are unique by construction
     /// ([`RuleError::DuplicateId`]). An empty result means the rules are fine.
@@ -452,18 +462,59 @@ pub(crate) fn compile_pattern(pattern: &str) -> Result<Regex, String> {
     Ok(regex)
 }
 
+/// How a rule reports one of its matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Judged {
+    /// High when validation passed, low when it failed or the secret is a placeholder, else the
+    /// rule's own confidence.
+    pub(crate) confidence: Confidence,
+    /// Validation's remark (`encrypted`), or why the match is weak.
+    pub(crate) note: Option<&'static str>,
+    /// The match failed the rule's validation, or is a placeholder: weak evidence, reported
+    /// with the disposition `documented_example` (never actionable by default) rather than
+    /// dropped.
+    pub(crate) weak: bool,
+}
+
+impl Rule {
+    /// How the detector reports a match of this rule: `secret` is capture group 1, `whole` the
+    /// whole regex match. One function for the detector and for [`Rules::check`], so that a
+    /// rule file's examples are judged exactly as scanned text is.
+    ///
+    /// A match that fails validation is weak; so is, for a rule without validation, a secret
+    /// that is a placeholder (`_authToken=changeme`, `password: xxxxxxxx`; see
+    /// `entropy::filler`), unless it is a whole URL (whose host may well be `example.com`).
+    pub(crate) fn judge(&self, secret: &[u8], whole: &[u8]) -> Judged {
+        let weak = |note| Judged { confidence: Confidence::Low, note: Some(note), weak: true };
+        match self.validation {
+            Some(v) => match validate::validate(v, secret, whole) {
+                Some(note) => Judged { confidence: Confidence::High, note, weak: false },
+                None => weak(validate::failure_note(v)),
+            },
+            None if is_placeholder(secret) => weak(entropy::PLACEHOLDER_NOTE),
+            None => Judged { confidence: self.confidence, note: None, weak: false },
+        }
+    }
+}
+
+/// A rule's secret that is a placeholder, not a URL.
+fn is_placeholder(secret: &[u8]) -> bool {
+    validate::find(secret, b"://").is_none() && entropy::filler(secret, b"") == Some(Filler::Placeholder)
+}
+
 /// What a rule does with one example text.
 pub(crate) enum ExampleOutcome {
     /// A match with a non-empty group 1 that passes the rule's validation (if any).
     Reported,
     /// No match with a non-empty group 1.
     NoMatch,
-    /// Matches, but every match fails the rule's validation.
-    FailsValidation,
+    /// Matches, but every match fails the rule's validation or is a placeholder: reported only
+    /// as weak evidence (low confidence, disposition `documented_example`).
+    Weak,
 }
 
-/// Run `regex` (and `validation`) over `text` as the detector would.
-pub(crate) fn run_example(regex: &Regex, validation: Option<Validation>, text: &[u8]) -> ExampleOutcome {
+/// Run `rule`'s `regex` (and validation) over `text` as the detector would.
+pub(crate) fn run_example(rule: &Rule, regex: &Regex, text: &[u8]) -> ExampleOutcome {
     let mut outcome = ExampleOutcome::NoMatch;
     for caps in regex.captures_iter(text) {
         let (Some(whole), Some(secret)) = (caps.get(0), caps.get(1)) else {
@@ -472,12 +523,10 @@ pub(crate) fn run_example(regex: &Regex, validation: Option<Validation>, text: &
         if secret.is_empty() {
             continue;
         }
-        match validation {
-            None => return ExampleOutcome::Reported,
-            Some(v) => match validate::validate(v, secret.as_bytes(), whole.as_bytes()) {
-                Some(_) => return ExampleOutcome::Reported,
-                None => outcome = ExampleOutcome::FailsValidation,
-            },
+        if rule.judge(secret.as_bytes(), whole.as_bytes()).weak {
+            outcome = ExampleOutcome::Weak;
+        } else {
+            return ExampleOutcome::Reported;
         }
     }
     outcome
@@ -517,23 +566,28 @@ fn check_rule(rule: &Rule, regex: &Regex, problems: &mut Vec<RuleProblem>) {
                 format!("example {example:?} contains none of the keywords {:?}", rule.keywords),
             );
         }
-        match run_example(regex, rule.validation, example.as_bytes()) {
+        match run_example(rule, regex, example.as_bytes()) {
             ExampleOutcome::Reported => {}
             ExampleOutcome::NoMatch => problem(
                 ProblemKind::ExampleDoesNotMatch,
                 format!("example {example:?} does not match (or capture group 1 is empty)"),
             ),
-            ExampleOutcome::FailsValidation => problem(
-                ProblemKind::ExampleFailsValidation,
-                format!(
-                    "example {example:?} matches but fails validation {}",
-                    rule.validation.map(Validation::as_str).unwrap_or_default()
+            ExampleOutcome::Weak => match rule.validation {
+                Some(v) => problem(
+                    ProblemKind::ExampleFailsValidation,
+                    format!("example {example:?} matches but fails validation {v}"),
                 ),
-            ),
+                None => problem(
+                    ProblemKind::ExampleIsPlaceholder,
+                    format!("example {example:?} matches only a placeholder (reported as weak evidence)"),
+                ),
+            },
         }
     }
     for negative in &rule.negative_examples {
-        if let ExampleOutcome::Reported = run_example(regex, rule.validation, negative.as_bytes()) {
+        // A negative example may match as weak evidence (failing validation, or a placeholder,
+        // it is never actionable by default); it must not be reported as a secret.
+        if let ExampleOutcome::Reported = run_example(rule, regex, negative.as_bytes()) {
             problem(ProblemKind::NegativeExampleMatches, format!("negative example {negative:?} is reported"));
         }
     }

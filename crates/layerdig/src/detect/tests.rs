@@ -26,7 +26,7 @@ rules:
     keywords: [ghp_, npm_]
     pattern: '\b((?:ghp|npm)_[A-Za-z0-9]{{36}})\b'
     references: [https://github.blog/2021-04-05-behind-githubs-new-authentication-token-formats/]
-    examples: ['token: {gh}', '//registry.npmjs.org/:_authToken={npm}']
+    examples: ['token: {gh}', '//registry.example.com/:_authToken={npm}']
     negative_examples: ['{gh_bad}', 'ghp_short']
   - id: test.private-key
     name: Private key
@@ -212,6 +212,28 @@ rules:
     pattern: '(neg2_[0-9]+)'
     examples: [neg2_1, neg2_2]
     negative_examples: [neg2_3]
+  - id: bad.placeholder-example
+    name: Placeholder example
+    severity: low
+    keywords: [_authToken]
+    pattern: ':_authToken=(\S{8,})'
+    examples: [':_authToken=Zq8vR2mLx9pW4', ':_authToken=changeme']
+    negative_examples: [':_authToken=']
+  - id: fine.weak-negative
+    name: A negative example that only fails validation is fine (weak evidence, never actionable)
+    severity: low
+    validation: aws-access-key-id
+    keywords: [AKIA]
+    pattern: '(AKIA[A-Z0-9]{16})'
+    examples: [AKIAIOSFODNN7EXAMPLE, AKIABNC2R2QVGLCFOXVM]
+    negative_examples: [AKIAIOSFODNN1EXAMPLE]
+  - id: fine.placeholder-negative
+    name: A negative example that is a placeholder is fine (weak evidence)
+    severity: low
+    keywords: [_authToken]
+    pattern: ':_authToken=(\S{8,})'
+    examples: [':_authToken=Zq8vR2mLx9pW4', ':_authToken=Kq0Lm2Np7Rt4']
+    negative_examples: [':_authToken=<your-token>', ':_authToken=xxxxxxxxxxxx']
 "#;
     let rules = Rules::from_yaml_str(yaml, "bad.yaml").unwrap();
     let problems = rules.check();
@@ -225,6 +247,7 @@ rules:
         ("bad.example-no-match", ProblemKind::ExampleDoesNotMatch),
         ("bad.empty-group", ProblemKind::ExampleDoesNotMatch),
         ("bad.fails-validation", ProblemKind::ExampleFailsValidation),
+        ("bad.placeholder-example", ProblemKind::ExampleIsPlaceholder),
         ("bad.negative-matches", ProblemKind::NegativeExampleMatches),
     ];
     for (id, kind) in expect {
@@ -335,8 +358,11 @@ fn candidates_follow_keywords_case_insensitively() {
 // ---------------------------------------------------------------------------------------------
 // Validation through the detector
 
+/// A match that passes validation is high confidence; one that fails it is weak evidence:
+/// reported (it used to be dropped) with low confidence, a note saying why, and the disposition
+/// `documented_example`.
 #[test]
-fn validation_raises_or_drops() {
+fn validation_raises_or_weakens() {
     let rules = test_rules();
     let gh = testdata::github_token();
     let gh_bad = testdata::github_token_bad();
@@ -346,30 +372,64 @@ fn validation_raises_or_drops() {
     let jwt =
         "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
     let jwt_bad = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
-    // (content, rule id reported or None, note)
-    let cases: Vec<(String, Option<&str>, Option<&str>)> = vec![
-        (format!("token: {gh}\n"), Some("test.github-token"), None),
-        (format!("token: {gh_bad}\n"), None, None),
-        (key.clone(), Some("test.private-key"), None),
-        (enc.clone(), Some("test.private-key"), Some("encrypted")),
-        (broken, None, None),
-        (format!("x = {jwt}\n"), Some("test.jwt"), None),
-        (format!("x = {jwt_bad}\n"), None, None),
-        ("key AKIABNC2R2QVGLCFOXVM\n".into(), Some("test.aws-access-key-id"), None),
-        ("key AKIAIOSFODNN1EXAMPLE\n".into(), None, None),
+    // (content, rule id, passes validation, note)
+    let cases: Vec<(String, &str, bool, Option<&str>)> = vec![
+        (format!("token: {gh}\n"), "test.github-token", true, None),
+        (
+            format!("token: {gh_bad}\n"),
+            "test.github-token",
+            false,
+            Some("checksum does not match: not a live token, or altered"),
+        ),
+        (key.clone(), "test.private-key", true, None),
+        (enc.clone(), "test.private-key", true, Some("encrypted")),
+        (broken, "test.private-key", false, Some("not a well-formed private key: damaged, cut off or made up")),
+        (format!("x = {jwt}\n"), "test.jwt", true, None),
+        (
+            format!("x = {jwt_bad}\n"),
+            "test.jwt",
+            false,
+            Some("header is not a JSON object with an alg: not a token, or altered"),
+        ),
+        ("key AKIABNC2R2QVGLCFOXVM\n".into(), "test.aws-access-key-id", true, None),
+        (
+            "key AKIAIOSFODNN1EXAMPLE\n".into(),
+            "test.aws-access-key-id",
+            false,
+            Some("not a well-formed access key id: made up, or altered"),
+        ),
     ];
-    for (content, want, note) in cases {
+    for (content, id, passes, note) in cases {
         let found = scan(&rules, "app/config.txt", content.as_bytes());
-        match want {
-            Some(id) => {
-                assert_eq!(ids(&found), [id], "{content}");
-                assert_eq!(found[0].confidence, Confidence::High, "{content}");
-                assert_eq!(found[0].note.as_deref(), note, "{content}");
-                assert_eq!(found[0].kind, MatchKind::Rule);
-            }
-            None => assert!(found.iter().all(|m| m.kind != MatchKind::Rule), "{content}: {found:?}"),
-        }
+        assert_eq!(ids(&found), [id], "{content}");
+        let m = &found[0];
+        assert_eq!(m.kind, MatchKind::Rule);
+        assert_eq!(m.note.as_deref(), note, "{content}");
+        assert_eq!(m.weak, !passes, "{content}");
+        let (confidence, disposition) = if passes {
+            (Confidence::High, Disposition::Actionable)
+        } else {
+            (Confidence::Low, Disposition::DocumentedExample)
+        };
+        assert_eq!(m.confidence, confidence, "{content}");
+        assert_eq!(super::disposition(Some(b"app/config.txt"), m), disposition, "{content}");
+        assert!(!m.documented_example, "not one of the rule's documented examples");
     }
+    // A rule without validation whose secret is a placeholder: weak evidence too.
+    let found = scan(&Rules::builtin(), "root/.npmrc", b"//registry.example.com/:_authToken=changeme\n");
+    assert_eq!(ids(&found), ["npm.npmrc-auth-token"]);
+    assert_eq!((found[0].weak, found[0].confidence), (true, Confidence::Low));
+    assert_eq!(found[0].note.as_deref(), Some(entropy::PLACEHOLDER_NOTE));
+    // A whole URL is not judged as a placeholder for its `example.com` host.
+    let dsn =
+        b"SENTRY_DSN=https://1344e963b5cdd4f50c1bb0315c7827df:1de26deb1345987fd0d9fd833f0bfd8e@sentry.example.com/12\n";
+    let found = scan(&Rules::builtin(), "app/.env", dsn);
+    assert!(found.iter().any(|m| !m.weak && m.kind == MatchKind::Rule), "{found:?}");
+    // Weak evidence is the rule's, even where the entropy detector would judge the value: the
+    // rule knows the format (a `ghp_` token whose checksum fails is no live GitHub token).
+    let found = scan(&rules, "app/.env", format!("GITHUB_TOKEN={gh_bad}\n").as_bytes());
+    assert_eq!(ids(&found), ["test.github-token"]);
+    assert!(found[0].weak);
     // A rule without validation keeps its configured confidence.
     let found = scan(&rules, "a", b"sk_live_beILuFYHgGOmJYALo97r0r8XSO83gwNB");
     assert_eq!(found[0].confidence, Confidence::Medium);
@@ -508,13 +568,104 @@ fn entropy_detector_formats() {
     ];
     for (path, content, want) in cases {
         let found = scan(&rules, path, content.as_bytes());
-        assert_eq!(secrets(&found), *want, "{path}: {content}");
+        // Placeholders are weak evidence (see `placeholders_are_weak_evidence`).
+        let strong: Vec<Match> = found.iter().filter(|m| !m.weak).cloned().collect();
+        assert_eq!(secrets(&strong), *want, "{path}: {content}");
         assert!(found.iter().all(|m| m.kind == MatchKind::Entropy), "{path}");
         assert!(found.iter().all(|m| m.severity == Severity::Medium), "{path}");
     }
     let found = scan(&rules, "app/.env", b"DATABASE_URL=postgres://app:h3C6NsOAdgfDSSotrA@db:5432/app\n");
     assert_eq!(&*found[0].rule_id, "generic.url-password");
     assert_eq!((found[0].start, found[0].end), (28, 46));
+}
+
+/// Placeholders in a credential position are reported as weak evidence (they used to be dropped):
+/// low confidence, a note, the disposition `documented_example`. References (`${VAR}`,
+/// `{{ … }}`), paths and non-secret keys are still dropped. `(path, content, weak secrets)`.
+#[test]
+fn placeholders_are_weak_evidence() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("app/.env", "DB_PASSWORD=${DB_PASSWORD}\nAPI_TOKEN=changeme\nTOKEN_URL=https://x/y\n", &["changeme"]),
+        ("c.yaml", "password: \"{{ .Values.db.password }}\"\ntoken: \"<your-token>\"\n", &["<your-token>"]),
+        ("etc/app/db.ini", "[db]\nuser = app\npassword = password\n", &["password"]),
+        (
+            "config.json",
+            "{\"client_secret\": \"secret\", \"api_key\": \"xxxxxxxxxxxxxxxxxxxxxxxx\"}",
+            &["secret", "xxxxxxxxxxxxxxxxxxxxxxxx"],
+        ),
+        ("app/.env", "STRIPE_API_KEY=a1b2c3d4e5f6g7h8\n", &["a1b2c3d4e5f6g7h8"]),
+        ("app/.env", "DATABASE_URL=postgres://user:secret@localhost:5432/app\n", &["secret"]),
+        ("values.yaml", "auth:\n  token: example\n", &["example"]),
+        ("app/.env", "PASSWORD_FILE=/run/secrets/db\nDB_PASSWORD=$DB_PASSWORD\nSECRET=%SECRET%\n", &[]),
+        ("app.erb", "password: <%= ENV['DB_PASSWORD'] %>\nsecret: #{vault.secret}\n", &[]),
+    ];
+    for (path, content, want) in cases {
+        let found = scan(&Rules::empty(), path, content.as_bytes());
+        assert_eq!(secrets(&found), *want, "{path}: {content}");
+        for m in &found {
+            assert!(m.weak, "{path}: {m:?}");
+            assert_eq!(m.confidence, Confidence::Low, "{path}");
+            assert_eq!(m.note.as_deref(), Some(entropy::PLACEHOLDER_NOTE), "{path}");
+            assert_eq!(disposition(Some(path.as_bytes()), m), Disposition::DocumentedExample, "{path}");
+        }
+    }
+}
+
+/// Lines from real files whose values look random under secret-named keys but are not secrets:
+/// type names, package integrity strings, lockfile checksums, git references, UUIDs that are
+/// ids, template references, repeated and sequential characters. A random value under the same
+/// keys is still reported.
+#[test]
+fn generic_detectors_pass_over_non_secrets() {
+    let quiet: &[(&str, &str)] = &[
+        ("tpu/config.json", "{\"secret\": \"TPUEmbeddingConfiguration\", \"token\": \"x25519\"}"),
+        ("app/crypto.yaml", "credentials:\n  auth: X25519PrivateKey\n  api_key: HmacSha256Signer\n"),
+        (
+            "app/settings.toml",
+            "[auth]\ntoken = \"sha512-Vk3RZyKtIUP5YEMuxQNTAUDL6tHw6PZzgx5H+1Jsn8FmiJq+eK0lRZjrNmnmO+ybk0Ol4hkZPbpMVuLfaYCgPg==\"\n",
+        ),
+        ("deploy/values.yaml", "auth: sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b\n"),
+        (
+            "app/package.json",
+            "{\"dependencies\": {\"auth-helpers\": \"github:acme/auth-helpers#9f86d081884c7d659a2feaa0c55ad015a3bf4f1b\"}}",
+        ),
+        (
+            "app/lock.yaml",
+            "secret: sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\ntoken: h1:7cYmW1XlMY7h7ii7UhUyChSgS5wUJEnm9uZVTGqOWzg=\n",
+        ),
+        (
+            "app/.env",
+            "AUTH_COMMIT=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b\nTOKEN_SHA=5e884898da28047151d0e56f8dc6292773603d0d\n",
+        ),
+        (
+            "app/.env",
+            "AUTH_TENANT=72f988bf-86f1-41af-91ab-2d7cd011db47\nAUTH_TENANT_ID=72f988bf-86f1-41af-91ab-2d7cd011db47\n",
+        ),
+        ("app/.env", "API_SECRET=${API_SECRET}\nAPI_TOKEN=$API_TOKEN\nDB_PASSWORD=%DB_PASSWORD%\n"),
+        ("app/config.yml", "password: \"{{ db_password }}\"\nsecret: '<%= ENV[\"SECRET\"] %>'\ntoken: \"#{token}\"\n"),
+        ("app/.env", "DB_PASSWORD=aaaaaaaa\nADMIN_PASSWORD=12345678\nAPI_SECRET=abcdefghijklmnopqrstuvwxyz012345\n"),
+    ];
+    for (path, content) in quiet {
+        let found = scan(&Rules::empty(), path, content.as_bytes());
+        assert!(found.is_empty(), "{path}: {content}\n{found:?}");
+    }
+    let loud: &[(&str, &str, &str)] = &[
+        ("app/.env", "API_SECRET=q8Zr2LmX7vNc4Tp1Kw9Ys3Bd6Hf0Ja5G\n", "q8Zr2LmX7vNc4Tp1Kw9Ys3Bd6Hf0Ja5G"),
+        ("app/config.ini", "api_secret=9f86d081884c7d659a2feaa0c55ad015\n", "9f86d081884c7d659a2feaa0c55ad015"),
+        (
+            "app/.env",
+            "GITHUB_TOKEN=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b\n",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+        ),
+        ("app/.env", "HEROKU_API_KEY=72f988bf-86f1-41af-91ab-2d7cd011db47\n", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+        ("app/.env", "DB_PASSWORD=MySQL2024Pass\n", "MySQL2024Pass"),
+    ];
+    for (path, content, secret) in loud {
+        let found = scan(&Rules::empty(), path, content.as_bytes());
+        assert_eq!(secrets(&found), [*secret], "{path}: {content}");
+        assert!(!found[0].weak, "{path}");
+        assert_eq!(disposition(Some(path.as_bytes()), &found[0]), Disposition::Actionable, "{path}");
+    }
 }
 
 #[test]
@@ -751,10 +902,10 @@ fn credential_files() {
         ("etc/ssl/certs/ca.pem", cert.as_bytes().to_vec(), None),
         (
             "root/.npmrc",
-            b"registry=https://r/\n//registry.npmjs.org/:_authToken=abc123def\n".to_vec(),
+            b"registry=https://r/\n//registry.example.com/:_authToken=abc123def\n".to_vec(),
             Some(("credential-file.npmrc", "abc123def", Severity::High)),
         ),
-        ("root/.npmrc", b"//registry.npmjs.org/:_authToken=${NPM_TOKEN}\n".to_vec(), None),
+        ("root/.npmrc", b"//registry.example.com/:_authToken=${NPM_TOKEN}\n".to_vec(), None),
         (
             "root/.pypirc",
             b"[pypi]\nusername = __token__\npassword = pypi-AgEIcHlwaS5vcmc\n".to_vec(),
@@ -877,7 +1028,12 @@ fn credential_files() {
             b"<?php\ndefine( 'DB_NAME', 'wp' );\ndefine( 'DB_PASSWORD', 'Wp-Pa55!' );\n".to_vec(),
             Some(("credential-file.wp-config", "Wp-Pa55!", Severity::High)),
         ),
-        ("var/www/html/wp-config.php", b"<?php\ndefine( 'DB_PASSWORD', 'password_here' );\n".to_vec(), None),
+        // A placeholder: weak evidence (checked below), no longer dropped.
+        (
+            "var/www/html/wp-config.php",
+            b"<?php\ndefine( 'DB_PASSWORD', 'password_here' );\n".to_vec(),
+            Some(("credential-file.wp-config", "password_here", Severity::High)),
+        ),
         (
             "var/www/.htpasswd",
             b"admin:$apr1$abc$def\n".to_vec(),
@@ -926,6 +1082,24 @@ fn credential_files() {
     for kind in credfile::KINDS {
         assert!(kinds_seen.contains(kind.id), "no positive test for {}", kind.id);
     }
+    // Placeholders in credential files are weak evidence; references are nothing.
+    let weak: &[(&str, &[u8], &str)] = &[
+        ("var/www/html/wp-config.php", b"<?php\ndefine( 'DB_PASSWORD', 'password_here' );\n", "password_here"),
+        ("root/.netrc", b"machine api.x.com login me password changeme\n", "changeme"),
+        ("root/.npmrc", b"//registry.example.com/:_authToken=<your-token>\n", "<your-token>"),
+        ("root/.aws/credentials", b"[default]\naws_secret_access_key = example\n", "example"),
+        ("root/.kube/config", b"kind: Config\nusers:\n- name: me\n  user:\n    token: changeme\n", "changeme"),
+    ];
+    for (path, content, secret) in weak {
+        let m = det.classify_file(path.as_bytes(), content, content.len() as u64, false).unwrap();
+        assert_eq!((m.secret.as_slice(), m.weak, m.confidence), (secret.as_bytes(), true, Confidence::Low), "{path}");
+        assert_eq!(m.note.as_deref(), Some(entropy::PLACEHOLDER_NOTE), "{path}");
+        assert_eq!(disposition(Some(path.as_bytes()), &m), Disposition::DocumentedExample, "{path}");
+    }
+    // A real secret beats a placeholder anywhere in the file.
+    let netrc = b"machine a login me password changeme\nmachine b login me password Zq8vR2mLx9pW4\n";
+    let m = det.classify_file(b"root/.netrc", netrc, netrc.len() as u64, false).unwrap();
+    assert_eq!((m.secret.as_slice(), m.weak), (&b"Zq8vR2mLx9pW4"[..], false));
     // Notes, line numbers and the had_matches gate.
     let m = det.classify_file(b"home/u/.ssh/deploy", enc.as_bytes(), enc.len() as u64, false).unwrap();
     assert_eq!(m.note.as_deref(), Some("encrypted"));

@@ -7,7 +7,9 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::{Deserialize, Serialize};
 
-/// An offline format check that confirms a match (raising its confidence to high) or rejects it.
+/// An offline format check that confirms a match (raising its confidence to high) or rejects it
+/// (the match is then weak evidence: low confidence, disposition `documented_example`, and a note
+/// saying why).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Validation {
@@ -41,6 +43,17 @@ impl fmt::Display for Validation {
     }
 }
 
+/// The note of a match that fails `validation`: why it is only weak evidence (reported with low
+/// confidence and the disposition `documented_example`, see [`super::disposition`]).
+pub(crate) fn failure_note(validation: Validation) -> &'static str {
+    match validation {
+        Validation::GithubChecksum => "checksum does not match: not a live token, or altered",
+        Validation::PemPrivateKey => "not a well-formed private key: damaged, cut off or made up",
+        Validation::Jwt => "header is not a JSON object with an alg: not a token, or altered",
+        Validation::AwsAccessKeyId => "not a well-formed access key id: made up, or altered",
+    }
+}
+
 /// The note recorded for a private key that is encrypted with a passphrase.
 pub(crate) const ENCRYPTED: &str = "encrypted";
 
@@ -53,8 +66,9 @@ pub(crate) const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STAND
 pub(crate) const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, LENIENT);
 
 /// Run `validation` on a match. `secret` is capture group 1, `whole` the whole regex match
-/// (a PEM rule may capture only the body). `None` means the match fails and is dropped;
-/// `Some(note)` means it passes (confidence high), with an optional note.
+/// (a PEM rule may capture only the body). `None` means the match fails (it is then weak
+/// evidence, with [`failure_note`]); `Some(note)` means it passes (confidence high), with an
+/// optional note.
 pub(crate) fn validate(validation: Validation, secret: &[u8], whole: &[u8]) -> Option<Option<&'static str>> {
     match validation {
         Validation::GithubChecksum => github_checksum(secret).then_some(None),

@@ -172,6 +172,7 @@ fn hidden_data_match(structure: &Structure, head: Vec<u8>, count: u64) -> Match 
         column: 1,
         note: Some(format!("{count} bytes {place}, which no runtime shows but anyone who pulls the layer can read")),
         documented_example: false,
+        weak: false,
         encoding: None,
     }
 }

@@ -105,8 +105,12 @@ impl Scratch {
                 }
             }
         }
-        let had = !self.matches.is_empty();
-        if let Some(m) = det.classify_file(path, &self.head, size, had) {
+        // Weak matches aside: a key file whose key does not decode is still a key file. A weak
+        // credential-file match (a placeholder) adds nothing to weak matches already there.
+        let had = self.matches.iter().any(|m| !m.weak);
+        if let Some(m) = det.classify_file(path, &self.head, size, had)
+            && (!m.weak || self.matches.is_empty())
+        {
             self.matches.push(m);
         }
         for m in self.matches.drain(..) {
@@ -117,4 +121,42 @@ impl Scratch {
 
 fn memchr_count(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Rules;
+
+    /// `(rule id, weak)` of every hit in a file of `data` at `path`.
+    fn scan(rules: &Rules, path: &str, data: &[u8]) -> Vec<(String, bool)> {
+        let mut det = Detector::new(rules);
+        let mut scratch = Scratch::new(1 << 20);
+        let mut hits = Vec::new();
+        scratch.scan_content(&mut det, path.as_bytes(), Content::Slice(data), data.len() as u64, &mut hits, 0);
+        hits.into_iter().map(|h| (h.m.rule_id.to_string(), h.m.weak)).collect()
+    }
+
+    #[test]
+    fn weak_matches_and_credential_files() {
+        let empty = Rules::empty();
+        let owned = |list: &[(&str, bool)]| list.iter().map(|(id, weak)| (id.to_string(), *weak)).collect::<Vec<_>>();
+        // A placeholder only the credential-file detector sees: its weak match is reported.
+        let netrc = b"machine api.example.com login me password changeme\n";
+        assert_eq!(scan(&empty, "root/.netrc", netrc), owned(&[("credential-file.netrc", true)]));
+        // Seen by the entropy detector too: reported once.
+        let npmrc = b"//registry.example.com/:_authToken=changeme\n";
+        assert_eq!(scan(&empty, "root/.npmrc", npmrc), owned(&[("generic.secret-assignment", true)]));
+        // Weak matches do not stop a credential file that is one by its path and shape.
+        let env = b"API_TOKEN=changeme\n";
+        assert_eq!(
+            scan(&empty, "app/.env", env),
+            owned(&[("generic.secret-assignment", true), ("credential-file.dotenv", false)])
+        );
+        let key = b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+        assert_eq!(
+            scan(&Rules::builtin(), "root/.ssh/id_ed25519", key),
+            owned(&[("private_keys.openssh", true), ("credential-file.ssh-private-key", false)])
+        );
+    }
 }

@@ -33,25 +33,28 @@ pub(crate) enum KeyKind {
 }
 
 /// Last key parts that make a key about a secret, not the secret itself (`TOKEN_URL`,
-/// `PASSWORD_FILE`, `SECRET_NAME`, `AUTH_TYPE`, …).
+/// `PASSWORD_FILE`, `SECRET_NAME`, `AUTH_TYPE`, …), or about something else with a hash or id
+/// for its value (`AUTH_COMMIT`, `TOKEN_SHA`, `SECRETS_DIGEST`, `AUTH_TENANT`).
 const NOT_SECRET_SUFFIXES: &[&str] = &[
     "account",
     "alg",
     "algorithm",
-    "cipher",
-    "encryption",
     "arn",
     "audience",
     "bucket",
+    "checksum",
+    "cipher",
     "class",
     "cmd",
     "command",
+    "commit",
     "complexity",
     "config",
     "cost",
     "count",
     "desc",
     "description",
+    "digest",
     "dir",
     "directory",
     "disable",
@@ -59,6 +62,7 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "email",
     "enable",
     "enabled",
+    "encryption",
     "endpoint",
     "env",
     "expiration",
@@ -69,6 +73,7 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "files",
     "flag",
     "format",
+    "guid",
     "handler",
     "header",
     "help",
@@ -77,6 +82,7 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "hostname",
     "id",
     "ids",
+    "integrity",
     "issuer",
     "label",
     "len",
@@ -103,10 +109,12 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "provider",
     "realm",
     "ref",
-    "region",
     "regex",
+    "region",
     "required",
     "reset",
+    "rev",
+    "revision",
     "rotation",
     "rounds",
     "scope",
@@ -115,10 +123,12 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "server",
     "service",
     "settings",
+    "sha",
     "size",
     "strength",
     "suffix",
     "template",
+    "tenant",
     "timeout",
     "ttl",
     "type",
@@ -127,6 +137,7 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "url",
     "user",
     "username",
+    "uuid",
     "var",
     "version",
 ];
@@ -156,6 +167,13 @@ pub(crate) fn key_parts(key: &[u8]) -> Vec<String> {
         parts.push(current);
     }
     parts
+}
+
+/// Whether the key's own last word names the secret (`API_KEY`, `_authToken`, `db_password`,
+/// `client_secret`), not only a word before it (`AUTH_TENANT`, `tokenClient`). For a key that
+/// [`key_kind`] accepts.
+pub(crate) fn names_secret_last(key: &[u8]) -> bool {
+    key_parts(key).last().is_some_and(|last| last == "key" || key_kind(last.as_bytes()).is_some())
 }
 
 /// Whether `key` names a secret, and how strongly. Matching is by word part, case-insensitive,
@@ -258,6 +276,10 @@ mod tests {
             ("TOKEN_URL", None),
             ("SECRET_NAME", None),
             ("AUTH_TYPE", None),
+            ("AUTH_COMMIT", None),
+            ("TOKEN_SHA", None),
+            ("secrets_digest", None),
+            ("AUTH_TENANT", None),
             ("tokenizer", None),
             ("bypass", None),
             ("compass", None),
@@ -267,6 +289,22 @@ mod tests {
         ];
         for (key, kind) in cases {
             assert_eq!(key_kind(key.as_bytes()), *kind, "{key}");
+        }
+    }
+
+    #[test]
+    fn the_last_word_names_the_secret() {
+        for (key, last) in [
+            ("API_KEY", true),
+            ("_authToken", true),
+            ("db_password", true),
+            ("client_secret", true),
+            ("aws_secret_access_key", true),
+            ("authTenant", false),
+            ("tokenClient", false),
+            ("credentials.session", false),
+        ] {
+            assert_eq!(names_secret_last(key.as_bytes()), last, "{key}");
         }
     }
 }

@@ -10,17 +10,23 @@
 //!
 //! Where each part lives: `lexicon.rs` holds the key words and which key names mean a secret
 //! ([`key_kind`]), `assignment.rs` the `key <sep> value` parser, `url.rs` the URL userinfo
-//! parser, and this file the rule ids and the judging of values (character classes, entropy
-//! thresholds, placeholders, structure).
+//! parser, `filler.rs` the placeholders (reported as weak evidence) and references (dropped),
+//! `shape.rs` the shapes secrets do not have (structure, words, identifiers, known hashes,
+//! UUIDs), and this file the rule ids and the judging of values (character classes, entropy
+//! thresholds).
 
 mod assignment;
+mod filler;
 mod lexicon;
+mod shape;
 mod url;
 
 use crate::finding::Confidence;
 
 pub(crate) use assignment::parse_assignment;
+pub(crate) use filler::{Filler, filler};
 pub(crate) use lexicon::{KEY_WORDS, KeyKind, key_kind};
+use shape::{is_identifier, is_known_hash, is_structured, is_uuid, is_word, is_wordy};
 pub(crate) use url::{URL_MARKER, parse_url_password};
 
 /// Rule id of secret-named assignments.
@@ -101,12 +107,43 @@ pub(crate) const PASSWORD_THRESHOLD: (usize, f32) = (8, 2.5);
 /// Entropy at or above which a specific key's value is reported with medium confidence.
 pub(crate) const MEDIUM_CONFIDENCE_ENTROPY: f32 = 3.5;
 
-/// Decide whether `value`, assigned to a key of kind `kind`, is a secret: `Some(confidence)`.
-pub(crate) fn judge(kind: KeyKind, key: &[u8], value: &[u8]) -> Option<Confidence> {
-    if value.len() < MIN_VALUE || value.len() > MAX_VALUE || !value.iter().all(u8::is_ascii_graphic) {
+/// What [`judge`] makes of a value in a credential position that it reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// It looks like a real secret: reported with this confidence.
+    Secret(Confidence),
+    /// A placeholder ([`Filler::Placeholder`]): weak evidence, reported with low confidence and
+    /// the disposition `documented_example`.
+    Placeholder,
+}
+
+/// The note of a placeholder's match.
+pub(crate) const PLACEHOLDER_NOTE: &str = "placeholder value: not a secret, unless a default was left in place";
+
+/// Decide whether `value`, assigned to a key of kind `kind`, is reported: as a secret, or as a
+/// placeholder; `None` for values that are not secrets (see the `filler` and `shape` modules,
+/// and the thresholds above).
+pub(crate) fn judge(kind: KeyKind, key: &[u8], value: &[u8]) -> Option<Verdict> {
+    if value.is_empty() || value.len() > MAX_VALUE || !value.iter().all(u8::is_ascii_graphic) {
         return None;
     }
-    if is_placeholder(value, key) || is_structured(value) {
+    // Code and structure first: `getPassword()` mentions a password and is none.
+    match filler(value, key) {
+        Some(Filler::NoSecret) => return None,
+        _ if is_structured(value) => return None,
+        Some(Filler::Placeholder) => return Some(Verdict::Placeholder),
+        None => {}
+    }
+    if value.len() < MIN_VALUE || is_known_hash(value) {
+        return None;
+    }
+    // Type and algorithm names; people choose passwords, and `MySQL2024Pass` is one.
+    if kind != KeyKind::Password && is_identifier(value) {
+        return None;
+    }
+    // A UUID is an identifier unless the key's own last word names the secret: `API_KEY`,
+    // `_authToken` and `password` hold UUID tokens, `AUTH_TENANT` and `tokenClient` ids.
+    if is_uuid(value) && !lexicon::names_secret_last(key) {
         return None;
     }
     // Words are identifiers, class names and prose; only a password may be a passphrase, and
@@ -128,7 +165,8 @@ pub(crate) fn judge(kind: KeyKind, key: &[u8], value: &[u8]) -> Option<Confidenc
     if !(clears_class || clears_password) {
         return None;
     }
-    Some(if kind >= KeyKind::Specific && h >= MEDIUM_CONFIDENCE_ENTROPY { Confidence::Medium } else { Confidence::Low })
+    let medium = kind >= KeyKind::Specific && h >= MEDIUM_CONFIDENCE_ENTROPY;
+    Some(Verdict::Secret(if medium { Confidence::Medium } else { Confidence::Low }))
 }
 
 /// How many of lower case, upper case, digit and symbol occur.
@@ -154,310 +192,13 @@ pub(crate) const WELL_KNOWN_EXAMPLES: &[&[u8]] = &[
     b"dh893hdasih9",
 ];
 
-/// Values that are exactly one of these (case-insensitive) are placeholders.
-const PLACEHOLDER_WORDS: &[&str] = &[
-    "test",
-    "testing",
-    "password",
-    "passwd",
-    "secret",
-    "null",
-    "none",
-    "nil",
-    "true",
-    "false",
-    "undefined",
-    "string",
-    "default",
-    "value",
-    "empty",
-    "todo",
-    "tbd",
-    "token",
-    "redacted",
-    "placeholder",
-    "example",
-    "sample",
-    "dummy",
-    "changeme",
-    "change_me",
-    "hidden",
-    "masked",
-    "unset",
-    "notset",
-    "not_set",
-];
-
-/// Values that contain one of these (case-insensitive) are placeholders.
-const PLACEHOLDER_PARTS: &[&str] = &[
-    "example",
-    "sample",
-    "dummy",
-    "placeholder",
-    "changeme",
-    "change_me",
-    "change-me",
-    "changeit",
-    "redacted",
-    "xxxx",
-    "****",
-    "....",
-    "fake",
-    "notreal",
-    "not_real",
-    "not-a-real",
-    "replace",
-    "insert",
-    "qwerty",
-    "password",
-    "passwd",
-    "secret_here",
-    "here>",
-];
-
-/// Whether a value is a placeholder rather than a secret: a variable or template reference
-/// (`${VAR}`, `$VAR`, `$(cmd)`, `%VAR%`, `{{ tmpl }}`, `<your-key>`, `%s`), a well-known filler
-/// word (`changeme`, `example`, `dummy`, `none`, `your_*`, …), repeated characters or a
-/// repeated unit, a sequence (`123456`, `abcdef`), a file path, or the key's own name.
-pub(crate) fn is_placeholder(value: &[u8], key: &[u8]) -> bool {
-    let lower = value.to_ascii_lowercase();
-    let contains = |needle: &str| super::validate::find(&lower, needle.as_bytes()).is_some();
-    // Variable, command and template references.
-    if ["${", "$(", "{{", "}}", "{%", "<%", "#{", "%s", "%d", "%("].iter().any(|m| contains(m)) {
-        return true;
-    }
-    // Interpolation inside the value: `anonymous:$FROM_EMAIL`, `pre-$HOME`.
-    if value.windows(4).any(|w| w[0] == b'$' && w[1..].iter().all(|b| b.is_ascii_uppercase() || *b == b'_')) {
-        return true;
-    }
-    // `$VAR`, `$dir/private/key.pem`, `$insta::secret` (but not a crypt hash like `$2b$…`).
-    if let [b'$', first, ..] = value
-        && (first.is_ascii_alphabetic() || matches!(first, b'_' | b'{' | b'('))
-    {
-        return true;
-    }
-    let wrapped = |open: u8, close: u8| value.first() == Some(&open) && value.last() == Some(&close);
-    if wrapped(b'<', b'>') || wrapped(b'[', b']') || wrapped(b'{', b'}') || wrapped(b'%', b'%') || wrapped(b'@', b'@') {
-        return true;
-    }
-    if PLACEHOLDER_WORDS.iter().any(|w| lower == w.as_bytes()) || PLACEHOLDER_PARTS.iter().any(|p| contains(p)) {
-        return true;
-    }
-    if lower.starts_with(b"your") || lower.starts_with(b"my_") || lower.starts_with(b"my-") {
-        return true;
-    }
-    // File paths: /run/secrets/db, ./key, ~/.token, C:\secrets
-    if is_absolute_path(value)
-        || value.starts_with(b"./")
-        || value.starts_with(b"../")
-        || value.starts_with(b"~/")
-        || lower.starts_with(b"file:")
-        || (value.len() > 2 && value[0].is_ascii_alphabetic() && value[1] == b':' && matches!(value[2], b'\\' | b'/'))
-    {
-        return true;
-    }
-    if is_repetition(value) || is_sequence(value) {
-        return true;
-    }
-    // The key's own name as its value (`password: PASSWORD`, `DB_PASSWORD=db_password`).
-    let squash =
-        |s: &[u8]| -> Vec<u8> { s.iter().filter(|b| b.is_ascii_alphanumeric()).map(u8::to_ascii_lowercase).collect() };
-    let v = squash(value);
-    !v.is_empty() && v == squash(key)
-}
-
-/// `/run/secrets/db`, `/etc/ssl/private/key.pem`: starts with `/`, no base64-only characters,
-/// and at least half of its parts (extensions aside) are words. A base64 secret can start with
-/// `/` too (one in 64 does), but its parts are not words.
-fn is_absolute_path(value: &[u8]) -> bool {
-    if value.first() != Some(&b'/') || value.iter().any(|b| matches!(b, b'+' | b'=')) {
-        return false;
-    }
-    let parts: Vec<&[u8]> = value.split(|&b| b == b'/').filter(|p| !p.is_empty()).collect();
-    let words = parts
-        .iter()
-        .filter(|p| {
-            let stem = p.split(|&b| b == b'.').find(|s| !s.is_empty()).unwrap_or(p);
-            stem.split(|&b| b == b'-' || b == b'_').all(|w| w.is_empty() || (is_word(w) && w.len() >= 2))
-        })
-        .count();
-    !parts.is_empty() && words * 2 >= parts.len()
-}
-
-/// The value is one unit repeated (`aaaaaaaa`, `abcabcabc`, `deadbeefdeadbeef`) or uses at most
-/// two distinct characters.
-fn is_repetition(value: &[u8]) -> bool {
-    let mut distinct = [false; 256];
-    let mut count = 0;
-    for &b in value {
-        if !distinct[b as usize] {
-            distinct[b as usize] = true;
-            count += 1;
-        }
-    }
-    if count <= 2 {
-        return true;
-    }
-    let n = value.len();
-    (1..=n / 2).any(|unit| n % unit == 0 && value.chunks(unit).all(|c| c == &value[..unit]))
-}
-
-/// At least 80 % of neighbouring characters step by +1 (or all by -1): `123456`, `abcdef`,
-/// `1234567890`, `987654321`.
-fn is_sequence(value: &[u8]) -> bool {
-    if value.len() < 2 {
-        return false;
-    }
-    let steps = value.len() - 1;
-    let up = value.windows(2).filter(|w| w[1] == w[0].wrapping_add(1)).count();
-    let down = value.windows(2).filter(|w| w[0] == w[1].wrapping_add(1)).count();
-    up * 5 >= steps * 4 || down * 5 >= steps * 4
-}
-
-/// Values with a structure that secrets do not have: URLs (their passwords are the URL
-/// detector's), e-mail addresses, `host:port`, versions, dates and times, code (`getPassword()`,
-/// `os.environ[`).
-fn is_structured(value: &[u8]) -> bool {
-    if super::validate::find(value, b"://").is_some() {
-        return true;
-    }
-    if value.contains(&b'(') || value.contains(&b'[') {
-        return true;
-    }
-    // e-mail: local@domain.tld
-    if let Some(at) = value.iter().position(|&b| b == b'@') {
-        let domain = &value[at + 1..];
-        if at > 0
-            && domain.contains(&b'.')
-            && domain.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
-            && domain.iter().filter(|b| b.is_ascii_alphabetic()).count() >= 2
-        {
-            return true;
-        }
-    }
-    // Documented alternatives: `true|false`, `md5|scram-sha-256`.
-    if value.contains(&b'|')
-        && value.split(|&b| b == b'|').all(|alt| alt.is_empty() || is_wordy(alt) || is_structured(alt))
-    {
-        return true;
-    }
-    // Versions, dates, times, addresses: digits and separators only.
-    if value.iter().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b':' | b'/' | b'T' | b'Z' | b'+' | b'_')) {
-        return true;
-    }
-    // host:port
-    if let Some(colon) = value.iter().rposition(|&b| b == b':') {
-        let (host, port) = (&value[..colon], &value[colon + 1..]);
-        if !port.is_empty()
-            && port.len() <= 5
-            && port.iter().all(u8::is_ascii_digit)
-            && host.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
-        {
-            return true;
-        }
-    }
-    false
-}
-
-/// Made of words: every part between `. _ - / :` is a lower-case, upper-case, Capitalized or
-/// camelCase word without digits (`my-app-secret-key`, `com.mysql.jdbc.Driver`,
-/// `process.env.DB_PASSWORD`, `notASecret`). Random values almost never are.
-fn is_wordy(value: &[u8]) -> bool {
-    let mut any = false;
-    for part in value.split(|b| matches!(b, b'.' | b'_' | b'-' | b'/' | b':')) {
-        if part.is_empty() {
-            continue;
-        }
-        any = true;
-        if !is_word(part) {
-            return false;
-        }
-    }
-    any
-}
-
-/// `word`, `WORD`, `Word`, `camelCaseWord`, `CamelCase`: letters only, no two upper-case letters
-/// in a row unless the whole part is upper case, and each upper-case letter (after the first)
-/// followed by a lower-case one.
-fn is_word(part: &[u8]) -> bool {
-    if !part.iter().all(u8::is_ascii_alphabetic) {
-        return false;
-    }
-    if part.iter().all(u8::is_ascii_uppercase) {
-        return true;
-    }
-    part.iter().enumerate().all(|(i, b)| {
-        !b.is_ascii_uppercase() || (i == 0 && part.len() > 1) || part.get(i + 1).is_some_and(u8::is_ascii_lowercase)
-    }) && !part.windows(2).any(|w| w[0].is_ascii_uppercase() && w[1].is_ascii_uppercase())
-        && part.iter().filter(|b| b.is_ascii_uppercase()).count() * 3 <= part.len()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_placeholder_form() {
-        let placeholders = [
-            "${DB_PASSWORD}",
-            "prefix-${VAR}-x",
-            "$DB_PASSWORD",
-            "$(cat /run/secrets/db)",
-            "{{ .Values.password }}",
-            "{{password}}",
-            "<your-api-key>",
-            "%s",
-            "%(password)s",
-            "%DB_PASSWORD%",
-            "changeme",
-            "CHANGEME",
-            "change_me",
-            "xxxxxxxxxxxx",
-            "xxxx-xxxx-xxxx",
-            "************",
-            "example",
-            "my-example-key",
-            "sample_token",
-            "dummy",
-            "dummy-secret-123",
-            "test",
-            "password",
-            "secret",
-            "null",
-            "None",
-            "nil",
-            "true",
-            "false",
-            "undefined",
-            "redacted",
-            "[REDACTED]",
-            "placeholder",
-            "your_api_key",
-            "YourSecretHere",
-            "aaaaaaaa",
-            "abababab",
-            "123456",
-            "1234567890",
-            "abcdef",
-            "abcdefghij",
-            "987654321",
-            "/run/secrets/x",
-            "./secrets/key",
-            "~/.token",
-            "C:\\secrets\\key",
-            "file:///etc/key",
-            "Sup3rPassword!",
-            "anonymous:$FROM_EMAIL",
-        ];
-        for p in placeholders {
-            assert!(is_placeholder(p.as_bytes(), b"db_password"), "{p} should be a placeholder");
-        }
-        assert!(is_placeholder(b"DB-Password", b"DB_PASSWORD"), "the key's own name");
-        for real in
-            ["h3C6NsOAdgfDSSotrA", "l5HnMatEON/pRU3jMSBfyW7+Vic+FaoSGM02xxVm", "Tr0ub4dor&3", "$2b$10$abcdefghij"]
-        {
-            assert!(!is_placeholder(real.as_bytes(), b"db_password"), "{real} is not a placeholder");
-        }
+    /// Whether `judge` reports `value` as a secret (not as a placeholder, not dropped).
+    fn secret(kind: KeyKind, key: &[u8], value: &[u8]) -> bool {
+        matches!(judge(kind, key, value), Some(Verdict::Secret(_)))
     }
 
     #[test]
@@ -494,7 +235,7 @@ mod tests {
         for (value, class, kind, reported) in cases {
             let v = value.as_bytes();
             assert_eq!(char_class(v), *class, "{value} class");
-            assert_eq!(judge(*kind, b"key", v).is_some(), *reported, "{value} (H {})", entropy::shannon_entropy(v));
+            assert_eq!(secret(*kind, b"key", v), *reported, "{value} (H {})", entropy::shannon_entropy(v));
         }
     }
 
@@ -512,20 +253,101 @@ mod tests {
             "getPassword()",
             "os.environ[",
             "https://vault.internal/v1/secret",
-            "my-app-secret-key",
             "notAnActualValue",
         ] {
             assert_eq!(judge(KeyKind::Specific, b"key", value.as_bytes()), None, "{value}");
         }
+        // Made-up names are placeholders now (weak evidence), not dropped as words.
+        assert_eq!(judge(KeyKind::Specific, b"key", b"my-app-secret-key"), Some(Verdict::Placeholder));
     }
 
     #[test]
     fn confidence_medium_only_for_specific_keys_with_high_entropy() {
         let strong = b"l5HnMatEON/pRU3jMSBfyW7+Vic+FaoSGM02xxVm";
-        assert_eq!(judge(KeyKind::Specific, b"client_secret", strong), Some(Confidence::Medium));
-        assert_eq!(judge(KeyKind::Password, b"db_password", strong), Some(Confidence::Medium));
-        assert_eq!(judge(KeyKind::Generic, b"token", strong), Some(Confidence::Low));
-        assert_eq!(judge(KeyKind::Password, b"db_password", b"hunter22"), Some(Confidence::Low));
+        assert_eq!(judge(KeyKind::Specific, b"client_secret", strong), Some(Verdict::Secret(Confidence::Medium)));
+        assert_eq!(judge(KeyKind::Password, b"db_password", strong), Some(Verdict::Secret(Confidence::Medium)));
+        assert_eq!(judge(KeyKind::Generic, b"token", strong), Some(Verdict::Secret(Confidence::Low)));
+        assert_eq!(judge(KeyKind::Password, b"db_password", b"hunter22"), Some(Verdict::Secret(Confidence::Low)));
+    }
+
+    /// Values under secret-named keys that look random but are not secrets: identifiers,
+    /// hashes of known kinds, UUIDs under keys whose last word is not the secret's, variable
+    /// references, repeated and sequential characters. `(key, value)`.
+    #[test]
+    fn non_secrets_that_look_like_secrets() {
+        let cases: &[(&str, &str)] = &[
+            // Identifiers.
+            ("secret", "TPUEmbeddingConfiguration"),
+            ("auth", "X25519PrivateKey"),
+            ("token", "x25519"),
+            ("credentials", "tensorflow.TPUEmbedding"),
+            ("client_secret", "SSLContextFactory"),
+            ("api_key", "HmacSha256Signer"),
+            // Hashes of known kinds.
+            (
+                "token",
+                "sha512-Vk3RZyKtIUP5YEMuxQNTAUDL6tHw6PZzgx5H+1Jsn8FmiJq+eK0lRZjrNmnmO+ybk0Ol4hkZPbpMVuLfaYCgPg==",
+            ),
+            ("secret", "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="),
+            ("auth", "sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b"),
+            ("token", "h1:7cYmW1XlMY7h7ii7UhUyChSgS5wUJEnm9uZVTGqOWzg="),
+            ("auth-helpers", "github:acme/auth-helpers#9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"),
+            // UUIDs under keys whose last word is not the secret.
+            ("AUTH_TENANT_ID", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            ("authTenant", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            ("tokenClient", "3fa85f64-5717-4562-b3fc-2c963f66afa6"),
+            // Variable and template references.
+            ("DB_PASSWORD", "$DB_PASSWORD"),
+            ("DB_PASSWORD", "${DB_PASSWORD}"),
+            ("DB_PASSWORD", "%DB_PASSWORD%"),
+            ("password", "<%= ENV['DB_PASSWORD'] %>"),
+            ("password", "{{ .Values.db.password }}"),
+            ("password", "#{db.password}"),
+            // Repeated and sequential characters.
+            ("password", "aaaaaaaa"),
+            ("password", "12345678"),
+            ("password", "abcdefgh"),
+            ("api_secret", "abcdefghijklmnopqrstuvwxyz012345"),
+            ("api_secret", "0123456789012345678901234567890123"),
+        ];
+        for (key, value) in cases {
+            let kind = key_kind(key.as_bytes()).unwrap_or(KeyKind::Generic);
+            assert_eq!(judge(kind, key.as_bytes(), value.as_bytes()), None, "{key} = {value}");
+        }
+        // Still secrets: random values, UUID tokens under keys that name them, a 40-hex token,
+        // passwords people choose.
+        let secrets: &[(&str, &str)] = &[
+            ("api_secret", "q8Zr2LmX7vNc4Tp1Kw9Ys3Bd6Hf0Ja5G"),
+            ("api_secret", "9f86d081884c7d659a2feaa0c55ad015"),
+            ("_authToken", "14c950b1-43ec-4531-baeb-3c2e0d9a166e"),
+            ("HEROKU_API_KEY", "72f988bf-86f1-41af-91ab-2d7cd011db47"),
+            ("GITHUB_TOKEN", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"),
+            ("db_password", "MySQL2024Pass"),
+            ("db_password", "Summer2024!"),
+        ];
+        for (key, value) in secrets {
+            let kind = key_kind(key.as_bytes()).unwrap();
+            assert!(secret(kind, key.as_bytes(), value.as_bytes()), "{key} = {value}");
+        }
+    }
+
+    /// Placeholders in a credential position are reported, as placeholders, whatever their
+    /// length or entropy.
+    #[test]
+    fn placeholders_are_reported_as_placeholders() {
+        for (key, value) in [
+            ("password", "changeme"),
+            ("DB_PASSWORD", "password"),
+            ("client_secret", "secret"),
+            ("API_TOKEN", "xxxxxxxxxxxxxxxxxxxxxxxx"),
+            ("api_key", "a1b2c3d4e5f6g7h8"),
+            ("api_key", "<your-api-key>"),
+            ("token", "example"),
+            ("password", "test"),
+        ] {
+            let kind = key_kind(key.as_bytes()).unwrap();
+            assert_eq!(judge(kind, key.as_bytes(), value.as_bytes()), Some(Verdict::Placeholder), "{key} = {value}");
+        }
     }
 
     /// The thresholds' justification: a random value of each class at the minimum length clears
@@ -559,7 +381,7 @@ mod tests {
                     continue;
                 }
                 tried += 1;
-                if judge(KeyKind::Generic, b"token", &value).is_some() {
+                if secret(KeyKind::Generic, b"token", &value) {
                     passed += 1;
                 }
             }
