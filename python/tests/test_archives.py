@@ -1,11 +1,12 @@
-"""Archives inside layers: the archives fixture's secrets at their inner paths, with segments."""
+"""Archives inside layers (their secrets at inner paths, with segments) and the input's metadata."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import layerdig
-from helpers import FIXTURES
+from helpers import AWS_KEY, FIXTURES, SynthImage, SynthLayer, layer_tar, write_oci
 
 
 def _planted() -> list[dict[str, object]]:
@@ -40,3 +41,17 @@ def test_archive_depth_zero_reads_archives_as_bytes() -> None:
     found = {f.secret for f in report.findings}
     jar = [p for p in _planted() if str(p["path"]).startswith("opt/app/app.jar!")]
     assert jar and all(p["secret"] not in found for p in jar)
+
+
+def test_an_annotation_is_a_metadata_location(tmp_path: Path) -> None:
+    layer = SynthLayer(layer_tar({"app/main.py": b"print('hi')\n"}), "COPY . /")
+    root = write_oci(tmp_path / "annotated", [SynthImage([layer])])
+    index = json.loads((root / "index.json").read_text())
+    index["manifests"][0]["annotations"] = {"org.example.deploy-key": AWS_KEY}
+    (root / "index.json").write_text(json.dumps(index))
+    report = layerdig.scan(root, show_secrets=True)
+    locs = [l for f in report.findings if f.secret == AWS_KEY for l in f.locations]
+    meta = [l for l in locs if l.source == "metadata"]
+    assert len(meta) == 1, locs
+    assert meta[0].document == {"kind": "index", "field": "manifests[0].annotations.org.example.deploy-key"}
+    assert meta[0].path is None and meta[0].layer_index is None

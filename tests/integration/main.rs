@@ -6,6 +6,7 @@ mod core;
 mod decode;
 mod fixtures;
 mod hostile;
+mod metadata;
 mod pipeline;
 mod props;
 mod scan;

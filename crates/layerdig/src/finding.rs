@@ -91,6 +91,10 @@ pub struct Location {
     /// Where in the layer's bytes, for hidden data (`source` `hidden`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub structure: Option<Structure>,
+    /// Which JSON document of the input and where in it, for `source` `metadata` (an
+    /// annotation of a manifest, a build argument in an attestation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<crate::vocab::Document>,
 }
 
 /// A secret and every place it was found. The same secret found by the same rule in many places
@@ -287,6 +291,7 @@ pub(crate) fn example(rule_id: &str, severity: Severity, path: &str, secret: &st
             disposition: Disposition::Actionable,
             suppressed: None,
             structure: None,
+            document: None,
         }],
         suppressed: None,
         baselined: false,

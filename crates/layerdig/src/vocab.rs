@@ -124,6 +124,10 @@ pub enum Source {
     /// Bytes of a layer that are not any file's content, which a runtime never shows and a
     /// file-by-file reading skips (see [`Structure`]).
     Hidden,
+    /// A JSON document of the input other than an image config: an index (`index.json` or a
+    /// nested one), a manifest, an attestation (see [`Document`]). Registries keep them, and
+    /// anyone who pulls the image can read them.
+    Metadata,
 }
 
 impl Source {
@@ -134,8 +138,46 @@ impl Source {
             Source::Config => "config",
             Source::History => "history",
             Source::Hidden => "hidden",
+            Source::Metadata => "metadata",
         }
     }
+}
+
+/// What kind of JSON document of an input a [`Document`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// An image index: `index.json`, or an index it lists.
+    Index,
+    /// An image or artifact manifest (its descriptors' annotations included).
+    Manifest,
+    /// An attestation: BuildKit's attestation manifest, or one of its in-toto statements
+    /// (SLSA provenance, which records build arguments; SBOMs).
+    Attestation,
+}
+
+impl DocumentKind {
+    /// The snake_case name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentKind::Index => "index",
+            DocumentKind::Manifest => "manifest",
+            DocumentKind::Attestation => "attestation",
+        }
+    }
+}
+
+/// Where in a JSON document of the input (`source` `metadata`) a secret is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Document {
+    /// What the document is.
+    pub kind: DocumentKind,
+    /// The blob's digest; none for `index.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The JSON path of the string inside it (`manifests[0].annotations.org.example.note`,
+    /// `predicate.invocation.parameters.args.build-arg:NPM_TOKEN`).
+    pub field: String,
 }
 
 /// A file's fate in the final image.

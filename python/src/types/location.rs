@@ -66,6 +66,14 @@ data_class!(Location.inner {
         self.inner.structure.as_ref().map(|s| value_to_py(py, &to_value(s)?)).transpose()
     }
 
+    /// For `source == "metadata"`, which JSON document of the input the secret is in: a dict
+    /// with `kind` (`index`, `manifest`, `attestation`), `digest` (absent for `index.json`)
+    /// and `field` (the JSON path of the string); else None.
+    #[getter]
+    fn document<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner.document.as_ref().map(|d| value_to_py(py, &to_value(d)?)).transpose()
+    }
+
     fn __repr__(&self) -> String {
         let l = &self.inner;
         let mut out = format!("Location(source={}", r(l.source.as_str()));

@@ -5,6 +5,7 @@
 mod config;
 mod descriptor;
 pub(crate) mod digest;
+mod document;
 mod media_type;
 pub(crate) mod store;
 
@@ -18,9 +19,11 @@ use serde::Serialize;
 pub use config::{ConfigString, History, ImageConfig, RootFs, RuntimeConfig};
 pub use descriptor::{Descriptor, DockerArchiveEntry, ImageIndex, ImageManifest, Platform};
 pub use digest::{Algorithm, Digest, DigestParseError};
+pub use document::{DocumentString, SourceDocument};
 pub use media_type::MediaType;
 
 use crate::error::{Error, LayerErrorKind};
+use crate::vocab::DocumentKind;
 pub(crate) use store::{Blob, RELEASE_EVERY, ReleasingReader, sha256_releasing};
 use store::{Mapped, Store, TarIndex};
 
@@ -81,6 +84,7 @@ pub struct ImageSource {
     format: ImageFormat,
     images: Vec<Image>,
     problems: Vec<Error>,
+    documents: Vec<SourceDocument>,
 }
 
 /// One image: a manifest's config and layers. A multi-platform index yields one per platform.
@@ -181,7 +185,8 @@ impl ImageSource {
         let path = path.as_ref().to_path_buf();
         let io = |source| Error::Io { path: path.clone(), source };
         let meta = std::fs::metadata(&path).map_err(io)?;
-        let mut opener = Opener { path: path.clone(), options, problems: Vec::new(), images: Vec::new() };
+        let mut opener =
+            Opener { path: path.clone(), options, problems: Vec::new(), images: Vec::new(), documents: Vec::new() };
         let format = if meta.is_dir() {
             opener.open_dir()?
         } else {
@@ -195,7 +200,7 @@ impl ImageSource {
                 return Err(Error::NoPlatform { image: path, wanted: wanted.to_string() });
             }
         }
-        Ok(ImageSource { path, format, images: opener.images, problems: opener.problems })
+        Ok(ImageSource { path, format, images: opener.images, problems: opener.problems, documents: opener.documents })
     }
 
     /// The path this source was opened from.
@@ -213,6 +218,12 @@ impl ImageSource {
         &self.images
     }
 
+    /// The input's JSON documents other than image configs (indexes, manifests, attestations),
+    /// whose strings the scanner searches too.
+    pub fn documents(&self) -> &[SourceDocument] {
+        &self.documents
+    }
+
     /// Problems found while opening that do not stop the scan: missing blobs, unreadable
     /// configs, configs that disagree with manifests.
     pub fn problems(&self) -> &[Error] {
@@ -225,6 +236,7 @@ struct Opener<'o> {
     options: &'o OpenOptions,
     problems: Vec<Error>,
     images: Vec<Image>,
+    documents: Vec<SourceDocument>,
 }
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
@@ -380,6 +392,9 @@ impl Opener<'_> {
 
     fn open_oci(&mut self, store: &Store) -> Result<(), Error> {
         let index: ImageIndex = store.json("index.json").map_err(|e| self.format_err(format!("OCI layout: {e}")))?;
+        if let Ok(value) = store.json::<serde_json::Value>("index.json") {
+            self.documents.push(SourceDocument { kind: DocumentKind::Index, digest: None, value: Arc::new(value) });
+        }
         let mut seen = HashSet::new();
         self.walk_index(store, &index, 0, &mut seen)?;
         if self.images.is_empty() {
@@ -419,6 +434,7 @@ impl Opener<'_> {
                 continue; // listed twice, or an index cycle
             }
             if is_attestation(desc) {
+                self.attestation(store, &desc.digest);
                 continue;
             }
             let name = blob_path(&desc.digest);
@@ -442,6 +458,11 @@ impl Opener<'_> {
             };
             let nested =
                 desc.media_type.is_index() || (value.get("manifests").is_some() && value.get("layers").is_none());
+            self.documents.push(SourceDocument {
+                kind: if nested { DocumentKind::Index } else { DocumentKind::Manifest },
+                digest: Some(desc.digest.clone()),
+                value: Arc::new(value.clone()),
+            });
             if nested {
                 match serde_json::from_value::<ImageIndex>(value) {
                     Ok(inner) => self.walk_index(store, &inner, depth + 1, seen)?,
@@ -587,6 +608,43 @@ fn blob_path(digest: &Digest) -> String {
         Algorithm::Other(name) => name.as_str(),
     };
     format!("blobs/{algorithm}/{}", digest.encoded())
+}
+
+impl Opener<'_> {
+    /// An attestation manifest and the in-toto statements it lists, kept as documents (each
+    /// at most 16 MiB; what is not JSON is left alone).
+    fn attestation(&mut self, store: &Store, digest: &Digest) {
+        let read = |digest: &Digest| -> Option<serde_json::Value> {
+            let blob = store.get(&blob_path(digest)).ok()?;
+            let bytes = blob.bytes();
+            if bytes.len() > 16 << 20 {
+                return None;
+            }
+            serde_json::from_slice(bytes).ok()
+        };
+        let Some(manifest) = read(digest) else { return };
+        let layers: Vec<Digest> = manifest
+            .get("layers")
+            .and_then(|l| l.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.get("digest")?.as_str()?.parse().ok())
+            .collect();
+        self.documents.push(SourceDocument {
+            kind: DocumentKind::Attestation,
+            digest: Some(digest.clone()),
+            value: Arc::new(manifest),
+        });
+        for layer in layers.iter().take(64) {
+            if let Some(statement) = read(layer) {
+                self.documents.push(SourceDocument {
+                    kind: DocumentKind::Attestation,
+                    digest: Some(layer.clone()),
+                    value: Arc::new(statement),
+                });
+            }
+        }
+    }
 }
 
 fn is_attestation(desc: &Descriptor) -> bool {

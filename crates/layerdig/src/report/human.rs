@@ -157,6 +157,16 @@ fn story(loc: &Location, image: Option<&ImageReport>) -> String {
         Source::Config => {
             format!("{}  in the image config", loc.config_key.as_ref().map(|k| k.to_string()).unwrap_or_default())
         }
+        Source::Metadata => match &loc.document {
+            Some(d) => {
+                let blob = d.digest.as_deref().map_or("index.json".to_string(), |d| {
+                    let hex = d.split_once(':').map_or(d, |(_, h)| h);
+                    format!("blob {}", &hex[..hex.len().min(12)])
+                });
+                format!("{}  in the {} {blob}", d.field, d.kind.as_str())
+            }
+            None => "in the image's metadata".to_string(),
+        },
         Source::Hidden => {
             let mut told = loc.path.clone().unwrap_or_default();
             if loc.path.is_some()
@@ -228,6 +238,7 @@ impl<W: Write> HumanPrinter<W> {
                 (Source::Config, _) => self.style.paint("35", "CONFIG     "),
                 (Source::History, _) => self.style.paint("35", "HISTORY    "),
                 (Source::Hidden, _) => self.style.paint("1;35", "HIDDEN     "),
+                (Source::Metadata, _) => self.style.paint("35", "METADATA   "),
                 (_, Some(Status::Present) | None) => self.style.paint("1;31", "PRESENT    "),
                 (_, Some(Status::Deleted)) => self.style.paint("33", "DELETED    "),
                 (_, Some(Status::Overwritten)) => self.style.paint("33", "OVERWRITTEN"),

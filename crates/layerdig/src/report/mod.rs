@@ -224,8 +224,16 @@ impl Stats {
         self.findings += 1;
         *self.by_severity.entry(f.severity.as_str().to_string()).or_default() += 1;
         // Findings with no file location are in the config and history, or in hidden data.
-        let hidden = || f.locations.iter().any(|l| l.source == crate::finding::Source::Hidden);
-        let status = f.best_status().map(|s| s.as_str()).unwrap_or_else(|| if hidden() { "hidden" } else { "config" });
+        let only = |source| f.locations.iter().any(|l| l.source == source);
+        let status = f.best_status().map(|s| s.as_str()).unwrap_or_else(|| {
+            if only(crate::finding::Source::Hidden) {
+                "hidden"
+            } else if only(crate::finding::Source::Metadata) {
+                "metadata"
+            } else {
+                "config"
+            }
+        });
         *self.by_status.entry(status.to_string()).or_default() += 1;
         *self.by_disposition.entry(f.disposition().as_str().to_string()).or_default() += 1;
         self.suppressed += u64::from(f.is_suppressed());

@@ -132,6 +132,13 @@ pub fn sarif(report: &Report, rules: &Rules) -> Value {
                     };
                     (uri, json!({}))
                 }
+                Source::Metadata => {
+                    let (blob, field) = loc.document.as_ref().map_or((String::new(), String::new()), |d| {
+                        let blob = d.digest.as_deref().map_or("index.json".to_string(), |d| d.replace(':', "/"));
+                        (blob, d.field.clone())
+                    });
+                    (format!("{}#{blob}/{field}", loc.image), json!({}))
+                }
                 Source::Config | Source::History => {
                     let key = loc.config_key.as_ref().map(|k| k.to_string()).unwrap_or_default();
                     (format!("{}#{key}", loc.image), json!({}))

@@ -322,6 +322,16 @@ impl Scanner {
                     return Ok(stats);
                 }
             }
+            // The input's own documents (indexes, manifests, attestations) belong to no one
+            // image: their findings follow the first image's.
+            if i == 0 {
+                for f in &self.document_findings(source, &mut detector) {
+                    stats.count(f);
+                    if !sink.finding(f)? {
+                        return Ok(stats);
+                    }
+                }
+            }
         }
         stats.duration_ms = self.options.clock.elapsed_ms(started);
         Ok(stats)
@@ -369,6 +379,7 @@ impl Scanner {
                 disposition: detect::disposition(Some(joined.as_bytes()), &hit.m),
                 suppressed: None,
                 structure: None,
+                document: None,
             };
             out.add(self.finding(&hit.m, location));
         }
@@ -409,6 +420,50 @@ impl Scanner {
         }
     }
 
+    /// Every string of the input's indexes, manifests and attestations through the detectors,
+    /// judged by the object key it is under (as a label by its name).
+    fn document_findings(&self, source: &ImageSource, det: &mut Detector) -> Vec<Finding> {
+        let image_name = source.path().display().to_string();
+        let mut out = FindingSet::new();
+        let mut matches = Vec::new();
+        for doc in source.documents() {
+            for item in doc.strings() {
+                matches.clear();
+                det.scan_config(&ConfigField::Label(item.key.to_string()), item.value, &mut matches);
+                for m in &matches {
+                    let location = Location {
+                        image: image_name.clone(),
+                        platform: None,
+                        source: Source::Metadata,
+                        config_key: None,
+                        layer_index: None,
+                        layer_digest: None,
+                        created_by: None,
+                        path: None,
+                        path_segments: None,
+                        line: None,
+                        column: None,
+                        span: Some(Span { start: m.start, end: m.end }),
+                        status: None,
+                        removed_in_layer: None,
+                        removed_by: None,
+                        encoding: m.encoding,
+                        disposition: detect::disposition(None, m),
+                        suppressed: None,
+                        structure: None,
+                        document: Some(crate::vocab::Document {
+                            kind: doc.kind,
+                            digest: doc.digest.as_ref().map(ToString::to_string),
+                            field: item.field.clone(),
+                        }),
+                    };
+                    out.add(self.finding(m, location));
+                }
+            }
+        }
+        out.into_sorted()
+    }
+
     /// Resolve statuses and turn one image's hits (and its config's) into findings.
     /// Also returns the redactor for the image's free text (`None` when secrets are shown).
     fn assemble(
@@ -447,6 +502,7 @@ impl Scanner {
                 disposition: detect::disposition(None, m),
                 suppressed: None,
                 structure: None,
+                document: None,
             }
         };
         // Config and history first: the image's own metadata.
@@ -529,6 +585,7 @@ impl Scanner {
                     disposition: detect::disposition(Some(joined.as_bytes()), &hit.m),
                     suppressed: None,
                     structure: hit.structure.clone(),
+                    document: None,
                 };
                 out.add(self.finding(&hit.m, location));
             }

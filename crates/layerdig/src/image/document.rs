@@ -1,0 +1,99 @@
+//! The JSON documents of an input besides image configs: indexes, manifests and attestations.
+//! Registries keep them and serve them to anyone who pulls the image, so a secret in an
+//! annotation or in BuildKit's provenance (which records `--build-arg` values) leaks as surely
+//! as one in a layer. The scanner runs every string in them through the detectors.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::Digest;
+use crate::vocab::DocumentKind;
+
+/// One JSON document of an input.
+#[derive(Debug, Clone)]
+pub struct SourceDocument {
+    /// What it is.
+    pub kind: DocumentKind,
+    /// Its blob's digest; none for `index.json`.
+    pub digest: Option<Digest>,
+    /// The parsed document.
+    pub value: Arc<Value>,
+}
+
+/// One string of a document: its JSON path, the object key it is under (what the detectors
+/// judge a value by, like a label's name), and the string.
+pub struct DocumentString<'a> {
+    /// `manifests[0].annotations.org.example.note`.
+    pub field: String,
+    /// The nearest object key (`org.example.note`), or empty for an array item at the top.
+    pub key: &'a str,
+    /// The string.
+    pub value: &'a str,
+}
+
+/// Keys whose values are the document's structure, not its content: digests, media types,
+/// sizes. Their strings are not searched.
+const STRUCTURE_KEYS: [&str; 5] = ["digest", "mediaType", "artifactType", "schemaVersion", "_type"];
+
+impl SourceDocument {
+    /// Every string in the document, nested at most 32 deep.
+    pub fn strings(&self) -> Vec<DocumentString<'_>> {
+        fn walk<'a>(
+            path: &mut String,
+            key: &'a str,
+            value: &'a Value,
+            depth: usize,
+            out: &mut Vec<DocumentString<'a>>,
+        ) {
+            match value {
+                Value::String(s) if !STRUCTURE_KEYS.contains(&key) => {
+                    out.push(DocumentString { field: path.clone(), key, value: s });
+                }
+                Value::Array(items) if depth < 32 => {
+                    for (i, item) in items.iter().enumerate() {
+                        let len = path.len();
+                        path.push_str(&format!("[{i}]"));
+                        walk(path, key, item, depth + 1, out);
+                        path.truncate(len);
+                    }
+                }
+                Value::Object(map) if depth < 32 => {
+                    for (k, item) in map {
+                        let len = path.len();
+                        if !path.is_empty() {
+                            path.push('.');
+                        }
+                        path.push_str(k);
+                        walk(path, k, item, depth + 1, out);
+                        path.truncate(len);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(&mut String::new(), "", &self.value, 0, &mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_have_paths_and_keys_and_skip_structure() {
+        let value: Value = serde_json::from_str(
+            r#"{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": [{"digest": "sha256:00", "annotations": {"org.example.note": "hello"}}]}"#,
+        )
+        .unwrap();
+        let doc = SourceDocument { kind: DocumentKind::Index, digest: None, value: Arc::new(value) };
+        let strings: Vec<(String, &str, &str)> = doc.strings().into_iter().map(|s| (s.field, s.key, s.value)).collect();
+        assert_eq!(
+            strings,
+            vec![("manifests[0].annotations.org.example.note".to_string(), "org.example.note", "hello")]
+        );
+    }
+}
