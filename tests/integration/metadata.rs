@@ -1,7 +1,8 @@
 //! Secrets in the input's JSON documents (issue 14): an annotation of index.json's descriptor,
 //! an annotation in a manifest, and a build argument in BuildKit's in-toto provenance behind an
 //! attestation manifest. Each is reported with `source` `metadata` and the document, blob and
-//! JSON path it is at; the committed fixtures' documents hold nothing.
+//! JSON path it is at. Blobs of a layout that nothing references are searched too (umoci leaves
+//! the pre-repack config behind, with its secret).
 
 use layerdig::{Collect, DocumentKind, Report, Rules, Scanner, Source};
 use layerdig_tests::{Comp, LayerBuilder, Layout, SynthImage, SynthLayer, fixtures, github_token, sha256};
@@ -97,11 +98,28 @@ fn annotations_and_provenance_build_arguments_are_searched() {
 }
 
 #[test]
-fn the_committed_fixtures_documents_hold_no_secret() {
-    for form in ["demo.oci.tar", "demo.zstd.oci", "demo.umoci.oci", "archives.oci", "archives.zstd.oci"] {
+fn the_committed_fixtures_documents_hold_only_what_umoci_left_behind() {
+    for form in ["demo.oci.tar", "demo.zstd.oci", "archives.oci", "archives.zstd.oci"] {
         let report = scan(&fixtures().join(form));
         let metadata: Vec<_> =
             report.findings.iter().filter(|f| f.locations.iter().any(|l| l.source == Source::Metadata)).collect();
         assert!(metadata.is_empty(), "{form}: {metadata:#?}");
     }
+    // umoci repack leaves the pre-repack manifest and config in blobs/, referenced by nothing;
+    // that config still holds the Slack token of the ENV step, in Env and in the history.
+    let report = scan(&fixtures().join("demo.umoci.oci"));
+    let slack = report.findings.iter().find(|f| f.rule_id == "slack.bot-token").expect("the Slack token");
+    let left: Vec<_> = slack.locations.iter().filter_map(|l| l.document.as_ref()).collect();
+    assert_eq!(left.len(), 2, "{:#?}", slack.locations);
+    assert!(left.iter().all(|d| d.kind == DocumentKind::Unreferenced && d.digest.is_some()));
+    let mut fields: Vec<&str> = left.iter().map(|d| d.field.as_str()).collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["config.Env[1]", "history[8].created_by"]);
+    // Nothing else in umoci's leftovers.
+    let others = report
+        .findings
+        .iter()
+        .filter(|f| f.rule_id != "slack.bot-token" && f.locations.iter().any(|l| l.source == Source::Metadata))
+        .count();
+    assert_eq!(others, 0);
 }

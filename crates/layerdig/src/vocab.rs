@@ -154,6 +154,9 @@ pub enum DocumentKind {
     /// An attestation: BuildKit's attestation manifest, or one of its in-toto statements
     /// (SLSA provenance, which records build arguments; SBOMs).
     Attestation,
+    /// A JSON blob of the layout that no index or manifest references (a config or manifest
+    /// an image was rebuilt from, left behind): anyone with the layout reads it.
+    Unreferenced,
 }
 
 impl DocumentKind {
@@ -163,6 +166,7 @@ impl DocumentKind {
             DocumentKind::Index => "index",
             DocumentKind::Manifest => "manifest",
             DocumentKind::Attestation => "attestation",
+            DocumentKind::Unreferenced => "unreferenced",
         }
     }
 }

@@ -397,6 +397,7 @@ impl Opener<'_> {
         }
         let mut seen = HashSet::new();
         self.walk_index(store, &index, 0, &mut seen)?;
+        self.unreferenced(store);
         if self.images.is_empty() {
             return Err(match &self.options.platform {
                 Some(wanted) => Error::NoPlatform { image: self.path.clone(), wanted: wanted.to_string() },
@@ -611,6 +612,41 @@ fn blob_path(digest: &Digest) -> String {
 }
 
 impl Opener<'_> {
+    /// The layout's JSON blobs that nothing read so far references (no manifest, config, layer
+    /// or attestation digest names them), kept as documents: a config or manifest left behind
+    /// by a rebuild still holds what it held. Blobs over 16 MiB or not JSON objects are left.
+    fn unreferenced(&mut self, store: &Store) {
+        let mut referenced: HashSet<String> = HashSet::new();
+        for doc in &self.documents {
+            if let Some(d) = &doc.digest {
+                referenced.insert(blob_path(d));
+            }
+        }
+        for image in &self.images {
+            for d in image.config_digest.iter().chain(image.manifest_digest.iter()) {
+                referenced.insert(blob_path(d));
+            }
+            for layer in &image.layers {
+                if let Some(d) = &layer.digest {
+                    referenced.insert(blob_path(d));
+                }
+            }
+        }
+        for name in store.blob_names() {
+            if referenced.contains(&name) {
+                continue;
+            }
+            let Ok(blob) = store.get(&name) else { continue };
+            let bytes = blob.bytes();
+            if bytes.len() > 16 << 20 || bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+                continue;
+            }
+            let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else { continue };
+            let digest = name.strip_prefix("blobs/").and_then(|rest| rest.replacen('/', ":", 1).parse::<Digest>().ok());
+            self.documents.push(SourceDocument { kind: DocumentKind::Unreferenced, digest, value: Arc::new(value) });
+        }
+    }
+
     /// An attestation manifest and the in-toto statements it lists, kept as documents (each
     /// at most 16 MiB; what is not JSON is left alone).
     fn attestation(&mut self, store: &Store, digest: &Digest) {

@@ -312,6 +312,37 @@ impl Store {
         }
     }
 
+    /// The names (`blobs/sha256/<hex>`) of every regular file under `blobs/` two levels down,
+    /// sorted: what an OCI layout holds, referenced or not.
+    pub(crate) fn blob_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = match self {
+            Store::Archive(index) => index
+                .items
+                .iter()
+                .filter(|(name, item)| {
+                    matches!(item, Item::File { .. }) && name.starts_with("blobs/") && name.matches('/').count() == 2
+                })
+                .map(|(name, _)| name.clone())
+                .collect(),
+            Store::Dir(root) => {
+                let mut out = Vec::new();
+                for alg in std::fs::read_dir(root.join("blobs")).into_iter().flatten().flatten() {
+                    let Some(alg_name) = alg.file_name().to_str().map(str::to_string) else { continue };
+                    for blob in std::fs::read_dir(alg.path()).into_iter().flatten().flatten() {
+                        if blob.file_type().is_ok_and(|t| t.is_file())
+                            && let Some(name) = blob.file_name().to_str()
+                        {
+                            out.push(format!("blobs/{alg_name}/{name}"));
+                        }
+                    }
+                }
+                out
+            }
+        };
+        names.sort();
+        names
+    }
+
     /// Parse the JSON document at `name`.
     pub(crate) fn json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, String> {
         let blob = self.get(name)?;

@@ -310,7 +310,16 @@ impl Scanner {
         for (i, image) in source.images().iter().enumerate() {
             stats.images += 1;
             let layer_scans: Vec<&LayerScan> = image.layers.iter().map(|l| &scans[key_of[&(i, l.index)]]).collect();
-            let (findings, redactor) = self.assemble(source, image, &layer_scans, &mut detector);
+            let (mut findings, redactor) = self.assemble(source, image, &layer_scans, &mut detector);
+            // The input's own documents (indexes, manifests, attestations, blobs nothing
+            // references) belong to no one image: their findings join the first image's.
+            if i == 0 && !source.documents().is_empty() {
+                let mut set = FindingSet::new();
+                for f in findings.into_iter().chain(self.document_findings(source, &mut detector)) {
+                    set.add(f);
+                }
+                findings = set.into_sorted();
+            }
             let walks: Vec<&LayerWalk> = layer_scans.iter().map(|s| &s.walk).collect();
             let report = ImageReport::new(source, image, &walks, redactor.as_ref());
             if !sink.image(&report)? {
@@ -320,16 +329,6 @@ impl Scanner {
                 stats.count(f);
                 if !sink.finding(f)? {
                     return Ok(stats);
-                }
-            }
-            // The input's own documents (indexes, manifests, attestations) belong to no one
-            // image: their findings follow the first image's.
-            if i == 0 {
-                for f in &self.document_findings(source, &mut detector) {
-                    stats.count(f);
-                    if !sink.finding(f)? {
-                        return Ok(stats);
-                    }
                 }
             }
         }
