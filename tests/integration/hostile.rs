@@ -697,3 +697,68 @@ fn whiteout_content_and_trailing_data_are_hidden_data() {
         assert!(report.findings.iter().all(|f| f.rule_id != "hidden-data"), "{form}: {:#?}", report.findings);
     }
 }
+
+/// Issue 14: a gzip layer's optional header fields (RFC 1952) travel with the blob and no
+/// decompressor shows them: the comment and the extra field are hidden data, searched; a plain
+/// file name is not.
+#[test]
+fn gzip_header_fields_are_hidden_data() {
+    use layerdig::layer::Structure;
+    use layerdig::{GzipField, Source};
+    let tar = LayerBuilder::new().file("app/main.py", b"print(1)\n").finish();
+    let comment = format!("built with AWS_ACCESS_KEY_ID={KEY}");
+    let mut encoder = flate2::GzBuilder::new()
+        .filename("layer.tar")
+        .comment(comment.as_bytes())
+        .extra(b"LD\x04\x00ab\x00c".to_vec())
+        .write(Vec::new(), GzLevel::fast());
+    encoder.write_all(&tar).unwrap();
+    let blob = encoder.finish().unwrap();
+    let config = json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [sha256(&tar)]},
+        "history": [{"created_by": "COPY app /app"}],
+    });
+    let config = serde_json::to_vec(&config).unwrap();
+    let manifest = json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(&config), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha256(&blob), "size": blob.len()}],
+    });
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    let index = json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha256(&manifest), "size": manifest.len()}]});
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = dir.path().join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    for bytes in [&blob, &config, &manifest] {
+        std::fs::write(blobs.join(&sha256(bytes)[7..]), bytes).unwrap();
+    }
+    std::fs::write(dir.path().join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::write(dir.path().join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let report = scan(dir.path());
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    let hidden: Vec<(&str, &layerdig::Location)> = report
+        .findings
+        .iter()
+        .flat_map(|f| f.locations.iter().map(move |l| (f.rule_id.as_str(), l)))
+        .filter(|(_, l)| l.source == Source::Hidden)
+        .collect();
+    let field_of = |l: &layerdig::Location| match l.structure {
+        Some(Structure::GzipHeader { field, .. }) => Some(field),
+        _ => None,
+    };
+    // The key in the comment, at the comment's place in the blob, and the comment itself.
+    let key = hidden.iter().find(|(r, _)| *r == "aws.access-key-id").unwrap_or_else(|| panic!("{hidden:#?}"));
+    assert_eq!(field_of(key.1), Some(GzipField::Comment));
+    let comment_at = blob.windows(5).position(|w| w == b"built").unwrap() as u64;
+    assert!(
+        matches!(key.1.structure, Some(Structure::GzipHeader { offset, bytes, .. })
+            if offset == comment_at && bytes == comment.len() as u64),
+        "{key:#?}"
+    );
+    let data: Vec<Option<GzipField>> =
+        hidden.iter().filter(|(r, _)| *r == "hidden-data").map(|(_, l)| field_of(l)).collect();
+    assert_eq!(data.len(), 2, "the comment and the extra field, not the name: {hidden:#?}");
+    assert!(data.contains(&Some(GzipField::Comment)) && data.contains(&Some(GzipField::Extra)));
+}

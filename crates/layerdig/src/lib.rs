@@ -63,4 +63,4 @@ pub use image::{Image, ImageFormat, ImageSource, Layer, OpenOptions, Platform};
 pub use report::{Collect, End, ErrorReport, GateReport, ImageReport, LayerReport, Printer, Report, Sink, Stats};
 pub use resolve::{RemovedBy, Status};
 pub use scan::{ArchiveLimits, FileRecord, Listing, Progress, Scanner, ScannerBuilder, list, scan_path};
-pub use vocab::{ConfigField, Document, DocumentKind, Encoding, HistoryField, Sla, SlaState, Suppression};
+pub use vocab::{ConfigField, Document, DocumentKind, Encoding, GzipField, HistoryField, Sla, SlaState, Suppression};

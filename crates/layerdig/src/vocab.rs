@@ -607,20 +607,58 @@ pub enum Structure {
         /// How many bytes, from there to the end of the stream.
         bytes: u64,
     },
+    /// An optional field of a gzip layer's header (RFC 1952): the extra field or the comment,
+    /// or a name that is no file name (over 255 bytes, or not printable). Decompressors skip
+    /// them; they travel with the blob.
+    GzipHeader {
+        /// Which field.
+        field: GzipField,
+        /// Offset of the field's bytes in the compressed blob (not the uncompressed stream).
+        offset: u64,
+        /// How many bytes.
+        bytes: u64,
+    },
+}
+
+/// An optional field of a gzip member header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GzipField {
+    /// FEXTRA: subfields of any content.
+    Extra,
+    /// FNAME: the original file name, zero-terminated.
+    Name,
+    /// FCOMMENT: a comment, zero-terminated.
+    Comment,
+}
+
+impl GzipField {
+    /// The field's name in RFC 1952.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GzipField::Extra => "FEXTRA",
+            GzipField::Name => "FNAME",
+            GzipField::Comment => "FCOMMENT",
+        }
+    }
 }
 
 impl Structure {
     /// How many bytes it holds.
     pub fn bytes(&self) -> u64 {
         match self {
-            Structure::EntryData { bytes, .. } | Structure::TrailingData { bytes, .. } => *bytes,
+            Structure::EntryData { bytes, .. }
+            | Structure::TrailingData { bytes, .. }
+            | Structure::GzipHeader { bytes, .. } => *bytes,
         }
     }
 
-    /// Its offset in the layer's uncompressed stream.
+    /// Its offset: in the layer's uncompressed stream, or for a gzip header field in the blob.
     pub fn offset(&self) -> u64 {
         match self {
-            Structure::EntryData { offset, .. } | Structure::TrailingData { offset, .. } => *offset,
+            Structure::EntryData { offset, .. }
+            | Structure::TrailingData { offset, .. }
+            | Structure::GzipHeader { offset, .. } => *offset,
         }
     }
 }

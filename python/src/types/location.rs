@@ -59,8 +59,9 @@ data_class!(Location.inner {
 
     /// For hidden data (`source == "hidden"`), where in the layer's bytes: a dict with `kind`
     /// (`entry_data`: the data of a whiteout, marker, directory or link entry, with `entry`
-    /// saying which; `trailing_data`: bytes after the tar's end), `offset` in the uncompressed
-    /// tar and `bytes`; else None.
+    /// saying which; `trailing_data`: bytes after the tar's end; `gzip_header`: an optional
+    /// field of the gzip blob's header, `field` `extra`, `name` or `comment`, its offset in the
+    /// compressed blob), `offset` in the uncompressed tar and `bytes`; else None.
     #[getter]
     fn structure<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         self.inner.structure.as_ref().map(|s| value_to_py(py, &to_value(s)?)).transpose()

@@ -15,6 +15,7 @@ use super::tar_walk::Stream;
 use super::{Compression, Content, LayerVisitor, Structure, WalkOptions, Walker};
 use crate::error::LayerErrorKind;
 use crate::image::{Blob, Digest, ReleasingReader, sha256_releasing};
+use crate::vocab::GzipField;
 
 /// A blob's bytes as a tar stream: as they are, or through a decompressor. A concrete type (not
 /// a boxed reader) so the blob's reader, and the digest it took, can be had back at the end.
@@ -80,6 +81,19 @@ impl<'a> Walker<'a> {
             self.walk_tar(Stream::Plain(bytes), cap, visitor);
             self.finish_diff_id(digest);
             return;
+        }
+        if compression == Compression::Gzip {
+            for (field, range) in gzip_header_fields(bytes) {
+                let structure = Structure::GzipHeader {
+                    field,
+                    offset: range.start as u64,
+                    bytes: (range.end - range.start) as u64,
+                };
+                let flow = visitor.hidden(None, structure, Content::Slice(&bytes[range]));
+                if !self.goes_on(flow) {
+                    return;
+                }
+            }
         }
         // The blob's own digest is taken as the decompressor consumes it (one pass over the
         // mapped bytes, not two), and checked once the stream is done.
@@ -224,5 +238,79 @@ impl<'a> Walker<'a> {
             });
         }
         self.walk.diff_id = diff_id;
+    }
+}
+
+/// The optional fields of the first gzip member's header (RFC 1952 section 2.3) that are hidden
+/// data: FEXTRA and FCOMMENT whenever present and not empty, FNAME only when it is no file name
+/// (over 255 bytes, or holding bytes that are not printable ASCII). Ranges are in `blob`; a
+/// header cut short yields what was whole.
+fn gzip_header_fields(blob: &[u8]) -> Vec<(GzipField, std::ops::Range<usize>)> {
+    const FEXTRA: u8 = 4;
+    const FNAME: u8 = 8;
+    const FCOMMENT: u8 = 16;
+    let mut out = Vec::new();
+    if blob.len() < 10 || blob[..3] != [0x1f, 0x8b, 0x08] {
+        return out;
+    }
+    let flags = blob[3];
+    let mut at = 10usize;
+    if flags & FEXTRA != 0 {
+        let Some(len) = blob.get(at..at + 2).map(|b| usize::from(u16::from_le_bytes([b[0], b[1]]))) else {
+            return out;
+        };
+        let start = at + 2;
+        if start + len > blob.len() {
+            return out;
+        }
+        if len > 0 {
+            out.push((GzipField::Extra, start..start + len));
+        }
+        at = start + len;
+    }
+    let zero_terminated = |at: &mut usize| -> Option<std::ops::Range<usize>> {
+        let end = *at + blob.get(*at..)?.iter().position(|&b| b == 0)?;
+        let range = *at..end;
+        *at = end + 1;
+        Some(range)
+    };
+    if flags & FNAME != 0 {
+        let Some(name) = zero_terminated(&mut at) else { return out };
+        let text = &blob[name.clone()];
+        if text.len() > 255 || !text.iter().all(|b| (0x20..0x7f).contains(b)) {
+            out.push((GzipField::Name, name));
+        }
+    }
+    if flags & FCOMMENT != 0 {
+        let Some(comment) = zero_terminated(&mut at) else { return out };
+        if !comment.is_empty() {
+            out.push((GzipField::Comment, comment));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod gzip_header_tests {
+    use super::*;
+
+    #[test]
+    fn extra_and_comment_are_hidden_and_a_plain_name_is_not() {
+        let mut b = vec![0x1f, 0x8b, 0x08, 4 | 8 | 16, 0, 0, 0, 0, 0, 3];
+        b.extend_from_slice(&5u16.to_le_bytes());
+        b.extend_from_slice(b"AB\x02\x00z");
+        b.extend_from_slice(b"layer.tar\0");
+        b.extend_from_slice(b"token=abc\0");
+        b.extend_from_slice(&[0x03, 0x00]);
+        let fields = gzip_header_fields(&b);
+        let got: Vec<(GzipField, &[u8])> = fields.iter().map(|(f, r)| (*f, &b[r.clone()])).collect();
+        assert_eq!(got, vec![(GzipField::Extra, &b"AB\x02\x00z"[..]), (GzipField::Comment, &b"token=abc"[..])]);
+        // A name that is not a file name is.
+        let mut b = vec![0x1f, 0x8b, 0x08, 8, 0, 0, 0, 0, 0, 3];
+        b.extend_from_slice(b"\x01\x02secret\0");
+        assert_eq!(gzip_header_fields(&b).len(), 1);
+        // Cut short: nothing past the cut, no panic.
+        assert!(gzip_header_fields(&b[..12]).is_empty());
+        assert!(gzip_header_fields(&[0x1f, 0x8b, 0x08, 4, 0, 0, 0, 0, 0, 3, 0xff]).is_empty());
     }
 }

@@ -181,6 +181,11 @@ fn story(loc: &Location, image: Option<&ImageReport>) -> String {
                 Some(s @ Structure::TrailingData { .. }) => {
                     ("bytes after the tar's end".to_string(), s.offset(), s.bytes())
                 }
+                Some(s @ Structure::GzipHeader { field, .. }) => (
+                    format!("bytes in the gzip header's {} field (offset in the blob)", field.as_str()),
+                    s.offset(),
+                    s.bytes(),
+                ),
                 None => ("hidden data".to_string(), 0, 0),
             };
             let layer = loc.layer_index.map(|i| format!(" of layer {i}")).unwrap_or_default();

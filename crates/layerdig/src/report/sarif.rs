@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::{Document, Report};
 use crate::detect::Rules;
 use crate::error::SinkError;
-use crate::finding::{Disposition, Finding, Severity, Source};
+use crate::finding::{Disposition, Finding, Severity, Source, Structure};
 
 /// The printer: collects the scan, writes the document at the end; `rules` supplies rule
 /// names, help and references.
@@ -127,8 +127,16 @@ pub fn sarif(report: &Report, rules: &Rules) -> Value {
                 Source::Hidden => {
                     let uri = match (&loc.path, loc.layer_index) {
                         (Some(p), _) => p.clone(),
-                        (None, Some(i)) => format!("{}#layer{i}/trailing-data", loc.image),
-                        (None, None) => format!("{}#trailing-data", loc.image),
+                        (None, layer) => {
+                            let place = match &loc.structure {
+                                Some(Structure::GzipHeader { field, .. }) => format!("gzip-header/{}", field.as_str()),
+                                _ => "trailing-data".to_string(),
+                            };
+                            match layer {
+                                Some(i) => format!("{}#layer{i}/{place}", loc.image),
+                                None => format!("{}#{place}", loc.image),
+                            }
+                        }
                     };
                     (uri, json!({}))
                 }

@@ -157,6 +157,7 @@ fn hidden_data_match(structure: &Structure, head: Vec<u8>, count: u64) -> Match 
     let place = match structure {
         Structure::EntryData { entry, .. } => format!("in {}", entry.describe()),
         Structure::TrailingData { .. } => "after the tar's end".to_string(),
+        Structure::GzipHeader { field, .. } => format!("in the gzip header's {} field", field.as_str()),
     };
     let info = crate::detect::HIDDEN;
     Match {
