@@ -639,9 +639,18 @@ fn pax_gnu_long_names_and_sparse_files_pass_the_record_guard() {
 /// entry, bytes after the tar's end-of-archive blocks — is scanned like file content and is a
 /// `hidden-data` finding of its own, with where it is and how many bytes, in plain, gzip and
 /// zstd layers alike. The zero padding tar writers add is not hidden data.
+/// Every hidden-data location of `report`, with its finding's rule id.
+fn hidden_locations(report: &Report) -> Vec<(&str, &layerdig::Location)> {
+    report
+        .findings
+        .iter()
+        .flat_map(|f| f.locations.iter().map(move |l| (f.rule_id.as_str(), l)))
+        .filter(|(_, l)| l.source == layerdig::Source::Hidden)
+        .collect()
+}
+
 #[test]
 fn whiteout_content_and_trailing_data_are_hidden_data() {
-    use layerdig::Source;
     use layerdig::layer::{EntryRole, Structure};
     for comp in [Comp::None, Comp::Gzip, Comp::Zstd] {
         let dir = tempfile::tempdir().unwrap();
@@ -661,12 +670,7 @@ fn whiteout_content_and_trailing_data_are_hidden_data() {
         Layout::oci(&[image], false, false).write_dir(dir.path());
         let report = scan(dir.path());
         assert!(report.errors.is_empty(), "{comp:?}: {:#?}", report.errors);
-        let hidden: Vec<(&str, &layerdig::Location)> = report
-            .findings
-            .iter()
-            .flat_map(|f| f.locations.iter().map(move |l| (f.rule_id.as_str(), l)))
-            .filter(|(_, l)| l.source == Source::Hidden)
-            .collect();
+        let hidden = hidden_locations(&report);
         // The key in the whiteout entry's data, at its line, and the entry's data itself.
         let in_whiteout = |rule: &str| {
             hidden.iter().find(|(r, l)| *r == rule && l.path.as_deref() == Some("app/.wh.env")).map(|(_, l)| *l)
@@ -703,8 +707,8 @@ fn whiteout_content_and_trailing_data_are_hidden_data() {
 /// file name is not.
 #[test]
 fn gzip_header_fields_are_hidden_data() {
+    use layerdig::GzipField;
     use layerdig::layer::Structure;
-    use layerdig::{GzipField, Source};
     let tar = LayerBuilder::new().file("app/main.py", b"print(1)\n").finish();
     let comment = format!("built with AWS_ACCESS_KEY_ID={KEY}");
     let mut encoder = flate2::GzBuilder::new()
@@ -738,12 +742,7 @@ fn gzip_header_fields_are_hidden_data() {
     std::fs::write(dir.path().join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
     let report = scan(dir.path());
     assert!(report.errors.is_empty(), "{:#?}", report.errors);
-    let hidden: Vec<(&str, &layerdig::Location)> = report
-        .findings
-        .iter()
-        .flat_map(|f| f.locations.iter().map(move |l| (f.rule_id.as_str(), l)))
-        .filter(|(_, l)| l.source == Source::Hidden)
-        .collect();
+    let hidden = hidden_locations(&report);
     let field_of = |l: &layerdig::Location| match l.structure {
         Some(Structure::GzipHeader { field, .. }) => Some(field),
         _ => None,

@@ -431,30 +431,12 @@ impl Scanner {
                 det.scan_config(&ConfigField::Label(item.key.to_string()), item.value, &mut matches);
                 for m in &matches {
                     let location = Location {
-                        image: image_name.clone(),
-                        platform: None,
-                        source: Source::Metadata,
-                        config_key: None,
-                        layer_index: None,
-                        layer_digest: None,
-                        created_by: None,
-                        path: None,
-                        path_segments: None,
-                        line: None,
-                        column: None,
-                        span: Some(Span { start: m.start, end: m.end }),
-                        status: None,
-                        removed_in_layer: None,
-                        removed_by: None,
-                        encoding: m.encoding,
-                        disposition: detect::disposition(None, m),
-                        suppressed: None,
-                        structure: None,
                         document: Some(crate::vocab::Document {
                             kind: doc.kind,
                             digest: doc.digest.as_ref().map(ToString::to_string),
                             field: item.field.clone(),
                         }),
+                        ..location_of(&image_name, Source::Metadata, m)
                     };
                     out.add(self.finding(m, location));
                 }
@@ -482,26 +464,13 @@ impl Scanner {
             let layer_digest =
                 layer_index.and_then(|i| image.layers.get(i)).and_then(|l| l.id()).map(|d| d.to_string());
             Location {
-                image: image_name.clone(),
                 platform: platform.clone(),
-                source: field.source(),
-                config_key: Some(field),
+                config_key: Some(field.clone()),
                 layer_index,
                 layer_digest,
-                created_by: None,
-                path: None,
-                path_segments: None,
                 line: line_column.map(|(line, _)| line),
                 column: line_column.map(|(_, column)| column),
-                span: Some(Span { start: m.start, end: m.end }),
-                status: None,
-                removed_in_layer: None,
-                removed_by: None,
-                encoding: m.encoding,
-                disposition: detect::disposition(None, m),
-                suppressed: None,
-                structure: None,
-                document: None,
+                ..location_of(&image_name, field.source(), m)
             }
         };
         // Config and history first: the image's own metadata.
@@ -602,6 +571,33 @@ impl Scanner {
             }
         }
         (out, redactor)
+    }
+}
+
+/// A location outside the layers' files (config, history, the input's documents) for match
+/// `m`: its span, encoding and disposition, nothing else yet.
+fn location_of(image: &str, source: Source, m: &Match) -> Location {
+    Location {
+        image: image.to_string(),
+        platform: None,
+        source,
+        config_key: None,
+        layer_index: None,
+        layer_digest: None,
+        created_by: None,
+        path: None,
+        path_segments: None,
+        line: None,
+        column: None,
+        span: Some(Span { start: m.start, end: m.end }),
+        status: None,
+        removed_in_layer: None,
+        removed_by: None,
+        encoding: m.encoding,
+        disposition: detect::disposition(None, m),
+        suppressed: None,
+        structure: None,
+        document: None,
     }
 }
 
