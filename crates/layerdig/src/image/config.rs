@@ -163,30 +163,9 @@ impl ImageConfig {
 /// Every string in `value` (at `path`, dotted for object keys, `[i]` for array items) as a
 /// configuration string; arrays and objects nest at most 16 deep.
 fn strings<'a>(path: &str, value: &'a Value, out: &mut Vec<ConfigString<'a>>) {
-    fn walk<'a>(path: &mut String, value: &'a Value, depth: usize, out: &mut Vec<ConfigString<'a>>) {
-        match value {
-            Value::String(s) => out.push(ConfigString { field: ConfigField::Other(path.clone()), value: s }),
-            Value::Array(items) if depth < 16 => {
-                for (i, item) in items.iter().enumerate() {
-                    let len = path.len();
-                    path.push_str(&format!("[{i}]"));
-                    walk(path, item, depth + 1, out);
-                    path.truncate(len);
-                }
-            }
-            Value::Object(map) if depth < 16 => {
-                for (key, item) in map {
-                    let len = path.len();
-                    path.push('.');
-                    path.push_str(key);
-                    walk(path, item, depth + 1, out);
-                    path.truncate(len);
-                }
-            }
-            _ => {}
-        }
-    }
-    walk(&mut path.to_string(), value, 0, out);
+    super::document::each_string(path, value, 16, &mut |field, _, value| {
+        out.push(ConfigString { field: ConfigField::Other(field.to_string()), value });
+    });
 }
 
 /// One configuration string to run through the detectors. `Debug` shows the value redacted.

@@ -37,45 +37,61 @@ pub struct DocumentString<'a> {
 const STRUCTURE_KEYS: [&str; 5] = ["digest", "mediaType", "artifactType", "schemaVersion", "_type"];
 
 impl SourceDocument {
-    /// Every string in the document, nested at most 32 deep.
+    /// Every string in the document but those under [`STRUCTURE_KEYS`], nested at most 32 deep.
     pub fn strings(&self) -> Vec<DocumentString<'_>> {
-        fn walk<'a>(
-            path: &mut String,
-            key: &'a str,
-            value: &'a Value,
-            depth: usize,
-            out: &mut Vec<DocumentString<'a>>,
-        ) {
-            match value {
-                Value::String(s) if !STRUCTURE_KEYS.contains(&key) => {
-                    out.push(DocumentString { field: path.clone(), key, value: s });
-                }
-                Value::Array(items) if depth < 32 => {
-                    for (i, item) in items.iter().enumerate() {
-                        let len = path.len();
-                        path.push_str(&format!("[{i}]"));
-                        walk(path, key, item, depth + 1, out);
-                        path.truncate(len);
-                    }
-                }
-                Value::Object(map) if depth < 32 => {
-                    for (k, item) in map {
-                        let len = path.len();
-                        if !path.is_empty() {
-                            path.push('.');
-                        }
-                        path.push_str(k);
-                        walk(path, k, item, depth + 1, out);
-                        path.truncate(len);
-                    }
-                }
-                _ => {}
-            }
-        }
         let mut out = Vec::new();
-        walk(&mut String::new(), "", &self.value, 0, &mut out);
+        each_string("", &self.value, 32, &mut |field, key, value| {
+            if !STRUCTURE_KEYS.contains(&key) {
+                out.push(DocumentString { field: field.to_string(), key, value });
+            }
+        });
         out
     }
+}
+
+/// Hand `visit` every string in `value`, depth first, with its path (`path`, then `.key` for an
+/// object member, or just `key` while the path is empty, and `[i]` for an array item) and the
+/// nearest object key it is under (empty at the top); arrays and objects nest at most
+/// `max_depth` deep. The image config's strings and the documents' are walked by this.
+pub(super) fn each_string<'a>(
+    path: &str,
+    value: &'a Value,
+    max_depth: usize,
+    visit: &mut dyn FnMut(&str, &'a str, &'a str),
+) {
+    fn walk<'a>(
+        path: &mut String,
+        key: &'a str,
+        value: &'a Value,
+        depth: usize,
+        max_depth: usize,
+        visit: &mut dyn FnMut(&str, &'a str, &'a str),
+    ) {
+        match value {
+            Value::String(s) => visit(path, key, s),
+            Value::Array(items) if depth < max_depth => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    walk(path, key, item, depth + 1, max_depth, visit);
+                    path.truncate(len);
+                }
+            }
+            Value::Object(map) if depth < max_depth => {
+                for (k, item) in map {
+                    let len = path.len();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(k);
+                    walk(path, k, item, depth + 1, max_depth, visit);
+                    path.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(&mut path.to_string(), "", value, 0, max_depth, visit);
 }
 
 #[cfg(test)]

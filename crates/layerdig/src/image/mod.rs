@@ -14,7 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize as _, Serialize};
 
 pub use config::{ConfigString, History, ImageConfig, RootFs, RuntimeConfig};
 pub use descriptor::{Descriptor, DockerArchiveEntry, ImageIndex, ImageManifest, Platform};
@@ -391,10 +391,13 @@ impl Opener<'_> {
     }
 
     fn open_oci(&mut self, store: &Store) -> Result<(), Error> {
-        let index: ImageIndex = store.json("index.json").map_err(|e| self.format_err(format!("OCI layout: {e}")))?;
-        if let Ok(value) = store.json::<serde_json::Value>("index.json") {
-            self.documents.push(SourceDocument { kind: DocumentKind::Index, digest: None, value: Arc::new(value) });
-        }
+        // Read once: as the document its strings are searched in, and as the index.
+        let value: serde_json::Value =
+            store.json("index.json").map_err(|e| self.format_err(format!("OCI layout: {e}")))?;
+        let index = ImageIndex::deserialize(&value).map_err(|e| {
+            self.format_err(format!("OCI layout: index.json: not valid JSON for this document: {}", json_error(&e)))
+        })?;
+        self.documents.push(SourceDocument { kind: DocumentKind::Index, digest: None, value: Arc::new(value) });
         let mut seen = HashSet::new();
         self.walk_index(store, &index, 0, &mut seen)?;
         self.unreferenced(store);
@@ -459,19 +462,20 @@ impl Opener<'_> {
             };
             let nested =
                 desc.media_type.is_index() || (value.get("manifests").is_some() && value.get("layers").is_none());
+            let value = Arc::new(value);
             self.documents.push(SourceDocument {
                 kind: if nested { DocumentKind::Index } else { DocumentKind::Manifest },
                 digest: Some(desc.digest.clone()),
-                value: Arc::new(value.clone()),
+                value: Arc::clone(&value),
             });
             if nested {
-                match serde_json::from_value::<ImageIndex>(value) {
+                match ImageIndex::deserialize(&*value) {
                     Ok(inner) => self.walk_index(store, &inner, depth + 1, seen)?,
                     Err(e) => self.problems.push(self.format_err(format!("index {}: {}", desc.digest, json_error(&e)))),
                 }
                 continue;
             }
-            let manifest: ImageManifest = match serde_json::from_value(value) {
+            let manifest = match ImageManifest::deserialize(&*value) {
                 Ok(m) => m,
                 Err(e) => {
                     self.problems.push(self.format_err(format!(
