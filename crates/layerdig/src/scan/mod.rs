@@ -57,13 +57,24 @@ struct Hit {
 impl Hit {
     /// The path in every report: the layer path, then each path inside an archive after a `!`.
     fn joined_path(&self) -> String {
-        let mut out = String::from_utf8_lossy(&self.path).into_owned();
-        for segment in self.inner.iter().flat_map(|inner| inner.iter()) {
-            out.push('!');
-            out.push_str(segment);
-        }
-        out
+        join_path(&String::from_utf8_lossy(&self.path), self.inner.iter().flat_map(|inner| inner.iter()))
     }
+
+    /// The path's parts when the hit is inside an archive: the layer path, then each inside.
+    fn path_segments(&self) -> Option<Vec<String>> {
+        let inner = self.inner.as_ref()?;
+        Some(std::iter::once(String::from_utf8_lossy(&self.path).into_owned()).chain(inner.iter().cloned()).collect())
+    }
+}
+
+/// `outer!inner!inner`: a path inside archives, as every report writes it.
+fn join_path<S: AsRef<str>>(outer: &str, inner: impl IntoIterator<Item = S>) -> String {
+    let mut out = outer.to_string();
+    for segment in inner {
+        out.push('!');
+        out.push_str(segment.as_ref());
+    }
+    out
 }
 
 /// Options for a [`Scanner`].
@@ -364,10 +375,7 @@ impl Scanner {
                 layer_digest: None,
                 created_by: None,
                 path: Some(joined.clone()),
-                path_segments: hit
-                    .inner
-                    .as_ref()
-                    .map(|inner| std::iter::once(path.to_string()).chain(inner.iter().cloned()).collect()),
+                path_segments: hit.path_segments(),
                 line: Some(hit.m.line),
                 column: Some(hit.m.column),
                 span: Some(Span { start: hit.m.start, end: hit.m.end }),
@@ -538,11 +546,7 @@ impl Scanner {
                     layer_digest: digest.clone(),
                     created_by: layer.created_by.clone(),
                     path: (!hit.path.is_empty()).then(|| joined.clone()),
-                    path_segments: hit.inner.as_ref().map(|inner| {
-                        std::iter::once(String::from_utf8_lossy(&hit.path).into_owned())
-                            .chain(inner.iter().cloned())
-                            .collect()
-                    }),
+                    path_segments: hit.path_segments(),
                     line: Some(hit.m.line),
                     column: Some(hit.m.column),
                     span: Some(Span { start: hit.m.start, end: hit.m.end }),

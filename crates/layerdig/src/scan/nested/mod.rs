@@ -165,12 +165,7 @@ impl Walk<'_> {
 
     /// The joined path of what is being read now.
     fn joined(&self) -> String {
-        let mut out = String::from_utf8_lossy(self.outer).into_owned();
-        for s in &self.segments {
-            out.push('!');
-            out.push_str(&String::from_utf8_lossy(s));
-        }
-        out
+        super::join_path(&String::from_utf8_lossy(self.outer), self.segments.iter().map(|s| String::from_utf8_lossy(s)))
     }
 
     fn problem(&mut self, format: &'static str, problem: ArchiveProblem) {

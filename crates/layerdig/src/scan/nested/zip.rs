@@ -18,8 +18,8 @@ use std::io::{Cursor, Read};
 use zip::CompressionMethod;
 use zip::read::ZipArchive;
 
+use super::Walk;
 use super::guard::{Cap, Guard, Input};
-use super::{Walk, read_up_to};
 use crate::error::ArchiveProblem;
 use crate::layer::{Content, normalize};
 
@@ -31,12 +31,9 @@ impl Walk<'_> {
             Content::Reader(reader) => {
                 let room = self.limits.max_buffer.saturating_sub(self.budget.buffered.get());
                 let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(room).min(64 << 20));
-                let read = reader.take(room as u64 + 1).read_to_end(&mut buf);
-                if let Err(e) = read {
-                    // Scan what arrived: the window scanner would have, and the error is the
-                    // stream's (its guard reports it).
-                    let _ = e;
-                }
+                // A read error leaves what arrived to be scanned, as the window scanner would;
+                // the error is the stream's, and its guard reports it.
+                let _ = reader.take(room as u64 + 1).read_to_end(&mut buf);
                 if buf.len() <= room {
                     self.budget.buffered.set(self.budget.buffered.get() + buf.len());
                     self.zip_in_place(&buf, depth);
@@ -168,9 +165,9 @@ impl Walk<'_> {
             self.segments.push(std::mem::take(&mut name));
             let mut guard = Guard::new(&mut file, self.budget, Input::Fixed(compressed), self.limits.max_ratio);
             self.file(Content::Reader(&mut guard), size, depth);
-            // Drain what the scanner left, so the stream is at the next local header.
-            let mut sink = [0u8; 8192];
-            while read_up_to(&mut guard, &mut sink) == sink.len() {}
+            // Drain what the scanner left, so the stream is at the next local header (an error
+            // ends the drain; the guard keeps it).
+            let _ = std::io::copy(&mut guard, &mut std::io::sink());
             let failure = guard.failure.take();
             name = self.segments.pop().unwrap_or_default();
             if let Some(failure) = failure {
