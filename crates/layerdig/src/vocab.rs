@@ -607,15 +607,63 @@ pub enum Structure {
         /// How many bytes, from there to the end of the stream.
         bytes: u64,
     },
-    /// An optional field of a gzip layer's header (RFC 1952): the extra field or the comment,
+    /// An optional field of a gzip member's header (RFC 1952): the extra field or the comment,
     /// or a name that is no file name (over 255 bytes, or not printable). Decompressors skip
     /// them; they travel with the blob.
     GzipHeader {
+        /// Which member of the blob (0 for the first; concatenated members decompress as one).
+        #[serde(default)]
+        member: u64,
         /// Which field.
         field: GzipField,
         /// Offset of the field's bytes in the compressed blob (not the uncompressed stream).
         offset: u64,
         /// How many bytes.
+        bytes: u64,
+    },
+    /// Bytes of a compressed blob after its last gzip member or zstd frame that are neither
+    /// (decompressors stop there, or fail); offset in the blob.
+    CompressedTrailing {
+        /// Offset of the first such byte in the blob.
+        offset: u64,
+        /// How many bytes, to the end of the blob.
+        bytes: u64,
+    },
+    /// The content of a zstd skippable frame (RFC 8878 section 3.1.2), which decoders skip by
+    /// design; offset in the blob.
+    SkippableFrame {
+        /// Offset of the frame's content (after its 8-byte header) in the blob.
+        offset: u64,
+        /// How many bytes of content.
+        bytes: u64,
+    },
+    /// The value of a PAX extended-header record (POSIX pax) that describes nothing a runtime
+    /// applies: a `comment`, a vendor or unknown keyword, an extended attribute outside the
+    /// system namespaces. Offset in the uncompressed stream.
+    PaxRecord {
+        /// The record's keyword (redacted like any other text when it holds a secret).
+        key: String,
+        /// A global (`g`) record, which applies to every entry after it, rather than a local (`x`).
+        global: bool,
+        /// Offset of the record (or of the extended header holding it) in the uncompressed stream.
+        offset: u64,
+        /// How many bytes of value.
+        bytes: u64,
+    },
+    /// Bytes of a tar header block that no field uses: after the NUL that ends a name, link
+    /// name, user or group name or prefix, and the block's unused tail. Tar readers ignore them.
+    HeaderSlack {
+        /// Offset of the header block in the uncompressed stream.
+        offset: u64,
+        /// How many bytes (in each unused range, from its first to its last non-zero byte).
+        bytes: u64,
+    },
+    /// Non-zero bytes in the padding after an entry's data, up to the next 512-byte block, which
+    /// tar writers fill with zeros and readers skip.
+    EntryPadding {
+        /// Offset of the padding in the uncompressed stream.
+        offset: u64,
+        /// How many bytes of padding.
         bytes: u64,
     },
 }
@@ -649,16 +697,68 @@ impl Structure {
         match self {
             Structure::EntryData { bytes, .. }
             | Structure::TrailingData { bytes, .. }
-            | Structure::GzipHeader { bytes, .. } => *bytes,
+            | Structure::GzipHeader { bytes, .. }
+            | Structure::CompressedTrailing { bytes, .. }
+            | Structure::SkippableFrame { bytes, .. }
+            | Structure::PaxRecord { bytes, .. }
+            | Structure::HeaderSlack { bytes, .. }
+            | Structure::EntryPadding { bytes, .. } => *bytes,
         }
     }
 
-    /// Its offset: in the layer's uncompressed stream, or for a gzip header field in the blob.
+    /// Its offset: in the compressed blob when [`Structure::in_blob`], else in the layer's
+    /// uncompressed tar stream.
     pub fn offset(&self) -> u64 {
         match self {
             Structure::EntryData { offset, .. }
             | Structure::TrailingData { offset, .. }
-            | Structure::GzipHeader { offset, .. } => *offset,
+            | Structure::GzipHeader { offset, .. }
+            | Structure::CompressedTrailing { offset, .. }
+            | Structure::SkippableFrame { offset, .. }
+            | Structure::PaxRecord { offset, .. }
+            | Structure::HeaderSlack { offset, .. }
+            | Structure::EntryPadding { offset, .. } => *offset,
+        }
+    }
+
+    /// Whether the offset is in the compressed blob (the compression's framing) rather than in
+    /// the uncompressed tar stream.
+    pub fn in_blob(&self) -> bool {
+        matches!(
+            self,
+            Structure::GzipHeader { .. } | Structure::CompressedTrailing { .. } | Structure::SkippableFrame { .. }
+        )
+    }
+
+    /// Where it is, in words: `in a whiteout entry`, `in the gzip header's FCOMMENT field`.
+    pub fn describe(&self) -> String {
+        match self {
+            Structure::EntryData { entry, .. } => format!("in {}", entry.describe()),
+            Structure::TrailingData { .. } => "after the tar's end".to_string(),
+            Structure::GzipHeader { member: 0, field, .. } => format!("in the gzip header's {} field", field.as_str()),
+            Structure::GzipHeader { member, field, .. } => {
+                format!("in the {} field of the header of gzip member {}", field.as_str(), member + 1)
+            }
+            Structure::CompressedTrailing { .. } => "after the blob's last compressed member or frame".to_string(),
+            Structure::SkippableFrame { .. } => "in a zstd skippable frame".to_string(),
+            Structure::PaxRecord { key, global: true, .. } => format!("in the global PAX record {key}"),
+            Structure::PaxRecord { key, .. } => format!("in the PAX record {key}"),
+            Structure::HeaderSlack { .. } => "in unused bytes of a tar header".to_string(),
+            Structure::EntryPadding { .. } => "in the padding after an entry's data".to_string(),
+        }
+    }
+
+    /// A short name for it in a URI (SARIF): `entry-data`, `gzip-header/FCOMMENT`.
+    pub fn slug(&self) -> String {
+        match self {
+            Structure::EntryData { .. } => "entry-data".to_string(),
+            Structure::TrailingData { .. } => "trailing-data".to_string(),
+            Structure::GzipHeader { member, field, .. } => format!("gzip-header/{member}/{}", field.as_str()),
+            Structure::CompressedTrailing { .. } => "compressed-trailing".to_string(),
+            Structure::SkippableFrame { offset, .. } => format!("skippable-frame/{offset}"),
+            Structure::PaxRecord { offset, .. } => format!("pax-record/{offset}"),
+            Structure::HeaderSlack { offset, .. } => format!("header-slack/{offset}"),
+            Structure::EntryPadding { offset, .. } => format!("entry-padding/{offset}"),
         }
     }
 }

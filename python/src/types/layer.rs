@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 use serde_json::Value;
 
-use super::{Data, enum_str, from_value, r_opt, take_platform, with_platform};
+use super::{Data, enum_str, from_value, r_opt, take_platform, to_value, value_to_py, with_platform};
 
 /// One layer of an image: digests, media type, sizes, the instruction that made it, and what it
 /// holds (files it adds, whiteouts it carries).
@@ -53,6 +53,14 @@ data_class!(Layer.inner {
     #[getter]
     fn platform(&self) -> Option<&str> {
         self.platform.as_deref()
+    }
+
+    /// Where every byte of the layer went: a dict of `content`, `metadata`, `padding`,
+    /// `hidden` and `unread` (which add up to `uncompressed_size`), and for a compressed blob
+    /// `compressed` and `framing_hidden` (which add up to `size`).
+    #[getter]
+    fn account<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        value_to_py(py, &to_value(self.inner.account)?)
     }
 
     fn __repr__(&self) -> String {

@@ -109,6 +109,8 @@ pub(crate) struct ReleasingReader<'a> {
     released: usize,
     /// Where `bytes` starts in the blob.
     base: usize,
+    /// Where reading stops (in `bytes`); the digest still covers everything.
+    limit: usize,
     /// SHA-256 of the bytes consumed so far, when asked for (see [`ReleasingReader::hashing`]).
     hasher: Option<sha2::Sha256>,
 }
@@ -121,7 +123,18 @@ impl<'a> ReleasingReader<'a> {
     /// Only `range` of the blob (offsets into it).
     pub(crate) fn range(blob: &'a Blob, range: std::ops::Range<usize>) -> ReleasingReader<'a> {
         let bytes = blob.bytes().get(range.clone()).unwrap_or(&[]);
-        ReleasingReader { blob, bytes, pos: 0, released: 0, base: range.start, hasher: None }
+        ReleasingReader { blob, bytes, pos: 0, released: 0, base: range.start, limit: bytes.len(), hasher: None }
+    }
+
+    /// Read only up to offset `end` of the blob (the digest still covers all of it).
+    pub(crate) fn stop_at(mut self, end: usize) -> ReleasingReader<'a> {
+        self.limit = end.saturating_sub(self.base).min(self.bytes.len());
+        self
+    }
+
+    /// The offset in the blob of the next byte to be read.
+    pub(crate) fn position(&self) -> usize {
+        self.base + self.pos
     }
 
     /// Hash the bytes as they are consumed, so a blob's digest costs no second pass over it
@@ -156,7 +169,7 @@ impl std::io::Read for ReleasingReader<'_> {
 
 impl std::io::BufRead for ReleasingReader<'_> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-        Ok(&self.bytes[self.pos..])
+        Ok(self.bytes.get(self.pos..self.limit).unwrap_or(&[]))
     }
 
     fn consume(&mut self, amount: usize) {

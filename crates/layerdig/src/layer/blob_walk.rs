@@ -5,32 +5,35 @@
 use std::io::{self, Read};
 use std::sync::mpsc;
 
-use flate2::bufread::MultiGzDecoder;
 use sha2::{Digest as _, Sha256};
 
-use super::header_guard::HeaderGuard;
+use super::framing::{Found, GzipMembers, gzip_header_fields, zstd_frames};
+use super::header_guard::{HeaderGuard, PaddingLog};
 use super::read_ahead::{ChannelReader, READ_AHEAD_BUFFERS, READ_AHEAD_FROM, read_ahead};
 use super::stream::HashingReader;
 use super::tar_walk::Stream;
 use super::{Compression, Content, LayerVisitor, Structure, WalkOptions, Walker};
 use crate::error::LayerErrorKind;
 use crate::image::{Blob, Digest, ReleasingReader, sha256_releasing};
-use crate::vocab::GzipField;
 
 /// A blob's bytes as a tar stream: as they are, or through a decompressor. A concrete type (not
 /// a boxed reader) so the blob's reader, and the digest it took, can be had back at the end.
 enum Decoded<'a> {
     Plain(ReleasingReader<'a>),
-    Gzip(Box<MultiGzDecoder<ReleasingReader<'a>>>),
+    Gzip(Box<GzipMembers<'a>>),
     Zstd(Box<zstd::stream::read::Decoder<'static, ReleasingReader<'a>>>),
 }
 
 impl<'a> Decoded<'a> {
-    fn into_source(self) -> ReleasingReader<'a> {
+    /// The blob's reader back, and what the gzip members' framing hid.
+    fn into_source(self) -> (Option<ReleasingReader<'a>>, Found) {
         match self {
-            Decoded::Plain(r) => r,
-            Decoded::Gzip(d) => d.into_inner(),
-            Decoded::Zstd(d) => d.finish(),
+            Decoded::Plain(r) => (Some(r), Vec::new()),
+            Decoded::Gzip(mut d) => {
+                let found = std::mem::take(&mut d.found);
+                (d.into_source(), found)
+            }
+            Decoded::Zstd(d) => (Some(d.finish()), Vec::new()),
         }
     }
 }
@@ -78,29 +81,54 @@ impl<'a> Walker<'a> {
             let digest = verify.then(|| sha256_releasing(blob));
             self.check_blob_digest(digest.clone());
             self.walk.stats.uncompressed_bytes = bytes.len() as u64;
-            self.walk_tar(Stream::Plain(bytes), cap, visitor);
+            self.walk_tar(Stream::Plain(bytes), cap, visitor, None);
+            self.accountant.finish(bytes.len() as u64, self.walk.complete);
             self.finish_diff_id(digest);
             return;
         }
-        if compression == Compression::Gzip {
-            for (field, range) in gzip_header_fields(bytes) {
-                let structure = Structure::GzipHeader {
-                    field,
-                    offset: range.start as u64,
-                    bytes: (range.end - range.start) as u64,
-                };
-                let flow = visitor.hidden(None, structure, Content::Slice(&bytes[range]));
-                if !self.goes_on(flow) {
-                    return;
-                }
+        // Hidden data in the framing found before decompression starts (the first gzip
+        // member's header, zstd's frame headers) is handed on now; the later gzip members'
+        // once the stream is read.
+        let mut framing_hidden = 0u64;
+        let mut zstd_end = None;
+        let found: Found = match compression {
+            Compression::Gzip => gzip_header_fields(bytes)
+                .into_iter()
+                .map(|(field, range)| {
+                    let structure = Structure::GzipHeader {
+                        member: 0,
+                        field,
+                        offset: range.start as u64,
+                        bytes: range.len() as u64,
+                    };
+                    (structure, range)
+                })
+                .collect(),
+            Compression::Zstd => {
+                let (end, found) = zstd_frames(bytes);
+                zstd_end = end;
+                found
+            }
+            Compression::None => Vec::new(),
+        };
+        for (structure, range) in found {
+            framing_hidden += range.len() as u64;
+            let flow = visitor.hidden(None, structure, Content::Slice(&bytes[range]));
+            if !self.goes_on(flow) {
+                return;
             }
         }
         // The blob's own digest is taken as the decompressor consumes it (one pass over the
         // mapped bytes, not two), and checked once the stream is done.
         let source = if verify { ReleasingReader::new(blob).hashing() } else { ReleasingReader::new(blob) };
+        // A zstd decoder stops after the last frame (bytes after it, hidden, would fail it).
+        let source = match zstd_end {
+            Some(end) => source.stop_at(end),
+            None => source,
+        };
         let decoded = match compression {
             Compression::None => Decoded::Plain(source),
-            Compression::Gzip => Decoded::Gzip(Box::new(MultiGzDecoder::new(source))),
+            Compression::Gzip => Decoded::Gzip(Box::new(GzipMembers::new(source))),
             Compression::Zstd => match zstd::stream::read::Decoder::with_buffer(source) {
                 Ok(d) => Decoded::Zstd(Box::new(d)),
                 Err(e) => {
@@ -146,8 +174,20 @@ impl<'a> Walker<'a> {
             return;
         };
         self.walk.stats.uncompressed_bytes = reader.count;
+        self.accountant.finish(reader.count, self.walk.complete);
         let diff_id = reader.hasher.take().map(|h| Digest::from_sha256(h.finalize().into()));
-        self.check_blob_digest(reader.inner.into_source().digest());
+        let (source, found) = reader.inner.into_source();
+        for (structure, range) in found {
+            framing_hidden += range.len() as u64;
+            let flow = visitor.hidden(None, structure, Content::Slice(&bytes[range]));
+            if !self.goes_on(flow) {
+                self.walk.complete = false;
+            }
+        }
+        if compression != Compression::None {
+            self.accountant.blob(bytes.len() as u64, framing_hidden);
+        }
+        self.check_blob_digest(source.and_then(ReleasingReader::digest));
         if self.walk.complete {
             self.finish_diff_id(diff_id);
         } else {
@@ -165,8 +205,9 @@ impl<'a> Walker<'a> {
         visitor: &mut dyn LayerVisitor,
     ) {
         let mut counted = Counting { inner: &mut *reader, count: 0 };
-        let mut guarded = HeaderGuard::new(&mut counted);
-        self.walk_tar(Stream::Reader(Box::new(&mut guarded)), cap, visitor);
+        let padding = PaddingLog::default();
+        let mut guarded = HeaderGuard::new(&mut counted).with_padding_log(padding.clone());
+        self.walk_tar(Stream::Reader(Box::new(&mut guarded)), cap, visitor, Some(&padding));
         drop(guarded);
         if self.walk.complete
             && let Err(e) = self.trailing(counted.count, reader, visitor)
@@ -195,7 +236,8 @@ impl<'a> Walker<'a> {
             };
             if let Some(first) = buf[..n].iter().position(|&b| b != 0) {
                 let start = ((pos + first as u64) / 512 * 512).max(pos);
-                let mut rest = io::Cursor::new(&buf[(start - pos) as usize..n]).chain(&mut *reader);
+                let rest = io::Cursor::new(&buf[(start - pos) as usize..n]).chain(&mut *reader);
+                let mut rest = Counting { inner: rest, count: 0 };
                 // The stream's length is not known until it is read: the visitor counts.
                 let structure = Structure::TrailingData { offset: start, bytes: 0 };
                 match visitor.hidden(None, structure, Content::Reader(&mut rest)) {
@@ -203,6 +245,7 @@ impl<'a> Walker<'a> {
                     Err(e) => self.walk.problems.push(e),
                 }
                 io::copy(&mut rest, &mut io::sink())?;
+                self.accountant.trailing_hidden(rest.count);
                 return Ok(());
             }
             pos += n as u64;
@@ -238,79 +281,5 @@ impl<'a> Walker<'a> {
             });
         }
         self.walk.diff_id = diff_id;
-    }
-}
-
-/// The optional fields of the first gzip member's header (RFC 1952 section 2.3) that are hidden
-/// data: FEXTRA and FCOMMENT whenever present and not empty, FNAME only when it is no file name
-/// (over 255 bytes, or holding bytes that are not printable ASCII). Ranges are in `blob`; a
-/// header cut short yields what was whole.
-fn gzip_header_fields(blob: &[u8]) -> Vec<(GzipField, std::ops::Range<usize>)> {
-    const FEXTRA: u8 = 4;
-    const FNAME: u8 = 8;
-    const FCOMMENT: u8 = 16;
-    let mut out = Vec::new();
-    if blob.len() < 10 || blob[..3] != [0x1f, 0x8b, 0x08] {
-        return out;
-    }
-    let flags = blob[3];
-    let mut at = 10usize;
-    if flags & FEXTRA != 0 {
-        let Some(len) = blob.get(at..at + 2).map(|b| usize::from(u16::from_le_bytes([b[0], b[1]]))) else {
-            return out;
-        };
-        let start = at + 2;
-        if start + len > blob.len() {
-            return out;
-        }
-        if len > 0 {
-            out.push((GzipField::Extra, start..start + len));
-        }
-        at = start + len;
-    }
-    let zero_terminated = |at: &mut usize| -> Option<std::ops::Range<usize>> {
-        let end = *at + blob.get(*at..)?.iter().position(|&b| b == 0)?;
-        let range = *at..end;
-        *at = end + 1;
-        Some(range)
-    };
-    if flags & FNAME != 0 {
-        let Some(name) = zero_terminated(&mut at) else { return out };
-        let text = &blob[name.clone()];
-        if text.len() > 255 || !text.iter().all(|b| (0x20..0x7f).contains(b)) {
-            out.push((GzipField::Name, name));
-        }
-    }
-    if flags & FCOMMENT != 0 {
-        let Some(comment) = zero_terminated(&mut at) else { return out };
-        if !comment.is_empty() {
-            out.push((GzipField::Comment, comment));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod gzip_header_tests {
-    use super::*;
-
-    #[test]
-    fn extra_and_comment_are_hidden_and_a_plain_name_is_not() {
-        let mut b = vec![0x1f, 0x8b, 0x08, 4 | 8 | 16, 0, 0, 0, 0, 0, 3];
-        b.extend_from_slice(&5u16.to_le_bytes());
-        b.extend_from_slice(b"AB\x02\x00z");
-        b.extend_from_slice(b"layer.tar\0");
-        b.extend_from_slice(b"token=abc\0");
-        b.extend_from_slice(&[0x03, 0x00]);
-        let fields = gzip_header_fields(&b);
-        let got: Vec<(GzipField, &[u8])> = fields.iter().map(|(f, r)| (*f, &b[r.clone()])).collect();
-        assert_eq!(got, vec![(GzipField::Extra, &b"AB\x02\x00z"[..]), (GzipField::Comment, &b"token=abc"[..])]);
-        // A name that is not a file name is.
-        let mut b = vec![0x1f, 0x8b, 0x08, 8, 0, 0, 0, 0, 0, 3];
-        b.extend_from_slice(b"\x01\x02secret\0");
-        assert_eq!(gzip_header_fields(&b).len(), 1);
-        // Cut short: nothing past the cut, no panic.
-        assert!(gzip_header_fields(&b[..12]).is_empty());
-        assert!(gzip_header_fields(&[0x1f, 0x8b, 0x08, 4, 0, 0, 0, 0, 0, 3, 0xff]).is_empty());
     }
 }

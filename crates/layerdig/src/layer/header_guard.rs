@@ -1,7 +1,15 @@
 //! A guard over the tar stream that refuses PAX and GNU long-name records too long to hold in
-//! memory, before the tar reader reads them whole.
+//! memory, before the tar reader reads them whole; and, as it follows the headers, notes padding
+//! after an entry's data that is not zeros (which the tar reader skips unread).
 
+use std::cell::RefCell;
 use std::io::{self, Read};
+use std::ops::Range;
+use std::rc::Rc;
+
+/// Where the padding after entries' data is not zeros: its offset in the stream and its bytes
+/// (under 512 each), taken by the tar walk after each entry.
+pub(crate) type PaddingLog = Rc<RefCell<Vec<(u64, Vec<u8>)>>>;
 
 /// The longest PAX or GNU long-name record accepted. The tar reader holds such a record in
 /// memory whole before the entry it describes, so a hostile layer could otherwise make it hold
@@ -46,6 +54,11 @@ pub(crate) struct HeaderGuard<R> {
     pax: Option<(Vec<u8>, usize)>,
     pax_size: Option<u64>,
     failed: Option<u64>,
+    /// The padding after the data being skipped, and its bytes seen so far; logged to `log`
+    /// when they are not all zeros.
+    pad: Option<Range<u64>>,
+    pad_bytes: Vec<u8>,
+    log: Option<PaddingLog>,
 }
 
 impl<R: Read> HeaderGuard<R> {
@@ -61,6 +74,47 @@ impl<R: Read> HeaderGuard<R> {
             pax: None,
             pax_size: None,
             failed: None,
+            pad: None,
+            pad_bytes: Vec::new(),
+            log: None,
+        }
+    }
+
+    /// Also note padding that is not zeros, in `log`.
+    pub(crate) fn with_padding_log(mut self, log: PaddingLog) -> HeaderGuard<R> {
+        self.log = Some(log);
+        self
+    }
+
+    /// The entry's data runs `size` bytes from the next block: its padding is the rest of the
+    /// last block.
+    fn data(&mut self, size: u64) {
+        let start = self.next;
+        let padded = size.div_ceil(512).saturating_mul(512);
+        self.next = self.next.saturating_add(padded);
+        if self.log.is_some() && padded > size {
+            self.pad = Some(start.saturating_add(size)..self.next);
+        }
+    }
+
+    /// Bytes `bytes` at stream offset `at`, skipped as data: note those in the padding.
+    fn skipped(&mut self, at: u64, bytes: &[u8]) {
+        let Some(pad) = self.pad.clone() else { return };
+        let end = at + bytes.len() as u64;
+        if end <= pad.start || at >= pad.end {
+            return;
+        }
+        let from = pad.start.max(at);
+        let to = pad.end.min(end);
+        self.pad_bytes.extend_from_slice(&bytes[(from - at) as usize..(to - at) as usize]);
+        if to == pad.end {
+            self.pad = None;
+            let bytes = std::mem::take(&mut self.pad_bytes);
+            if bytes.iter().any(|&b| b != 0)
+                && let Some(log) = &self.log
+            {
+                log.borrow_mut().push((pad.start, bytes));
+            }
         }
     }
 
@@ -73,7 +127,7 @@ impl<R: Read> HeaderGuard<R> {
             extension.as_mut_bytes().copy_from_slice(&block);
             self.sparse_extension = extension.is_extended();
             if !self.sparse_extension {
-                self.next = self.next.saturating_add(self.pending.div_ceil(512).saturating_mul(512));
+                self.data(self.pending);
             }
             return Ok(());
         }
@@ -113,7 +167,7 @@ impl<R: Read> HeaderGuard<R> {
             self.pending = size;
             return Ok(());
         }
-        self.next = self.next.saturating_add(size.div_ceil(512).saturating_mul(512));
+        self.data(size);
         Ok(())
     }
 
@@ -124,6 +178,7 @@ impl<R: Read> HeaderGuard<R> {
             let at = self.pos + i as u64;
             if at < self.next {
                 let skip = usize::try_from(self.next - at).unwrap_or(usize::MAX).min(bytes.len() - i);
+                self.skipped(at, &bytes[i..i + skip]);
                 if let Some((pax, want)) = &mut self.pax {
                     let room = *want - pax.len();
                     pax.extend_from_slice(&bytes[i..i + skip.min(room)]);

@@ -6,6 +6,8 @@
 //!
 //! - `blob_walk.rs`: a layer blob: compression detected, decompressed with the per-layer output
 //!   cap, blob and diff_id digests taken on the way, then the tar walk;
+//! - `framing.rs`: the compressed blob's framing: every gzip member's header, zstd frames, and
+//!   the hidden data in them;
 //! - `read_ahead.rs`: the thread that decompresses a big blob a few buffers ahead of the walk,
 //!   and the `ChannelReader` that reads its buffers;
 //! - `stream.rs`: the decompressed stream's reader (output cap, diff_id hash) and the errors
@@ -14,19 +16,26 @@
 //!   long-name records before the tar reader holds them in memory;
 //! - `tar_walk.rs`: the tar entries: kinds, whiteouts, hard links, sparse files, content in
 //!   place or streamed, and the tar's errors;
+//! - `tar_meta.rs`: what a tar header and its PAX records hold besides structure (hidden data);
+//! - `account.rs`: the [`ByteAccount`], where every byte of the layer went;
 //! - `dir_walk.rs`: a layer that is a directory on disk.
 //!
 //! `index.rs` holds [`LayerIndex`] and the [`Effect`] a layer has on a lower layer's path;
 //! `path.rs` holds the entry name normalisation.
 
+mod account;
 mod blob_walk;
 mod dir_walk;
+mod framing;
 mod header_guard;
 mod index;
 mod path;
 mod read_ahead;
 mod stream;
+mod tar_meta;
 mod tar_walk;
+
+pub use account::ByteAccount;
 
 use std::io::Read;
 use std::path::Path;
@@ -208,6 +217,8 @@ pub struct LayerStats {
     pub added: u64,
     /// Whiteouts and opaque directories.
     pub deleted: u64,
+    /// Where every byte went.
+    pub account: ByteAccount,
 }
 
 /// The outcome of reading one layer.
@@ -248,12 +259,14 @@ pub fn walk(image_path: &Path, layer: &Layer, options: &WalkOptions, visitor: &m
         },
         current_path: None,
         blob: None,
+        accountant: account::Accountant::default(),
     };
     match &layer.source {
         LayerSource::Missing(_) => {} // reported when the image was opened
         LayerSource::Dir(root) => w.walk_dir(root, visitor),
         LayerSource::Blob(blob) => w.walk_blob(blob, options, visitor),
     }
+    w.walk.stats.account = w.accountant.account;
     w.walk
 }
 
@@ -264,6 +277,7 @@ struct Walker<'a> {
     current_path: Option<String>,
     /// The blob being read, whose pages are released behind the reader.
     blob: Option<&'a Blob>,
+    accountant: account::Accountant,
 }
 
 impl<'a> Walker<'a> {

@@ -4,8 +4,10 @@
 
 use std::io::{self, Cursor, Read};
 
-use super::header_guard::ExtensionTooLong;
+use super::account::DataIs;
+use super::header_guard::{ExtensionTooLong, PaddingLog};
 use super::stream::{CapReached, DecodeFailed};
+use super::tar_meta::{header_slack, pax_is_structure, pax_records};
 use super::{Compression, Content, Entry, EntryKind, EntryRole, Flow, LayerVisitor, Structure, Walker, normalize};
 use crate::error::LayerErrorKind;
 use crate::image::{RELEASE_EVERY, ReleasingReader};
@@ -41,24 +43,87 @@ impl Walker<'_> {
         self.problem(kind);
     }
 
-    pub(super) fn walk_tar(&mut self, stream: Stream<'_>, cap: u64, visitor: &mut dyn LayerVisitor) {
+    /// Walk a tar. A streamed one comes with the log its header guard keeps of padding that is
+    /// not zeros (an uncompressed one read in place is looked at directly).
+    pub(super) fn walk_tar(
+        &mut self,
+        stream: Stream<'_>,
+        cap: u64,
+        visitor: &mut dyn LayerVisitor,
+        padding: Option<&PaddingLog>,
+    ) {
         let compression = self.walk.compression.unwrap_or(Compression::None);
         match stream {
             Stream::Plain(bytes) => {
                 let mut archive = tar::Archive::new(Cursor::new(bytes));
                 match archive.entries_with_seek() {
-                    Ok(entries) => self.entries(entries, Some(bytes), cap, visitor, compression),
+                    Ok(entries) => self.entries(entries, Some(bytes), cap, visitor, compression, None),
                     Err(e) => self.stream_error(e, compression, cap),
                 }
             }
             Stream::Reader(reader) => {
                 let mut archive = tar::Archive::new(reader);
                 match archive.entries() {
-                    Ok(entries) => self.entries(entries, None, cap, visitor, compression),
+                    Ok(entries) => self.entries(entries, None, cap, visitor, compression, padding),
                     Err(e) => self.stream_error(e, compression, cap),
                 }
             }
         }
+    }
+
+    /// Hand on the padding the header guard found not to be zeros since it was last asked.
+    fn logged_padding(&mut self, padding: Option<&PaddingLog>, visitor: &mut dyn LayerVisitor) -> bool {
+        let Some(log) = padding else { return true };
+        let found = std::mem::take(&mut *log.borrow_mut());
+        for (offset, bytes) in found {
+            if !self.padding_found(offset, &bytes, visitor) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Padding at `offset` that is not zeros: hidden data.
+    fn padding_found(&mut self, offset: u64, bytes: &[u8], visitor: &mut dyn LayerVisitor) -> bool {
+        self.accountant.padding_hidden(bytes.len() as u64);
+        let structure = Structure::EntryPadding { offset, bytes: bytes.len() as u64 };
+        let flow = visitor.hidden(None, structure, Content::Slice(bytes));
+        self.goes_on(flow)
+    }
+
+    /// The PAX records of an entry (`data`, the extended header's data, at `data_at` in the
+    /// stream, or somewhere in the extension headers before the entry when `None`) that are data
+    /// rather than structure: hidden, each handed on as `KEY=VALUE`.
+    fn pax_found(
+        &mut self,
+        view: &Entry<'_>,
+        data: &[u8],
+        data_at: Option<u64>,
+        region: u64,
+        global: bool,
+        visitor: &mut dyn LayerVisitor,
+    ) -> bool {
+        for record in pax_records(data) {
+            if pax_is_structure(record.key) {
+                continue;
+            }
+            self.accountant.metadata_hidden(record.value.len() as u64);
+            let mut text = Vec::with_capacity(record.key.len() + 1 + record.value.len());
+            text.extend_from_slice(record.key);
+            text.push(b'=');
+            text.extend_from_slice(record.value);
+            let structure = Structure::PaxRecord {
+                key: String::from_utf8_lossy(&record.key[..record.key.len().min(128)]).into_owned(),
+                global,
+                offset: data_at.map_or(region, |at| at + record.value_at as u64),
+                bytes: record.value.len() as u64,
+            };
+            let flow = visitor.hidden(Some(view), structure, Content::Slice(&text));
+            if !self.goes_on(flow) {
+                return false;
+            }
+        }
+        true
     }
 
     fn entries<'r, R: Read + 'r>(
@@ -68,6 +133,7 @@ impl Walker<'_> {
         cap: u64,
         visitor: &mut dyn LayerVisitor,
         compression: Compression,
+        padding: Option<&PaddingLog>,
     ) {
         let mut ordinal: u32 = 0;
         // Holes in sparse files expand to zeros that are not in the stream, so the stream's cap
@@ -81,6 +147,9 @@ impl Walker<'_> {
         // Where the last entry's data ends, in a layer read in place.
         let mut data_end = Some(0);
         for entry in entries {
+            if !self.logged_padding(padding, visitor) {
+                return;
+            }
             let mut entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
@@ -97,6 +166,23 @@ impl Walker<'_> {
             let mode = header.mode().unwrap_or(0);
             let entry_type = header.entry_type();
             let size = entry.size();
+            let header_pos = entry.raw_header_position();
+            // What the entry occupies in the archive: a sparse file's stored data, not its size.
+            let stored = if entry_type == tar::EntryType::GNUSparse { header.entry_size().unwrap_or(0) } else { size };
+            let slack = header_slack(header.as_bytes());
+            // The extension headers before this entry start where the last entry ended; the
+            // PAX one's data is exactly placed when it is the only one.
+            let region = self.accountant.end();
+            let local_pax: Option<Vec<u8>> = match entry.pax_extensions() {
+                Ok(Some(records)) if !entry_type.is_pax_global_extensions() => {
+                    let mut data = Vec::new();
+                    for r in records.flatten() {
+                        pax_record_bytes(r.key_bytes(), r.value_bytes(), &mut data);
+                    }
+                    Some(data)
+                }
+                _ => None,
+            };
             if plain.is_some() {
                 // Where this entry's data (padded to a block) ends in the layer; unknown for sparse
                 // files, whose stored size is not their size.
@@ -183,6 +269,27 @@ impl Walker<'_> {
                 Kind::Other => {}
                 _ => self.walk.stats.added += 1,
             }
+            let global_pax = entry_type.is_pax_global_extensions();
+            let data_is = match kind {
+                Kind::File => DataIs::Content,
+                _ if global_pax => DataIs::Metadata,
+                _ => DataIs::Hidden,
+            };
+            self.accountant.entry(header_pos, stored, data_is);
+            if slack.1 > 0 {
+                self.accountant.metadata_hidden(slack.1);
+                let structure = Structure::HeaderSlack { offset: header_pos, bytes: slack.1 };
+                if !self.goes_on(visitor.hidden(Some(&view), structure, Content::Slice(&slack.0))) {
+                    return;
+                }
+            }
+            if let Some(data) = &local_pax {
+                let padded = (data.len() as u64).div_ceil(512) * 512;
+                let data_at = (header_pos.checked_sub(region) == Some(512 + padded)).then_some(region + 512);
+                if !self.pax_found(&view, data, data_at, region, false, visitor) {
+                    return;
+                }
+            }
             let flow = if matches!(kind, Kind::File) {
                 self.walk.stats.file_bytes += size;
                 let sparse = entry_type == tar::EntryType::GNUSparse;
@@ -238,6 +345,33 @@ impl Walker<'_> {
                         visitor.visit(&view, Content::Reader(&mut entry))
                     }
                 }
+            } else if global_pax {
+                let flow = visitor.visit(&view, Content::None);
+                if matches!(flow, Ok(Flow::Continue)) {
+                    // Records for every entry after it: structure, except the values no
+                    // extractor applies.
+                    let at = entry.raw_file_position();
+                    let data = match plain {
+                        Some(bytes) => {
+                            let start = usize::try_from(at).unwrap_or(usize::MAX).min(bytes.len());
+                            let end =
+                                start.saturating_add(usize::try_from(size).unwrap_or(usize::MAX)).min(bytes.len());
+                            bytes[start..end].to_vec()
+                        }
+                        None => {
+                            let mut data = Vec::new();
+                            if let Err(e) = (&mut entry).take(1 << 20).read_to_end(&mut data) {
+                                self.stream_error(e, compression, cap);
+                                return;
+                            }
+                            data
+                        }
+                    };
+                    if !self.pax_found(&view, &data, Some(at), at, true, visitor) {
+                        return;
+                    }
+                }
+                flow
             } else {
                 let flow = visitor.visit(&view, Content::None);
                 if size > 0 && matches!(flow, Ok(Flow::Continue)) {
@@ -269,6 +403,19 @@ impl Walker<'_> {
             if !self.goes_on(flow) {
                 return;
             }
+            // In place, the padding after the data is looked at here (a stream's, by the guard).
+            if let (Some(bytes), Some(end)) = (plain, data_end) {
+                let start = usize::try_from(entry.raw_file_position().saturating_add(stored)).unwrap_or(usize::MAX);
+                if let Some(pad) = bytes.get(start.min(end)..end.min(bytes.len()))
+                    && pad.iter().any(|&b| b != 0)
+                    && !self.padding_found(start as u64, pad, visitor)
+                {
+                    return;
+                }
+            }
+        }
+        if !self.logged_padding(padding, visitor) {
+            return;
         }
         self.current_path = None;
         // A tar ends with a block of zeros. A plain layer cut exactly between two entries has
@@ -283,19 +430,39 @@ impl Walker<'_> {
             ));
             return;
         }
-        // Past the end-of-archive blocks: zero padding, or hidden data.
+        // Past the first end-of-archive block (where the tar reader stops): zero padding, or
+        // hidden data.
+        let mut trailing = 0;
         if let (Some(bytes), Some(end)) = (plain, data_end)
-            && let Some(rest) = bytes.get(end.saturating_add(1024)..)
+            && let Some(rest) = bytes.get(end.saturating_add(512)..)
             && let Some(first) = rest.iter().position(|&b| b != 0)
         {
-            let start = end + 1024 + first / 512 * 512;
-            let structure = Structure::TrailingData { offset: start as u64, bytes: (bytes.len() - start) as u64 };
+            let start = end + 512 + first / 512 * 512;
+            trailing = (bytes.len() - start) as u64;
+            let structure = Structure::TrailingData { offset: start as u64, bytes: trailing };
             if !self.goes_on(visitor.hidden(None, structure, Content::Slice(&bytes[start..]))) {
                 return;
             }
         }
+        self.accountant.trailing_hidden(trailing);
         self.walk.complete = true;
     }
+}
+
+/// Append a PAX record `LEN KEY=VALUE\n` for `key` and `value` to `out`, as the tar writer
+/// wrote it (the tar reader keeps only the keys and values).
+fn pax_record_bytes(key: &[u8], value: &[u8], out: &mut Vec<u8>) {
+    let body = key.len() + value.len() + 3; // space, '=', newline
+    let mut len = body + 1;
+    while len != body + len.to_string().len() {
+        len = body + len.to_string().len();
+    }
+    out.extend_from_slice(len.to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(key);
+    out.push(b'=');
+    out.extend_from_slice(value);
+    out.push(b'\n');
 }
 
 #[derive(Clone, Copy)]

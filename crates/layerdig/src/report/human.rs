@@ -8,7 +8,7 @@ use std::io::Write;
 
 use super::{End, ErrorReport, ImageReport, Printer, Sink, Stats};
 use crate::error::SinkError;
-use crate::finding::{Disposition, Finding, FindingSet, Location, Severity, Source, Status, Structure};
+use crate::finding::{Disposition, Finding, FindingSet, Location, Severity, Source, Status};
 use crate::vocab::SlaState;
 use crate::vocab::{FailOn, GateResult, Integrity};
 
@@ -174,28 +174,19 @@ fn story(loc: &Location, image: Option<&ImageReport>) -> String {
             {
                 told.push_str(&format!(":{line}:{col}"));
             }
-            let (what, offset, bytes) = match &loc.structure {
-                Some(s @ Structure::EntryData { entry, .. }) => {
-                    (format!("bytes of data in {}", entry.describe()), s.offset(), s.bytes())
+            let (what, offset, bytes, of) = match &loc.structure {
+                Some(s) => {
+                    let of = if s.in_blob() { "its blob" } else { "its tar" };
+                    (format!("bytes {}", s.describe()), s.offset(), s.bytes(), of)
                 }
-                Some(s @ Structure::TrailingData { .. }) => {
-                    ("bytes after the tar's end".to_string(), s.offset(), s.bytes())
-                }
-                Some(s @ Structure::GzipHeader { field, .. }) => (
-                    format!("bytes in the gzip header's {} field (offset in the blob)", field.as_str()),
-                    s.offset(),
-                    s.bytes(),
-                ),
-                None => ("hidden data".to_string(), 0, 0),
+                None => ("bytes of hidden data".to_string(), 0, 0, "its tar"),
             };
             let layer = loc.layer_index.map(|i| format!(" of layer {i}")).unwrap_or_default();
             let made = loc.created_by.as_deref().map(|c| format!(" ({})", instruction(c, 40))).unwrap_or_default();
             if !told.is_empty() {
                 told.push_str("  ");
             }
-            told.push_str(&format!(
-                "{bytes} {what}{layer}{made}, at offset {offset} of its tar, which no runtime shows"
-            ));
+            told.push_str(&format!("{bytes} {what}{layer}{made}, at offset {offset} of {of}, which no runtime shows"));
             told
         }
         Source::History => {

@@ -41,6 +41,9 @@ pub struct LayerReport {
     pub added: u64,
     /// Whiteouts and opaque markers.
     pub deleted: u64,
+    /// Where every byte of the layer went: content, metadata, padding, hidden, unread.
+    #[serde(default)]
+    pub account: layer::ByteAccount,
 }
 
 impl LayerReport {
@@ -66,6 +69,7 @@ impl LayerReport {
             files: walk.stats.files,
             added: walk.stats.added,
             deleted: walk.stats.deleted,
+            account: walk.stats.account,
         }
     }
 }

@@ -128,10 +128,8 @@ pub fn sarif(report: &Report, rules: &Rules) -> Value {
                     let uri = match (&loc.path, loc.layer_index) {
                         (Some(p), _) => p.clone(),
                         (None, layer) => {
-                            let place = match &loc.structure {
-                                Some(Structure::GzipHeader { field, .. }) => format!("gzip-header/{}", field.as_str()),
-                                _ => "trailing-data".to_string(),
-                            };
+                            let place =
+                                loc.structure.as_ref().map_or_else(|| "hidden-data".to_string(), Structure::slug);
                             match layer {
                                 Some(i) => format!("{}#layer{i}/{place}", loc.image),
                                 None => format!("{}#{place}", loc.image),

@@ -571,6 +571,10 @@ impl Scanner {
                     if let Some(cb) = &loc.created_by {
                         loc.created_by = Some(redactor.redact(cb));
                     }
+                    // A PAX record's keyword is the writer's to choose: it may be the secret.
+                    if let Some(Structure::PaxRecord { key, .. }) = &mut loc.structure {
+                        *key = redactor.redact(key);
+                    }
                 }
             }
         }

@@ -154,11 +154,7 @@ impl Read for Counted<'_, '_> {
 
 /// The finding hidden data is, whatever is in it.
 fn hidden_data_match(structure: &Structure, head: Vec<u8>, count: u64) -> Match {
-    let place = match structure {
-        Structure::EntryData { entry, .. } => format!("in {}", entry.describe()),
-        Structure::TrailingData { .. } => "after the tar's end".to_string(),
-        Structure::GzipHeader { field, .. } => format!("in the gzip header's {} field", field.as_str()),
-    };
+    let place = structure.describe();
     let info = crate::detect::HIDDEN;
     Match {
         rule_id: std::sync::Arc::from(info.id),
