@@ -225,6 +225,8 @@ pub struct SynthLayer {
     pub media_type: String,
     /// The build instruction.
     pub created_by: String,
+    /// The blob's bytes, when they are not `tar` compressed with `comp` (crafted framing).
+    pub blob: Option<Vec<u8>>,
 }
 
 impl SynthLayer {
@@ -236,7 +238,17 @@ impl SynthLayer {
             Comp::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
         }
         .to_string();
-        SynthLayer { tar, comp, media_type, created_by: created_by.to_string() }
+        SynthLayer { tar, comp, media_type, created_by: created_by.to_string(), blob: None }
+    }
+
+    /// A layer whose blob is `blob` (framing crafted by the test), which decompresses to `tar`.
+    pub fn with_blob(tar: Vec<u8>, comp: Comp, blob: Vec<u8>, created_by: &str) -> Self {
+        SynthLayer { blob: Some(blob), ..SynthLayer::new(tar, comp, created_by) }
+    }
+
+    /// The blob's bytes.
+    pub fn blob(&self) -> Vec<u8> {
+        self.blob.clone().unwrap_or_else(|| compress(&self.tar, self.comp))
     }
 }
 
@@ -327,7 +339,7 @@ fn manifest_for(files: &mut Vec<(String, Vec<u8>)>, image: &SynthImage) -> (Stri
         .layers
         .iter()
         .map(|l| {
-            let (d, s) = add_blob(files, compress(&l.tar, l.comp));
+            let (d, s) = add_blob(files, l.blob());
             json!({"mediaType": l.media_type, "digest": d, "size": s})
         })
         .collect();
@@ -384,7 +396,7 @@ impl Layout {
         let mut layout = Layout::oci(std::slice::from_ref(image), false, false);
         let config = serde_json::to_vec(&image.config()).expect("json");
         let layers: Vec<String> =
-            image.layers.iter().map(|l| format!("blobs/sha256/{}", &sha256(&compress(&l.tar, l.comp))[7..])).collect();
+            image.layers.iter().map(|l| format!("blobs/sha256/{}", &sha256(&l.blob())[7..])).collect();
         let manifest = json!([{"Config": format!("blobs/sha256/{}", &sha256(&config)[7..]), "RepoTags": ["synth:latest"], "Layers": layers}]);
         layout.files.push(("manifest.json".into(), serde_json::to_vec(&manifest).expect("json")));
         layout
@@ -399,7 +411,7 @@ impl Layout {
         let mut layers = Vec::new();
         for (i, l) in image.layers.iter().enumerate() {
             let name = format!("{i:02}/layer.tar");
-            files.push((name.clone(), compress(&l.tar, l.comp)));
+            files.push((name.clone(), l.blob()));
             layers.push(name);
         }
         let manifest = json!([{"Config": config_name, "RepoTags": ["synth:latest"], "Layers": layers}]);

@@ -5,6 +5,7 @@ mod cli;
 mod core;
 mod decode;
 mod fixtures;
+mod forensics;
 mod hostile;
 mod metadata;
 mod pipeline;

@@ -48,6 +48,16 @@ fn scan_file(path: &Path) -> Report {
 /// asked for, non-empty spans, normalised paths.
 fn check_report(report: &Report) -> Result<(), TestCaseError> {
     prop_assert_eq!(report.stats.incomplete, report.is_incomplete(), "stats and errors disagree: {:#?}", report.errors);
+    // Every byte of every layer is accounted for (issue 14), even in a layer read in part.
+    for image in &report.images {
+        for layer in &image.layers {
+            let a = layer.account;
+            prop_assert_eq!(a.stream_total(), layer.uncompressed_size, "layer {}: {:?}", layer.index, a);
+            if a.compressed + a.framing_hidden > 0 {
+                prop_assert_eq!(a.compressed + a.framing_hidden, layer.size, "layer {}: {:?}", layer.index, a);
+            }
+        }
+    }
     for f in &report.findings {
         prop_assert!(f.secret.is_none());
         prop_assert!(!f.locations.is_empty());

@@ -173,8 +173,10 @@ impl Walker<'_> {
             // The extension headers before this entry start where the last entry ended; the
             // PAX one's data is exactly placed when it is the only one.
             let region = self.accountant.end();
-            let local_pax: Option<Vec<u8>> = match entry.pax_extensions() {
-                Ok(Some(records)) if !entry_type.is_pax_global_extensions() => {
+            // The PAX records of this entry (local ones before it, or a global header's own,
+            // which the tar reader reads as the entry's data).
+            let pax: Option<Vec<u8>> = match entry.pax_extensions() {
+                Ok(Some(records)) => {
                     let mut data = Vec::new();
                     for r in records.flatten() {
                         pax_record_bytes(r.key_bytes(), r.value_bytes(), &mut data);
@@ -283,7 +285,7 @@ impl Walker<'_> {
                     return;
                 }
             }
-            if let Some(data) = &local_pax {
+            if let Some(data) = pax.as_ref().filter(|_| !global_pax) {
                 let padded = (data.len() as u64).div_ceil(512) * 512;
                 let data_at = (header_pos.checked_sub(region) == Some(512 + padded)).then_some(region + 512);
                 if !self.pax_found(&view, data, data_at, region, false, visitor) {
@@ -351,23 +353,8 @@ impl Walker<'_> {
                     // Records for every entry after it: structure, except the values no
                     // extractor applies.
                     let at = entry.raw_file_position();
-                    let data = match plain {
-                        Some(bytes) => {
-                            let start = usize::try_from(at).unwrap_or(usize::MAX).min(bytes.len());
-                            let end =
-                                start.saturating_add(usize::try_from(size).unwrap_or(usize::MAX)).min(bytes.len());
-                            bytes[start..end].to_vec()
-                        }
-                        None => {
-                            let mut data = Vec::new();
-                            if let Err(e) = (&mut entry).take(1 << 20).read_to_end(&mut data) {
-                                self.stream_error(e, compression, cap);
-                                return;
-                            }
-                            data
-                        }
-                    };
-                    if !self.pax_found(&view, &data, Some(at), at, true, visitor) {
+                    let data = pax.as_deref().unwrap_or_default();
+                    if !self.pax_found(&view, data, Some(at), at, true, visitor) {
                         return;
                     }
                 }
