@@ -305,3 +305,83 @@ fn the_byte_account_adds_up_on_every_fixture() {
         }
     }
 }
+
+/// OCI image layout: `blobs/` may hold blobs no index or manifest references (a layer an image
+/// was rebuilt from, left behind). They are read like files (a compressed tar opened, its files
+/// searched), reported as `unreferenced` with the blob's digest, and counted in the input's
+/// account.
+#[test]
+fn blobs_nothing_references_are_read_and_accounted_for() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = SynthLayer::new(LayerBuilder::new().file("etc/hostname", b"box\n").finish(), Comp::Gzip, "ADD base");
+    Layout::oci(&[SynthImage::new(vec![base])], false, false).write_dir(dir.path());
+    let old_layer = compress(
+        &LayerBuilder::new().file("app/.env", format!("AWS_ACCESS_KEY_ID={KEY}\n").as_bytes()).finish(),
+        Comp::Gzip,
+    );
+    let notes = format!("notes: aws_access_key_id = {KEY2}\n").into_bytes();
+    let blobs = dir.path().join("blobs/sha256");
+    for bytes in [&old_layer, &notes] {
+        std::fs::write(blobs.join(&layerdig_tests::sha256(bytes)[7..]), bytes).expect("write blob");
+    }
+    let report = scan(dir.path());
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    let at = |key: &str| {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.rule_id == "aws.access-key-id")
+            .flat_map(|f| &f.locations)
+            .find(|l| {
+                l.document.as_ref().is_some_and(|d| d.kind == layerdig::DocumentKind::Unreferenced)
+                    && l.path.as_deref().is_some_and(|p| p.contains(&key[7..]))
+            })
+            .cloned()
+    };
+    let layer_digest = layerdig_tests::sha256(&old_layer);
+    let in_layer = at(&layer_digest).unwrap_or_else(|| panic!("{:#?}", report.findings));
+    assert_eq!(in_layer.source, Source::Metadata);
+    assert_eq!(in_layer.path.as_deref(), Some(format!("blobs/sha256/{}!app/.env", &layer_digest[7..]).as_str()));
+    let doc = in_layer.document.expect("document");
+    assert_eq!((doc.digest.as_deref(), doc.field.as_str()), (Some(layer_digest.as_str()), "app/.env"));
+    assert_eq!((in_layer.line, in_layer.status, in_layer.layer_index), (Some(1), None, None));
+    let notes_digest = layerdig_tests::sha256(&notes);
+    let in_notes = at(&notes_digest).unwrap_or_else(|| panic!("{:#?}", report.findings));
+    assert_eq!(in_notes.document.expect("document").field, "");
+    let input = report.images[0].input.clone().expect("input account");
+    assert_eq!((input.referenced, input.unreferenced), (3, 2), "{input:?}");
+    assert_eq!(input.unreferenced_bytes, (old_layer.len() + notes.len()) as u64);
+    let mut digests = vec![layer_digest, notes_digest];
+    digests.sort();
+    assert_eq!(input.unreferenced_digests, digests);
+}
+
+/// Docker image specification (`docker save`): the archive's own `manifest.json` and
+/// `repositories` are read by anyone who has the archive; their strings are searched.
+#[test]
+fn a_docker_archive_manifest_is_searched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = SynthLayer::new(LayerBuilder::new().file("etc/hostname", b"box\n").finish(), Comp::None, "ADD base");
+    let mut layout = Layout::docker_classic(&SynthImage::new(vec![base]));
+    for (name, bytes) in &mut layout.files {
+        if name == "manifest.json" {
+            let mut v: serde_json::Value = serde_json::from_slice(bytes).expect("manifest.json");
+            v[0]["x-pushed-with"] = serde_json::json!(format!("AWS_ACCESS_KEY_ID={KEY}"));
+            *bytes = serde_json::to_vec(&v).expect("json");
+        }
+    }
+    layout.files.push(("repositories".into(), br#"{"synth":{"latest":"0123"}}"#.to_vec()));
+    let path = dir.path().join("image.tar");
+    layout.write_tar(&path);
+    let report = scan(&path);
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    let loc = report
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "aws.access-key-id")
+        .flat_map(|f| &f.locations)
+        .find(|l| l.document.is_some())
+        .unwrap_or_else(|| panic!("{:#?}", report.findings));
+    let doc = loc.document.clone().expect("document");
+    assert_eq!((doc.kind, doc.field.as_str()), (layerdig::DocumentKind::ArchiveManifest, "[0].x-pushed-with"));
+}

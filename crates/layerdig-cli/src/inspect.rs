@@ -23,7 +23,7 @@ pub fn layers(args: ImageArgs) -> Result<ExitCode> {
     let mut out = BufWriter::new(io::stdout().lock());
     let mut incomplete = source.problems().iter().any(|p| p.is_incomplete());
     let mut doc = Vec::new();
-    for image in source.images() {
+    for (n, image) in source.images().iter().enumerate() {
         let listing = layerdig::list(&source, image, &Rules::builtin(), false, None);
         for p in &listing.problems {
             eprintln!("layerdig: error: {p}");
@@ -35,6 +35,9 @@ pub fn layers(args: ImageArgs) -> Result<ExitCode> {
                 l["files_deleted"] = serde_json::json!(listing.files_deleted.get(i).copied().unwrap_or(0));
                 l["overwritten"] = serde_json::json!(listing.overwritten.get(i).copied().unwrap_or(0));
             }
+        }
+        if n == 0 && *source.account() != layerdig::InputAccount::default() {
+            v["input"] = serde_json::to_value(source.account())?;
         }
         doc.push(v);
     }
@@ -52,15 +55,22 @@ pub fn layers(args: ImageArgs) -> Result<ExitCode> {
             )?;
             writeln!(
                 out,
-                "{:>3}  {:<19} {:>10} {:>10}  {:>6} {:>6} {:>6}  CREATED BY",
-                "#", "DIGEST", "SIZE", "UNPACKED", "ADDED", "DEL", "OVER"
+                "{:>3}  {:<19} {:>10} {:>10}  {:>6} {:>6} {:>6}  {:>10} {:>9} {:>9} {:>9}  CREATED BY",
+                "#", "DIGEST", "SIZE", "UNPACKED", "ADDED", "DEL", "OVER", "CONTENT", "METADATA", "PADDING", "HIDDEN"
             )?;
             for l in image["layers"].as_array().into_iter().flatten() {
                 let digest = l["digest"].as_str().or(l["diff_id"].as_str()).unwrap_or("-");
                 let short = digest.split(':').nth(1).map(|h| &h[..h.len().min(12)]).unwrap_or(digest);
+                let account = |key: &str| l["account"][key].as_u64().unwrap_or(0);
+                // Hidden data, and bytes left unread, are told in bytes exactly.
+                let hidden = match (account("hidden") + account("framing_hidden"), account("unread")) {
+                    (0, 0) => "0".to_string(),
+                    (h, 0) => format!("{h} B"),
+                    (h, u) => format!("{h} B, {} unread", human::bytes(u)),
+                };
                 writeln!(
                     out,
-                    "{:>3}  sha256:{:<12} {:>10} {:>10}  {:>6} {:>6} {:>6}  {}",
+                    "{:>3}  sha256:{:<12} {:>10} {:>10}  {:>6} {:>6} {:>6}  {:>10} {:>9} {:>9} {:>9}  {}",
                     l["index"].as_u64().unwrap_or(0),
                     short,
                     human::bytes(l["size"].as_u64().unwrap_or(0)),
@@ -68,7 +78,22 @@ pub fn layers(args: ImageArgs) -> Result<ExitCode> {
                     l["added"].as_u64().unwrap_or(0),
                     l["deleted"].as_u64().unwrap_or(0),
                     l["overwritten"].as_u64().unwrap_or(0),
+                    human::bytes(account("content")),
+                    human::bytes(account("metadata")),
+                    human::bytes(account("padding")),
+                    hidden,
                     human::one_line(l["created_by"].as_str().unwrap_or("-"), 80)
+                )?;
+            }
+            if let Some(input) = image.get("input") {
+                let count = |key: &str| input[key].as_u64().unwrap_or(0);
+                writeln!(
+                    out,
+                    "blobs: {} referenced ({}), {} referenced by nothing ({}), read and searched too",
+                    count("referenced"),
+                    human::bytes(count("referenced_bytes")),
+                    count("unreferenced"),
+                    human::bytes(count("unreferenced_bytes"))
                 )?;
             }
         }

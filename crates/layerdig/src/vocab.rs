@@ -154,9 +154,13 @@ pub enum DocumentKind {
     /// An attestation: BuildKit's attestation manifest, or one of its in-toto statements
     /// (SLSA provenance, which records build arguments; SBOMs).
     Attestation,
-    /// A JSON blob of the layout that no index or manifest references (a config or manifest
-    /// an image was rebuilt from, left behind): anyone with the layout reads it.
+    /// A blob of the layout that no index or manifest references (a config or manifest an
+    /// image was rebuilt from, a layer no manifest lists, left behind): anyone with the layout
+    /// reads it.
     Unreferenced,
+    /// A `docker save` archive's own `manifest.json` or `repositories` (tags, file names, and
+    /// whatever a tool wrote into them).
+    ArchiveManifest,
 }
 
 impl DocumentKind {
@@ -167,6 +171,7 @@ impl DocumentKind {
             DocumentKind::Manifest => "manifest",
             DocumentKind::Attestation => "attestation",
             DocumentKind::Unreferenced => "unreferenced",
+            DocumentKind::ArchiveManifest => "archive_manifest",
         }
     }
 }

@@ -85,6 +85,45 @@ pub struct ImageSource {
     images: Vec<Image>,
     problems: Vec<Error>,
     documents: Vec<SourceDocument>,
+    unreferenced: Vec<UnreferencedBlob>,
+    account: InputAccount,
+}
+
+/// A blob of the input that nothing references and that is not a JSON document (those are
+/// [`SourceDocument`]s): a layer tarball no manifest lists, say. The scanner reads its bytes as
+/// it reads a file's, opening the archives and compression in it.
+#[derive(Debug, Clone)]
+pub struct UnreferencedBlob {
+    /// Its name in the layout (`blobs/sha256/<hex>`).
+    pub name: String,
+    /// Its digest, from its name.
+    pub digest: Option<Digest>,
+    /// Its bytes.
+    pub(crate) blob: Blob,
+}
+
+impl UnreferencedBlob {
+    /// Its bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.blob.bytes()
+    }
+}
+
+/// The blobs of an input (an OCI layout, an oci-archive, a Docker ≥ 25 archive), accounted
+/// for: those a manifest, index, config or attestation references, and those nothing does
+/// (read and searched all the same).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct InputAccount {
+    /// Blobs referenced.
+    pub referenced: u64,
+    /// Their bytes.
+    pub referenced_bytes: u64,
+    /// Blobs nothing references.
+    pub unreferenced: u64,
+    /// Their bytes.
+    pub unreferenced_bytes: u64,
+    /// The digests of the blobs nothing references.
+    pub unreferenced_digests: Vec<String>,
 }
 
 /// One image: a manifest's config and layers. A multi-platform index yields one per platform.
@@ -185,8 +224,15 @@ impl ImageSource {
         let path = path.as_ref().to_path_buf();
         let io = |source| Error::Io { path: path.clone(), source };
         let meta = std::fs::metadata(&path).map_err(io)?;
-        let mut opener =
-            Opener { path: path.clone(), options, problems: Vec::new(), images: Vec::new(), documents: Vec::new() };
+        let mut opener = Opener {
+            path: path.clone(),
+            options,
+            problems: Vec::new(),
+            images: Vec::new(),
+            documents: Vec::new(),
+            unreferenced: Vec::new(),
+            account: InputAccount::default(),
+        };
         let format = if meta.is_dir() {
             opener.open_dir()?
         } else {
@@ -200,7 +246,15 @@ impl ImageSource {
                 return Err(Error::NoPlatform { image: path, wanted: wanted.to_string() });
             }
         }
-        Ok(ImageSource { path, format, images: opener.images, problems: opener.problems, documents: opener.documents })
+        Ok(ImageSource {
+            path,
+            format,
+            images: opener.images,
+            problems: opener.problems,
+            documents: opener.documents,
+            unreferenced: opener.unreferenced,
+            account: opener.account,
+        })
     }
 
     /// The path this source was opened from.
@@ -224,6 +278,16 @@ impl ImageSource {
         &self.documents
     }
 
+    /// The blobs nothing references that are not JSON documents: searched as bytes.
+    pub fn unreferenced(&self) -> &[UnreferencedBlob] {
+        &self.unreferenced
+    }
+
+    /// The input's blobs, referenced and not (empty for inputs without a `blobs/` directory).
+    pub fn account(&self) -> &InputAccount {
+        &self.account
+    }
+
     /// Problems found while opening that do not stop the scan: missing blobs, unreadable
     /// configs, configs that disagree with manifests.
     pub fn problems(&self) -> &[Error] {
@@ -237,6 +301,8 @@ struct Opener<'o> {
     problems: Vec<Error>,
     images: Vec<Image>,
     documents: Vec<SourceDocument>,
+    unreferenced: Vec<UnreferencedBlob>,
+    account: InputAccount,
 }
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
@@ -290,6 +356,7 @@ impl Opener<'_> {
         let store = Store::Archive(index);
         if store.exists("index.json") {
             self.open_oci(&store)?;
+            self.archive_documents(&store);
             Ok(if store.exists("manifest.json") { ImageFormat::DockerOciArchive } else { ImageFormat::OciArchive })
         } else {
             self.open_docker(&store)?;
@@ -303,6 +370,7 @@ impl Opener<'_> {
             && (self.path.join("oci-layout").is_file() || self.path.join("blobs").is_dir())
         {
             self.open_oci(&store)?;
+            self.archive_documents(&store);
             Ok(if self.path.join("manifest.json").is_file() {
                 ImageFormat::DockerOciArchive
             } else {
@@ -340,7 +408,25 @@ impl Opener<'_> {
         });
     }
 
+    /// A `docker save` archive's `manifest.json` and `repositories`, kept as documents.
+    fn archive_documents(&mut self, store: &Store) {
+        for name in ["manifest.json", "repositories"] {
+            let Ok(blob) = store.get(name) else { continue };
+            if blob.bytes().len() > 16 << 20 {
+                continue;
+            }
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(blob.bytes()) {
+                self.documents.push(SourceDocument {
+                    kind: DocumentKind::ArchiveManifest,
+                    digest: None,
+                    value: Arc::new(value),
+                });
+            }
+        }
+    }
+
     fn open_docker(&mut self, store: &Store) -> Result<(), Error> {
+        self.archive_documents(store);
         let entries: Vec<DockerArchiveEntry> =
             store.json("manifest.json").map_err(|e| self.format_err(format!("docker archive: {e}")))?;
         if entries.is_empty() {
@@ -616,9 +702,10 @@ fn blob_path(digest: &Digest) -> String {
 }
 
 impl Opener<'_> {
-    /// The layout's JSON blobs that nothing read so far references (no manifest, config, layer
-    /// or attestation digest names them), kept as documents: a config or manifest left behind
-    /// by a rebuild still holds what it held. Blobs over 16 MiB or not JSON objects are left.
+    /// The layout's blobs that nothing read so far references (no manifest, config, layer or
+    /// attestation digest names them), counted in the input's account: JSON objects (up to
+    /// 16 MiB) are kept as documents, as a config or manifest left behind by a rebuild still
+    /// holds what it held; the others are kept to be searched as bytes.
     fn unreferenced(&mut self, store: &Store) {
         let mut referenced: HashSet<String> = HashSet::new();
         for doc in &self.documents {
@@ -637,17 +724,28 @@ impl Opener<'_> {
             }
         }
         for name in store.blob_names() {
-            if referenced.contains(&name) {
-                continue;
-            }
             let Ok(blob) = store.get(&name) else { continue };
             let bytes = blob.bytes();
-            if bytes.len() > 16 << 20 || bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            if referenced.contains(&name) {
+                self.account.referenced += 1;
+                self.account.referenced_bytes += bytes.len() as u64;
                 continue;
             }
-            let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else { continue };
             let digest = name.strip_prefix("blobs/").and_then(|rest| rest.replacen('/', ":", 1).parse::<Digest>().ok());
-            self.documents.push(SourceDocument { kind: DocumentKind::Unreferenced, digest, value: Arc::new(value) });
+            self.account.unreferenced += 1;
+            self.account.unreferenced_bytes += bytes.len() as u64;
+            self.account.unreferenced_digests.push(digest.as_ref().map_or_else(|| name.clone(), ToString::to_string));
+            let value = (bytes.len() <= 16 << 20 && bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'))
+                .then(|| serde_json::from_slice::<serde_json::Value>(bytes).ok())
+                .flatten();
+            match value {
+                Some(value) => self.documents.push(SourceDocument {
+                    kind: DocumentKind::Unreferenced,
+                    digest,
+                    value: Arc::new(value),
+                }),
+                None => self.unreferenced.push(UnreferencedBlob { name, digest, blob }),
+            }
         }
     }
 

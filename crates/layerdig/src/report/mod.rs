@@ -90,6 +90,10 @@ pub struct ImageReport {
     pub tags: Vec<String>,
     /// The layers, base first.
     pub layers: Vec<LayerReport>,
+    /// The input's blobs, referenced and not: on the first image of an input that has a
+    /// `blobs/` directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<crate::image::InputAccount>,
 }
 
 impl ImageReport {
@@ -115,6 +119,7 @@ impl ImageReport {
                 .zip(walks)
                 .map(|(layer, walk)| LayerReport::new(layer, walk, redactor))
                 .collect(),
+            input: None,
         }
     }
 }

@@ -30,7 +30,7 @@ use self::window::{OVERLAP, Scratch};
 use crate::detect::{self, Detector, Match, Rules, Window};
 use crate::error::Error;
 use crate::finding::{self, Finding, FindingSet, Location, Source, Span};
-use crate::image::{Image, ImageSource, Layer, OpenOptions, Platform};
+use crate::image::{Image, ImageSource, InputAccount, Layer, OpenOptions, Platform};
 use crate::layer::{self, Content, LayerIndex, LayerWalk, WalkOptions};
 use crate::redact::Redactor;
 pub use crate::report::Sink;
@@ -324,15 +324,22 @@ impl Scanner {
             let (mut findings, redactor) = self.assemble(source, image, &layer_scans, &mut detector);
             // The input's own documents (indexes, manifests, attestations, blobs nothing
             // references) belong to no one image: their findings join the first image's.
-            if i == 0 && !source.documents().is_empty() {
+            if i == 0 && (!source.documents().is_empty() || !source.unreferenced().is_empty()) {
                 let mut set = FindingSet::new();
-                for f in findings.into_iter().chain(self.document_findings(source, &mut detector)) {
+                for f in findings
+                    .into_iter()
+                    .chain(self.document_findings(source, &mut detector))
+                    .chain(self.unreferenced_findings(source, &mut detector))
+                {
                     set.add(f);
                 }
                 findings = set.into_sorted();
             }
             let walks: Vec<&LayerWalk> = layer_scans.iter().map(|s| &s.walk).collect();
-            let report = ImageReport::new(source, image, &walks, redactor.as_ref());
+            let mut report = ImageReport::new(source, image, &walks, redactor.as_ref());
+            if i == 0 && *source.account() != InputAccount::default() {
+                report.input = Some(source.account().clone());
+            }
             if !sink.image(&report)? {
                 return Ok(stats);
             }
@@ -448,6 +455,47 @@ impl Scanner {
                     };
                     out.add(self.finding(m, location));
                 }
+            }
+        }
+        out.into_sorted()
+    }
+
+    /// The bytes of the blobs nothing references and that are not JSON (a layer tarball no
+    /// manifest lists), searched as a file's are: archives and compression in them opened, a
+    /// tar's files named `blobs/sha256/<hex>!etc/app.env`.
+    fn unreferenced_findings(&self, source: &ImageSource, det: &mut Detector) -> Vec<Finding> {
+        let image_name = source.path().display().to_string();
+        let mut out = FindingSet::new();
+        let mut scratch = Scratch::new(self.options.window);
+        for blob in source.unreferenced() {
+            let mut hits = Vec::new();
+            let mut nested = nested::Nested::new(self.options.archives);
+            let bytes = blob.bytes();
+            nested.scan_file(
+                det,
+                &mut scratch,
+                &mut hits,
+                blob.name.as_bytes(),
+                0,
+                Content::Slice(bytes),
+                bytes.len() as u64,
+            );
+            for hit in hits {
+                let joined = hit.joined_path();
+                let field = hit.inner.as_deref().map(|inner| inner.join("!")).unwrap_or_default();
+                let location = Location {
+                    path: Some(joined),
+                    path_segments: hit.path_segments(),
+                    line: Some(hit.m.line),
+                    column: Some(hit.m.column),
+                    document: Some(crate::vocab::Document {
+                        kind: crate::vocab::DocumentKind::Unreferenced,
+                        digest: blob.digest.as_ref().map(ToString::to_string),
+                        field,
+                    }),
+                    ..location_of(&image_name, Source::Metadata, &hit.m)
+                };
+                out.add(self.finding(&hit.m, location));
             }
         }
         out.into_sorted()
