@@ -2,8 +2,11 @@
 //! through the detectors, as the scanner does.
 //!
 //! The first byte chooses how the rest is stored: `1` gzip-compresses it and `2` zstd-compresses
-//! it here (so the fuzzer mutates the tar inside the compression), anything else takes it as it
-//! is (plain tar, or compressed bytes recognised by their magic, mutated as such).
+//! it here (so the fuzzer mutates the tar inside the compression); `3` splits it into two gzip
+//! members, the second with a comment, and `4` into two zstd frames around a skippable frame,
+//! each followed by bytes that are no member or frame (the framing's hiding places); anything
+//! else takes it as it is (plain tar, or compressed bytes recognised by their magic, mutated as
+//! such). Whatever the bytes, the layer's byte account adds up to its stream and its blob.
 #![no_main]
 
 use std::io::{Read, Write};
@@ -21,9 +24,23 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else { return };
+    let (head, tail) = rest.split_at(rest.len() / 2);
     let blob = match mode {
         1 => gzip(rest),
         2 => zstd::encode_all(rest, 1).expect("in memory"),
+        3 => {
+            let mut second = flate2::GzBuilder::new().comment(&tail[..tail.len().min(16)]).write(Vec::new(), flate2::Compression::fast());
+            second.write_all(tail).expect("in memory");
+            [gzip(head), second.finish().expect("in memory"), b"tail".to_vec()].concat()
+        }
+        4 => {
+            let mut skippable = 0x184D_2A53u32.to_le_bytes().to_vec();
+            skippable.extend_from_slice(&(head.len().min(32) as u32).to_le_bytes());
+            skippable.extend_from_slice(&head[..head.len().min(32)]);
+            let first = zstd::encode_all(head, 1).expect("in memory");
+            let second = zstd::encode_all(tail, 1).expect("in memory");
+            [first, skippable, second, b"tail".to_vec()].concat()
+        }
         _ => rest.to_vec(),
     };
     let path = layerdig_fuzz::input_file("walk_layer", &blob);
@@ -69,6 +86,13 @@ fuzz_target!(|data: &[u8]| {
             };
             let walk = layer::walk(&path, layer, &options, &mut visitor);
             assert!(walk.stats.files <= walk.stats.entries, "more files than entries: {:?}", walk.stats);
+            let account = walk.stats.account;
+            if walk.compression.is_some() {
+                assert_eq!(account.stream_total(), walk.stats.uncompressed_bytes, "{:?}", walk.stats);
+            }
+            if account.compressed + account.framing_hidden > 0 {
+                assert_eq!(account.compressed + account.framing_hidden, walk.stats.compressed_bytes, "{:?}", walk.stats);
+            }
         }
     }
 });

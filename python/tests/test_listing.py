@@ -29,6 +29,27 @@ def test_layers_of_every_form(reports: ReportCache, form: str) -> None:
     assert [layer.to_dict() for layer in layers] == [layer.to_dict() for layer in reports.get(form).images[0].layers]
     media = layers[0].media_type
     assert media is None if form == "demo.docker.tar" else (media or "").startswith("application/vnd.oci.image.layer")
+    # Every byte of every layer accounted for: the tar stream, and a compressed blob.
+    for layer in layers:
+        account = layer.account
+        stream = sum(account[k] for k in ("content", "metadata", "padding", "hidden", "unread"))
+        assert stream == layer.uncompressed_size, (layer.index, account)
+        assert account["hidden"] == account["unread"] == account["framing_hidden"] == 0
+        if layer.compression == "none":
+            assert account["compressed"] == 0
+        else:
+            assert account["compressed"] == layer.size
+        assert layer.to_dict()["account"] == account
+    # Layer 1 holds two small files: their bytes are its content.
+    assert 0 < layers[1].account["content"] < 4096
+    # umoci repack leaves the old manifest and config behind: blobs nothing references.
+    image = reports.get(form).images[0]
+    if form == "demo.umoci.oci":
+        assert image.input is not None
+        assert (image.input["referenced"], image.input["unreferenced"]) == (11, 2)
+        assert len(image.input["unreferenced_digests"]) == 2
+    elif form == "demo.docker.tar":
+        assert image.input is None
 
 
 def test_layers_options() -> None:

@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 
-use super::{Layer, r, r_opt};
+use super::{Layer, r, r_opt, to_value, value_to_py};
 
 /// An image that was read: its path, format, digest, platform, tags and layers.
 #[pyclass(frozen, module = "layerdig")]
@@ -25,6 +25,14 @@ data_class!(Image.inner {
         tags: Vec<String> = clone,
         /// The layers, base first.
         layers: Vec<Layer> => |i| i.layers.iter().map(|l| Layer { inner: l.clone(), platform: i.platform.clone() }).collect(),
+    }
+
+    /// On the first image of an input with a `blobs/` directory, its blobs accounted for: a dict
+    /// of `referenced`, `referenced_bytes`, `unreferenced`, `unreferenced_bytes` and
+    /// `unreferenced_digests` (blobs nothing references are read and searched too); else None.
+    #[getter]
+    fn input<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner.input.as_ref().map(|a| value_to_py(py, &to_value(a)?)).transpose()
     }
 
     fn __repr__(&self) -> String {

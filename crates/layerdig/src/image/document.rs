@@ -37,7 +37,8 @@ pub struct DocumentString<'a> {
 const STRUCTURE_KEYS: [&str; 5] = ["digest", "mediaType", "artifactType", "schemaVersion", "_type"];
 
 impl SourceDocument {
-    /// Every string in the document but those under [`STRUCTURE_KEYS`], nested at most 32 deep.
+    /// Every string in the document but those under the keys of its structure (digests, media
+    /// types, sizes), nested at most 32 deep.
     pub fn strings(&self) -> Vec<DocumentString<'_>> {
         let mut out = Vec::new();
         each_string("", &self.value, 32, &mut |field, key, value| {
