@@ -31,6 +31,7 @@ pub(crate) fn read_installed(feed: &mut Feed<'_>, bytes: &[u8]) -> Result<(), Ow
             continue;
         };
         let dir = match field("install-path") {
+            Some(abs) if abs.starts_with('/') => abs.as_bytes().to_vec(),
             Some(rel) => join(&composer_dir, rel.as_bytes()),
             None => join(&vendor_dir, name.as_bytes()),
         };

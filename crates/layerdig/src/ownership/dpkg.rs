@@ -297,6 +297,21 @@ mod tests {
         }
     }
 
+    /// Debian 12 has a merged `/usr`: the layer stores what libss2.list calls
+    /// `/lib/x86_64-linux-gnu/libss.so.2.0` as `usr/lib/x86_64-linux-gnu/libss.so.2.0`.
+    #[test]
+    fn merged_usr() {
+        let mut table = debian(true);
+        let stored = b"usr/lib/x86_64-linux-gnu/libss.so.2.0";
+        assert!(table.owner(stored).is_none(), "separate files unless told otherwise");
+        table.set_merged_usr(true);
+        assert_eq!(table.owner(stored).unwrap().package.name, "libss2");
+        assert_eq!(table.owner(b"lib/x86_64-linux-gnu/libss.so.2.0").unwrap().package.name, "libss2");
+        // Only bin, sbin and lib* have two names.
+        assert!(table.owner(b"usr/etc/protocols").is_none());
+        assert!(table.owner(b"share/doc/netbase/copyright").is_none());
+    }
+
     #[test]
     fn installed_states() {
         let cases: &[(&str, bool)] = &[

@@ -31,7 +31,11 @@ pub struct Ownership {
     files: HashMap<Box<[u8]>, OwnedFile>,
     dirs: HashMap<Box<[u8]>, OwnedFile>,
     dpkg_status_seen: bool,
+    merged_usr: bool,
 }
+
+/// The directories a merged `/usr` makes symlinks into `usr/` (`lib -> usr/lib`).
+const MERGED_USR: &[&[u8]] = &[b"bin", b"sbin", b"lib", b"lib32", b"lib64", b"libx32", b"libo32"];
 
 #[derive(Debug, Clone)]
 struct Slot {
@@ -114,6 +118,32 @@ impl Ownership {
             crate::layer::normalize(path, &mut normalised);
             &normalised
         };
+        self.lookup(path).or_else(|| self.lookup(&self.merged_usr_alias(path)?))
+    }
+
+    /// Says whether the file system has a merged `/usr`, where `bin`, `sbin` and `lib*` are
+    /// symlinks to their `usr/` namesakes (Debian 12 and later, Ubuntu 22.04 and later, Fedora).
+    /// dpkg lists `/lib/x86_64-linux-gnu/libc.so.6` where the layer stores
+    /// `usr/lib/x86_64-linux-gnu/libc.so.6`; with this set, [`Ownership::owner`] finds either
+    /// under the other's name. Off by default: without the symlinks they are different files.
+    pub fn set_merged_usr(&mut self, merged: bool) {
+        self.merged_usr = merged;
+    }
+
+    /// The other name of `path` under a merged `/usr`, if it has one and the table was told so.
+    fn merged_usr_alias(&self, path: &[u8]) -> Option<Vec<u8>> {
+        if !self.merged_usr {
+            return None;
+        }
+        let first = |path: &[u8]| path.split(|&b| b == b'/').next().is_some_and(|top| MERGED_USR.contains(&top));
+        match path.strip_prefix(b"usr/") {
+            Some(rest) if first(rest) => Some(rest.to_vec()),
+            _ if first(path) => Some([&b"usr/"[..], path].concat()),
+            _ => None,
+        }
+    }
+
+    fn lookup(&self, path: &[u8]) -> Option<Owner<'_>> {
         if let Some(owner) = self.files.get(path).and_then(|file| self.installed(file)) {
             return Some(owner);
         }
