@@ -38,7 +38,7 @@ pub(crate) fn read_status(feed: &mut Feed<'_>, bytes: &[u8]) -> Result<(), Owner
         if stanza.start == 0 {
             stanza.start = n;
         }
-        if line[0] == b' ' || line[0] == b'\t' {
+        if matches!(line.first(), Some(b' ' | b'\t')) {
             if field == Some(Field::Conffiles) {
                 stanza.conffiles.push((n, line.trim_ascii().to_vec()));
             }

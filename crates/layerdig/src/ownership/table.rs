@@ -334,6 +334,43 @@ mod tests {
         assert_eq!(table.owner(b"/usr/share/pkg3/./file1").unwrap().package.name, "pkg3");
     }
 
+    /// Every real database of the test data, cut at every length and read as every kind under
+    /// a path of that kind: no panic, whatever the bytes.
+    #[test]
+    fn truncated_and_mismatched_databases_do_not_panic() {
+        let databases: &[&[u8]] = &[
+            include_bytes!("testdata/dpkg/status"),
+            include_bytes!("testdata/dpkg/netbase.md5sums"),
+            include_bytes!("testdata/dpkg/libss2_amd64.list"),
+            include_bytes!("testdata/apk/installed"),
+            include_bytes!("testdata/python/jsonpointer-RECORD"),
+            include_bytes!("testdata/npm/util-deprecate-package.json"),
+            b"\"unterminated,\r\n\xff\x00:\n \n\tZ:Q1\nR:\n{\"packages\": [{\"name\": 1}]}",
+        ];
+        let paths: &[&str] = &[
+            "var/lib/dpkg/status",
+            "var/lib/dpkg/status.d/x",
+            "var/lib/dpkg/info/x:amd64.list",
+            "var/lib/dpkg/info/x.md5sums",
+            "lib/apk/db/installed",
+            "s/x-1.dist-info/RECORD",
+            "s/x-1.egg-info/installed-files.txt",
+            "node_modules/@s/x/package.json",
+            "g/specifications/x-1.gemspec",
+            "vendor/composer/installed.json",
+        ];
+        let mut table = Ownership::new();
+        for path in paths {
+            let kind = is_database(path.as_bytes()).unwrap();
+            for bytes in databases {
+                for end in (0..=bytes.len()).step_by(7).chain([bytes.len()]) {
+                    let _ = table.add(kind, path.as_bytes(), &bytes[..end]);
+                }
+            }
+        }
+        assert!(!table.is_empty());
+    }
+
     #[test]
     fn normalised_paths() {
         for (path, want) in [
