@@ -31,6 +31,8 @@
 //! - [`detect`]: rules (data, one YAML file per provider), keyword prefilter, regex
 //!   confirmation, offline validation, entropy on assignments, credential files by path.
 //! - [`resolve`]: what became of each file in the final image.
+//! - [`ownership`]: which package installed a file (dpkg, apk, Python, npm, gems, Composer, Go,
+//!   Maven, Cargo), and whether its bytes still match the digest the package database recorded.
 //! - [`scan`]: layers in parallel through the detectors into a [`Sink`].
 //! - [`finding`] and [`report`]: the one `Finding` type and the JSON, JSONL and SARIF printers.
 //! - [`policy`]: the `layerdig.toml` policy file (failure threshold, severity overrides, allow
@@ -47,6 +49,7 @@ pub mod finding;
 pub mod gate;
 pub mod image;
 pub mod layer;
+pub mod ownership;
 pub mod policy;
 mod redact;
 pub mod report;
