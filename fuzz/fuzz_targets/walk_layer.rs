@@ -29,7 +29,9 @@ fuzz_target!(|data: &[u8]| {
         1 => gzip(rest),
         2 => zstd::encode_all(rest, 1).expect("in memory"),
         3 => {
-            let mut second = flate2::GzBuilder::new().comment(&tail[..tail.len().min(16)]).write(Vec::new(), flate2::Compression::fast());
+            // A comment is zero-terminated: none inside it.
+            let comment: Vec<u8> = tail.iter().copied().filter(|&b| b != 0).take(16).collect();
+            let mut second = flate2::GzBuilder::new().comment(comment).write(Vec::new(), flate2::Compression::fast());
             second.write_all(tail).expect("in memory");
             [gzip(head), second.finish().expect("in memory"), b"tail".to_vec()].concat()
         }
@@ -67,9 +69,9 @@ fuzz_target!(|data: &[u8]| {
                     Content::Slice(s) => s,
                     Content::Reader(r) => {
                         buf.clear();
-                        r.take(layerdig_fuzz::MAX_LAYER_BYTES)
-                            .read_to_end(&mut buf)
-                            .map_err(|e| layerdig::Error::Sink(layerdig::SinkError::Other(format!("reading an entry: {e}"))))?;
+                        r.take(layerdig_fuzz::MAX_LAYER_BYTES).read_to_end(&mut buf).map_err(|e| {
+                            layerdig::Error::Sink(layerdig::SinkError::Other(format!("reading an entry: {e}")))
+                        })?;
                         &buf
                     }
                 };
@@ -91,7 +93,12 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(account.stream_total(), walk.stats.uncompressed_bytes, "{:?}", walk.stats);
             }
             if account.compressed + account.framing_hidden > 0 {
-                assert_eq!(account.compressed + account.framing_hidden, walk.stats.compressed_bytes, "{:?}", walk.stats);
+                assert_eq!(
+                    account.compressed + account.framing_hidden,
+                    walk.stats.compressed_bytes,
+                    "{:?}",
+                    walk.stats
+                );
             }
         }
     }

@@ -385,3 +385,50 @@ fn a_docker_archive_manifest_is_searched() {
     let doc = loc.document.clone().expect("document");
     assert_eq!((doc.kind, doc.field.as_str()), (layerdig::DocumentKind::ArchiveManifest, "[0].x-pushed-with"));
 }
+
+/// OCI image specification (artifacts, the referrers of an image): a manifest in the index
+/// whose config is no image config and whose layers are an artifact's payload (a signature, an
+/// SBOM, anything `oras push` stores). The payload is referenced, so it is not `unreferenced`:
+/// it is searched as bytes and reported as the manifest's.
+#[test]
+fn an_artifact_manifests_payload_is_searched_and_counted_as_referenced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = SynthLayer::new(LayerBuilder::new().file("etc/hostname", b"box\n").finish(), Comp::Gzip, "ADD base");
+    let mut layout = Layout::oci(&[SynthImage::new(vec![base])], false, false);
+    let payload = format!("deploy notes\naws_access_key_id = {KEY}\n").into_bytes();
+    let empty = b"{}".to_vec();
+    let sha = layerdig_tests::sha256;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.notes",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha(&empty), "size": 2},
+        "layers": [{"mediaType": "text/plain", "digest": sha(&payload), "size": payload.len()}],
+    });
+    let manifest = serde_json::to_vec(&manifest).expect("json");
+    for bytes in [&payload, &empty, &manifest] {
+        layout.files.push((format!("blobs/sha256/{}", &sha(bytes)[7..]), bytes.clone()));
+    }
+    for (name, bytes) in &mut layout.files {
+        if name == "index.json" {
+            let mut index: serde_json::Value = serde_json::from_slice(bytes).expect("index");
+            index["manifests"].as_array_mut().expect("manifests").push(serde_json::json!({
+                "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": "application/vnd.example.notes",
+                "digest": sha(&manifest), "size": manifest.len()}));
+            *bytes = serde_json::to_vec(&index).expect("json");
+        }
+    }
+    layout.write_dir(dir.path());
+    let report = scan(dir.path());
+    let loc = report
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "aws.access-key-id")
+        .flat_map(|f| &f.locations)
+        .find(|l| l.document.is_some())
+        .unwrap_or_else(|| panic!("{:#?} {:#?}", report.findings, report.errors));
+    let doc = loc.document.clone().expect("document");
+    assert_eq!((doc.kind, doc.digest), (layerdig::DocumentKind::Manifest, Some(sha(&payload))));
+    assert_eq!(loc.line, Some(2));
+    let input = report.images[0].input.clone().expect("input account");
+    assert_eq!(input.unreferenced, 0, "{input:?}");
+}

@@ -761,3 +761,24 @@ fn gzip_header_fields_are_hidden_data() {
     assert_eq!(data.len(), 2, "the comment and the extra field, not the name: {hidden:#?}");
     assert!(data.contains(&Some(GzipField::Comment)) && data.contains(&Some(GzipField::Extra)));
 }
+
+/// A whiteout of no name, of `.` or of `..` (`.wh.`, `.wh..`, `.wh...`) names no entry of its
+/// directory: it deletes nothing, and no path it yields is `app/.` (found by fuzzing the layer
+/// walker).
+#[test]
+fn a_whiteout_of_dot_or_dot_dot_deletes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = SynthImage::new(vec![
+        SynthLayer::new(env_layer("app/.env", KEY), Comp::Gzip, "COPY .env"),
+        SynthLayer::new(
+            LayerBuilder::new().file("app/.wh..", b"").file("app/.wh...", b"").file("app/.wh.", b"").finish(),
+            Comp::Gzip,
+            "RUN odd",
+        ),
+    ]);
+    Layout::oci(&[image], false, false).write_dir(dir.path());
+    let report = scan(dir.path());
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    assert_layer0_kept(&report);
+    assert_eq!(report.images[0].layers[1].deleted, 0);
+}

@@ -62,7 +62,7 @@ pub use detect::{Detector, Rules};
 pub use error::{ArchiveProblem, Error, ErrorKind, LayerErrorKind, SinkError};
 pub use finding::{Confidence, Disposition, Finding, FindingSet, Location, Severity, Source};
 pub use gate::{Clock, FailOn, Gate, Timestamp};
-pub use image::{Image, ImageFormat, ImageSource, InputAccount, Layer, OpenOptions, Platform, UnreferencedBlob};
+pub use image::{Image, ImageFormat, ImageSource, InputAccount, Layer, OpenOptions, OtherBlob, Platform};
 pub use report::{Collect, End, ErrorReport, GateReport, ImageReport, LayerReport, Printer, Report, Sink, Stats};
 pub use resolve::{RemovedBy, Status};
 pub use scan::{ArchiveLimits, FileRecord, Listing, Progress, Scanner, ScannerBuilder, list, scan_path};

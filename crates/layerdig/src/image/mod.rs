@@ -85,24 +85,28 @@ pub struct ImageSource {
     images: Vec<Image>,
     problems: Vec<Error>,
     documents: Vec<SourceDocument>,
-    unreferenced: Vec<UnreferencedBlob>,
+    other_blobs: Vec<OtherBlob>,
     account: InputAccount,
 }
 
-/// A blob of the input that nothing references and that is not a JSON document (those are
-/// [`SourceDocument`]s): a layer tarball no manifest lists, say. The scanner reads its bytes as
-/// it reads a file's, opening the archives and compression in it.
+/// A blob of the input that is neither an image's layer or config nor a JSON document (those
+/// are [`SourceDocument`]s): a layer tarball no manifest lists, the payload of a signature or an
+/// artifact that a manifest lists. The scanner reads its bytes as it reads a file's, opening the
+/// archives and compression in it.
 #[derive(Debug, Clone)]
-pub struct UnreferencedBlob {
+pub struct OtherBlob {
     /// Its name in the layout (`blobs/sha256/<hex>`).
     pub name: String,
     /// Its digest, from its name.
     pub digest: Option<Digest>,
+    /// What refers to it: [`DocumentKind::Unreferenced`] when nothing does, else the kind of
+    /// document that names its digest (an artifact's manifest, an attestation).
+    pub kind: DocumentKind,
     /// Its bytes.
     pub(crate) blob: Blob,
 }
 
-impl UnreferencedBlob {
+impl OtherBlob {
     /// Its bytes.
     pub fn bytes(&self) -> &[u8] {
         self.blob.bytes()
@@ -230,7 +234,7 @@ impl ImageSource {
             problems: Vec::new(),
             images: Vec::new(),
             documents: Vec::new(),
-            unreferenced: Vec::new(),
+            other_blobs: Vec::new(),
             account: InputAccount::default(),
         };
         let format = if meta.is_dir() {
@@ -252,7 +256,7 @@ impl ImageSource {
             images: opener.images,
             problems: opener.problems,
             documents: opener.documents,
-            unreferenced: opener.unreferenced,
+            other_blobs: opener.other_blobs,
             account: opener.account,
         })
     }
@@ -278,9 +282,10 @@ impl ImageSource {
         &self.documents
     }
 
-    /// The blobs nothing references that are not JSON documents: searched as bytes.
-    pub fn unreferenced(&self) -> &[UnreferencedBlob] {
-        &self.unreferenced
+    /// The blobs that are neither the images' layers and configs nor JSON documents (those
+    /// nothing references, and an artifact's payloads): searched as bytes.
+    pub fn other_blobs(&self) -> &[OtherBlob] {
+        &self.other_blobs
     }
 
     /// The input's blobs, referenced and not (empty for inputs without a `blobs/` directory).
@@ -301,7 +306,7 @@ struct Opener<'o> {
     problems: Vec<Error>,
     images: Vec<Image>,
     documents: Vec<SourceDocument>,
-    unreferenced: Vec<UnreferencedBlob>,
+    other_blobs: Vec<OtherBlob>,
     account: InputAccount,
 }
 
@@ -702,10 +707,11 @@ fn blob_path(digest: &Digest) -> String {
 }
 
 impl Opener<'_> {
-    /// The layout's blobs that nothing read so far references (no manifest, config, layer or
-    /// attestation digest names them), counted in the input's account: JSON objects (up to
-    /// 16 MiB) are kept as documents, as a config or manifest left behind by a rebuild still
-    /// holds what it held; the others are kept to be searched as bytes.
+    /// The layout's blobs that were not read as an image's layer, config or manifest, counted in
+    /// the input's account: those a document read so far names by digest (an artifact's or a
+    /// signature's payload, an attestation's config) are referenced, the others are not. JSON
+    /// objects (up to 16 MiB) are kept as documents, as a config or manifest left behind by a
+    /// rebuild still holds what it held; the others are kept to be searched as bytes.
     fn unreferenced(&mut self, store: &Store) {
         let mut referenced: HashSet<String> = HashSet::new();
         for doc in &self.documents {
@@ -723,6 +729,21 @@ impl Opener<'_> {
                 }
             }
         }
+        // Blobs a document names that were not read: what names them says what they are.
+        let mut named: std::collections::HashMap<String, DocumentKind> = std::collections::HashMap::new();
+        for doc in &self.documents {
+            let kind = match doc.kind {
+                DocumentKind::Attestation => DocumentKind::Attestation,
+                _ => DocumentKind::Manifest,
+            };
+            document::each_string("", &doc.value, 32, &mut |_, key, value| {
+                if key == "digest"
+                    && let Ok(d) = value.parse::<Digest>()
+                {
+                    named.entry(blob_path(&d)).or_insert(kind);
+                }
+            });
+        }
         for name in store.blob_names() {
             let Ok(blob) = store.get(&name) else { continue };
             let bytes = blob.bytes();
@@ -732,19 +753,23 @@ impl Opener<'_> {
                 continue;
             }
             let digest = name.strip_prefix("blobs/").and_then(|rest| rest.replacen('/', ":", 1).parse::<Digest>().ok());
-            self.account.unreferenced += 1;
-            self.account.unreferenced_bytes += bytes.len() as u64;
-            self.account.unreferenced_digests.push(digest.as_ref().map_or_else(|| name.clone(), ToString::to_string));
+            let kind = named.get(&name).copied().unwrap_or(DocumentKind::Unreferenced);
+            if kind == DocumentKind::Unreferenced {
+                self.account.unreferenced += 1;
+                self.account.unreferenced_bytes += bytes.len() as u64;
+                self.account
+                    .unreferenced_digests
+                    .push(digest.as_ref().map_or_else(|| name.clone(), ToString::to_string));
+            } else {
+                self.account.referenced += 1;
+                self.account.referenced_bytes += bytes.len() as u64;
+            }
             let value = (bytes.len() <= 16 << 20 && bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'))
                 .then(|| serde_json::from_slice::<serde_json::Value>(bytes).ok())
                 .flatten();
             match value {
-                Some(value) => self.documents.push(SourceDocument {
-                    kind: DocumentKind::Unreferenced,
-                    digest,
-                    value: Arc::new(value),
-                }),
-                None => self.unreferenced.push(UnreferencedBlob { name, digest, blob }),
+                Some(value) => self.documents.push(SourceDocument { kind, digest, value: Arc::new(value) }),
+                None => self.other_blobs.push(OtherBlob { name, digest, kind, blob }),
             }
         }
     }

@@ -205,8 +205,10 @@ impl Walker<'_> {
                 }
                 Kind::Opaque
             } else if let Some(name) = file_name.strip_prefix(b".wh.") {
-                if name.starts_with(b".wh.") {
-                    Kind::Other // aufs metadata such as .wh..wh.plnk
+                if name.starts_with(b".wh.") || matches!(name, b"" | b"." | b"..") {
+                    // aufs metadata such as .wh..wh.plnk; or a whiteout of no name, `.` or `..`,
+                    // which names no entry of the directory.
+                    Kind::Other
                 } else {
                     target_buf.clear();
                     if path_buf.len() > file_name.len() {

@@ -324,12 +324,12 @@ impl Scanner {
             let (mut findings, redactor) = self.assemble(source, image, &layer_scans, &mut detector);
             // The input's own documents (indexes, manifests, attestations, blobs nothing
             // references) belong to no one image: their findings join the first image's.
-            if i == 0 && (!source.documents().is_empty() || !source.unreferenced().is_empty()) {
+            if i == 0 && (!source.documents().is_empty() || !source.other_blobs().is_empty()) {
                 let mut set = FindingSet::new();
                 for f in findings
                     .into_iter()
                     .chain(self.document_findings(source, &mut detector))
-                    .chain(self.unreferenced_findings(source, &mut detector))
+                    .chain(self.other_blob_findings(source, &mut detector))
                 {
                     set.add(f);
                 }
@@ -460,14 +460,14 @@ impl Scanner {
         out.into_sorted()
     }
 
-    /// The bytes of the blobs nothing references and that are not JSON (a layer tarball no
-    /// manifest lists), searched as a file's are: archives and compression in them opened, a
-    /// tar's files named `blobs/sha256/<hex>!etc/app.env`.
-    fn unreferenced_findings(&self, source: &ImageSource, det: &mut Detector) -> Vec<Finding> {
+    /// The bytes of the blobs that are not JSON and not an image's layers (a layer tarball no
+    /// manifest lists, an artifact's payload), searched as a file's are: archives and
+    /// compression in them opened, a tar's files named `blobs/sha256/<hex>!etc/app.env`.
+    fn other_blob_findings(&self, source: &ImageSource, det: &mut Detector) -> Vec<Finding> {
         let image_name = source.path().display().to_string();
         let mut out = FindingSet::new();
         let mut scratch = Scratch::new(self.options.window);
-        for blob in source.unreferenced() {
+        for blob in source.other_blobs() {
             let mut hits = Vec::new();
             let mut nested = nested::Nested::new(self.options.archives);
             let bytes = blob.bytes();
@@ -489,7 +489,7 @@ impl Scanner {
                     line: Some(hit.m.line),
                     column: Some(hit.m.column),
                     document: Some(crate::vocab::Document {
-                        kind: crate::vocab::DocumentKind::Unreferenced,
+                        kind: blob.kind,
                         digest: blob.digest.as_ref().map(ToString::to_string),
                         field,
                     }),
