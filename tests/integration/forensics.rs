@@ -40,7 +40,7 @@ fn hidden(report: &Report) -> Vec<(&str, &Location)> {
 }
 
 /// The locations of hidden data whose structure `pick` accepts, as (rule, location).
-fn hidden_where<'r>(report: &'r Report, pick: impl Fn(&Structure) -> bool) -> Vec<(&'r str, &'r Location)> {
+fn hidden_where(report: &Report, pick: impl Fn(&Structure) -> bool) -> Vec<(&str, &Location)> {
     hidden(report).into_iter().filter(|(_, l)| l.structure.as_ref().is_some_and(&pick)).collect()
 }
 

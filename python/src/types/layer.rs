@@ -60,7 +60,7 @@ data_class!(Layer.inner {
     /// `compressed` and `framing_hidden` (which add up to `size`).
     #[getter]
     fn account<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        value_to_py(py, &to_value(self.inner.account)?)
+        value_to_py(py, &to_value(&self.inner.account)?)
     }
 
     fn __repr__(&self) -> String {
