@@ -36,7 +36,7 @@ _Confidence = Literal["high", "medium", "low"]
 _Status = Literal["present", "deleted", "overwritten"]
 _RemovedBy = Literal["whiteout", "opaque_dir", "parent_replaced", "rewritten"]
 _Encoding = Literal["base64", "percent", "utf16le", "utf16be", "unicode_escape"]
-_Disposition = Literal["actionable", "test_fixture", "documented_example"]
+_Disposition = Literal["actionable", "test_fixture", "documented_example", "third_party"]
 _ErrorKind = Literal[
     "not_found",
     "permission_denied",
@@ -143,6 +143,8 @@ class Location:
     def structure(self) -> dict[str, Any] | None: ...
     @property
     def document(self) -> dict[str, Any] | None: ...
+    @property
+    def owner(self) -> dict[str, Any] | None: ...
     def to_dict(self) -> dict[str, Any]: ...
     def to_json(self, pretty: bool = False) -> str: ...
     @classmethod

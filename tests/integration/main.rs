@@ -8,6 +8,7 @@ mod fixtures;
 mod forensics;
 mod hostile;
 mod metadata;
+mod ownership;
 mod pipeline;
 mod props;
 mod scan;

@@ -95,6 +95,10 @@ pub struct Location {
     /// annotation of a manifest, a build argument in an attestation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<crate::vocab::Document>,
+    /// For a file a package installed: the package, and whether the file's bytes are still the
+    /// package's (see [`crate::ownership`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<crate::ownership::FileOwner>,
 }
 
 /// A secret and every place it was found. The same secret found by the same rule in many places
@@ -292,6 +296,7 @@ pub(crate) fn example(rule_id: &str, severity: Severity, path: &str, secret: &st
             suppressed: None,
             structure: None,
             document: None,
+            owner: None,
         }],
         suppressed: None,
         baselined: false,

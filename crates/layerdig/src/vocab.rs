@@ -98,6 +98,9 @@ pub enum Disposition {
     /// weak evidence: a match that failed its rule's validation, a placeholder (`changeme`) in a
     /// credential position.
     DocumentedExample,
+    /// In a file a package installed whose bytes are still the package's (or whose package
+    /// records no digest): the package's to fix, not the image builder's.
+    ThirdParty,
 }
 
 impl Disposition {
@@ -107,6 +110,7 @@ impl Disposition {
             Disposition::Actionable => "actionable",
             Disposition::TestFixture => "test_fixture",
             Disposition::DocumentedExample => "documented_example",
+            Disposition::ThirdParty => "third_party",
         }
     }
 }

@@ -75,6 +75,14 @@ data_class!(Location.inner {
         self.inner.document.as_ref().map(|d| value_to_py(py, &to_value(d)?)).transpose()
     }
 
+    /// For a file a package installed: a dict with `ecosystem` (`dpkg`, `apk`, `python`,
+    /// `npm`, …), `package`, `version`, `verdict` (`verified`, `modified`, `unverified`,
+    /// `unverifiable`) and, for a modified file, `expected` and `actual` digests; else None.
+    #[getter]
+    fn owner<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.inner.owner.as_ref().map(|o| value_to_py(py, &to_value(o)?)).transpose()
+    }
+
     fn __repr__(&self) -> String {
         let l = &self.inner;
         let mut out = format!("Location(source={}", r(l.source.as_str()));

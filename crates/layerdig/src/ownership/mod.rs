@@ -49,6 +49,7 @@ mod gem;
 mod kind;
 mod npm;
 mod python;
+mod report;
 mod table;
 mod verify;
 
@@ -60,11 +61,12 @@ pub use convention::owner_by_convention;
 pub use digest::{DigestAlgorithm, FileDigest};
 pub use error::{OwnershipError, OwnershipErrorKind};
 pub use kind::{DatabaseKind, is_database};
+pub use report::{FileOwner, OwnerVerdict};
 pub use table::{Added, Owner, Ownership};
-pub use verify::{Verdict, Verifier, verify};
+pub use verify::{FileDigests, Verdict, Verifier, verify};
 
 /// The packaging system a package comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Ecosystem {

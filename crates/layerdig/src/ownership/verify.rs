@@ -110,10 +110,82 @@ pub fn verify(owned: &OwnedFile, bytes: &[u8]) -> Verdict {
     verifier.finish()
 }
 
+/// The digests package databases record (MD5, SHA-1, SHA-256) of one file's bytes, taken when
+/// the file had a finding and its bytes were still in memory, so that its owner can be judged
+/// once the image's package databases are all read (they may come after the file, or in a later
+/// layer). Files without findings are never hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDigests {
+    md5: [u8; 16],
+    sha1: [u8; 20],
+    sha256: [u8; 32],
+}
+
+impl FileDigests {
+    /// The digests of `bytes`.
+    pub fn of(bytes: &[u8]) -> FileDigests {
+        FileDigests {
+            md5: Md5::digest(bytes).into(),
+            sha1: Sha1::digest(bytes).into(),
+            sha256: Sha256::digest(bytes).into(),
+        }
+    }
+
+    /// Whether the bytes are the ones `owned` records: `None` when it records a digest of
+    /// another algorithm (SHA-384, SHA-512), which was not taken.
+    pub fn judge(&self, owned: &OwnedFile) -> Option<Verdict> {
+        let Some(expected) = &owned.digest else { return Some(Verdict::Unverified) };
+        let actual: &[u8] = match expected.algorithm {
+            DigestAlgorithm::Md5 => &self.md5,
+            DigestAlgorithm::Sha1 => &self.sha1,
+            DigestAlgorithm::Sha256 => &self.sha256,
+            DigestAlgorithm::Sha384 | DigestAlgorithm::Sha512 => return None,
+        };
+        Some(if actual == expected.bytes.as_slice() {
+            Verdict::Matches
+        } else {
+            Verdict::Modified {
+                expected: expected.clone(),
+                actual: FileDigest { algorithm: expected.algorithm, bytes: actual.to_vec() },
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::PackageId;
     use super::*;
+
+    #[test]
+    fn digests_taken_once_judge_every_recorded_algorithm() {
+        const COPYRIGHT: &[u8] = include_bytes!("testdata/files/netbase-copyright");
+        let digests = FileDigests::of(COPYRIGHT);
+        for algorithm in [DigestAlgorithm::Md5, DigestAlgorithm::Sha1, DigestAlgorithm::Sha256] {
+            let right = owned_with(Some(digest_of(algorithm, COPYRIGHT)));
+            assert_eq!(digests.judge(&right), Some(Verdict::Matches), "{algorithm}");
+            let wrong = owned_with(Some(digest_of(algorithm, b"other bytes")));
+            assert!(matches!(digests.judge(&wrong), Some(Verdict::Modified { .. })), "{algorithm}");
+        }
+        assert_eq!(digests.judge(&owned_with(Some(digest_of(DigestAlgorithm::Sha512, COPYRIGHT)))), None);
+        assert_eq!(digests.judge(&owned_with(None)), Some(Verdict::Unverified));
+    }
+
+    fn owned_with(digest: Option<FileDigest>) -> OwnedFile {
+        OwnedFile { package: PackageId(0), digest, conffile: false }
+    }
+
+    /// The digest of `bytes` as a database would record it, by the streaming verifier's hasher.
+    fn digest_of(algorithm: DigestAlgorithm, bytes: &[u8]) -> FileDigest {
+        let raw = match algorithm {
+            DigestAlgorithm::Md5 => Md5::digest(bytes).to_vec(),
+            DigestAlgorithm::Sha1 => Sha1::digest(bytes).to_vec(),
+            DigestAlgorithm::Sha256 => Sha256::digest(bytes).to_vec(),
+            DigestAlgorithm::Sha384 => Sha384::digest(bytes).to_vec(),
+            DigestAlgorithm::Sha512 => Sha512::digest(bytes).to_vec(),
+        };
+        FileDigest { algorithm, bytes: raw }
+    }
 
     fn owned(algorithm: DigestAlgorithm, hex: &str) -> OwnedFile {
         let digest = FileDigest::from_hex(algorithm, hex.as_bytes()).unwrap();

@@ -239,9 +239,10 @@ impl<W: Write> HumanPrinter<W> {
                 (_, Some(Status::Deleted)) => self.style.paint("33", "DELETED    "),
                 (_, Some(Status::Overwritten)) => self.style.paint("33", "OVERWRITTEN"),
             };
-            let disposition = match loc.disposition {
-                Disposition::Actionable => String::new(),
-                d => format!("  ({})", d.as_str().replace('_', " ")),
+            let disposition = match (loc.disposition, &loc.owner) {
+                (_, Some(owner)) => format!("  ({}: {})", loc.disposition.as_str().replace('_', " "), owner.describe()),
+                (Disposition::Actionable, None) => String::new(),
+                (d, None) => format!("  ({})", d.as_str().replace('_', " ")),
             };
             writeln!(self.out, "      {badge}  {}{disposition}", story(loc, image))?;
         }

@@ -197,6 +197,9 @@ pub fn sarif(report: &Report, rules: &Rules) -> Value {
             if let Some(structure) = &loc.structure {
                 result["properties"]["structure"] = json!(structure);
             }
+            if let Some(owner) = &loc.owner {
+                result["properties"]["owner"] = json!(owner);
+            }
             if let Some(encoding) = loc.encoding {
                 result["properties"]["encoding"] = json!(encoding.as_str());
             }

@@ -11,6 +11,7 @@
 
 mod files;
 mod nested;
+mod owners;
 mod progress;
 mod visitor;
 mod window;
@@ -29,9 +30,10 @@ use self::visitor::ScanVisitor;
 use self::window::{OVERLAP, Scratch};
 use crate::detect::{self, Detector, Match, Rules, Window};
 use crate::error::Error;
-use crate::finding::{self, Finding, FindingSet, Location, Source, Span};
+use crate::finding::{self, Disposition, Finding, FindingSet, Location, Source, Span};
 use crate::image::{Image, ImageSource, InputAccount, Layer, OpenOptions, Platform};
 use crate::layer::{self, Content, LayerIndex, LayerWalk, WalkOptions};
+use crate::ownership::FileDigests;
 use crate::redact::Redactor;
 pub use crate::report::Sink;
 use crate::report::{Collect, ErrorReport, ImageReport, Report, Stats};
@@ -52,6 +54,9 @@ struct Hit {
     structure: Option<Structure>,
     /// The paths inside the archives `path` is, outermost first, when the hit is inside one.
     inner: Option<Arc<[String]>>,
+    /// The digests of the file's bytes (of the innermost entry, for a hit inside an archive),
+    /// taken because it had a finding, when the whole file was in memory at once.
+    digests: Option<Arc<FileDigests>>,
 }
 
 impl Hit {
@@ -208,6 +213,7 @@ pub struct Scanner {
 struct LayerScan {
     walk: LayerWalk,
     hits: Vec<Hit>,
+    packages: owners::LayerPackages,
 }
 
 impl Scanner {
@@ -394,6 +400,7 @@ impl Scanner {
                 suppressed: None,
                 structure: None,
                 document: None,
+                owner: None,
             };
             out.add(self.finding(&hit.m, location));
         }
@@ -411,7 +418,7 @@ impl Scanner {
         let mut visitor = ScanVisitor::new(det, self.options.window, self.options.archives);
         let mut walk = layer::walk(image_path, layer, &self.options.walk, &mut visitor);
         walk.problems.extend(visitor.nested.problems.drain(..).map(|p| p.into_error(image_path, layer)));
-        LayerScan { walk, hits: visitor.hits }
+        LayerScan { walk, hits: visitor.hits, packages: visitor.packages }
     }
 
     /// The finding of match `m` at `location`.
@@ -571,6 +578,7 @@ impl Scanner {
                 out.add(self.finding(&m, location));
             }
         }
+        let mut owners = owners::Owners::new(layers.iter().map(|s| &s.packages).collect(), &indexes);
         for (layer, scan) in image.layers.iter().zip(layers) {
             let digest = layer.id().cloned().or_else(|| scan.walk.digest.clone()).map(|d| d.to_string());
             for hit in &scan.hits {
@@ -585,6 +593,12 @@ impl Scanner {
                 };
                 secrets.push(hit.m.secret.clone());
                 let joined = hit.joined_path();
+                let owner = status.and_then(|status| owners.of(hit, layer.index, status));
+                let mut disposition = detect::disposition(Some(joined.as_bytes()), &hit.m);
+                if disposition == Disposition::Actionable && owner.as_ref().is_some_and(|o| o.verdict.is_third_party())
+                {
+                    disposition = Disposition::ThirdParty;
+                }
                 let location = Location {
                     image: image_name.clone(),
                     platform: platform.clone(),
@@ -602,10 +616,11 @@ impl Scanner {
                     removed_in_layer,
                     removed_by,
                     encoding: hit.m.encoding,
-                    disposition: detect::disposition(Some(joined.as_bytes()), &hit.m),
+                    disposition,
                     suppressed: None,
                     structure: hit.structure.clone(),
                     document: None,
+                    owner,
                 };
                 out.add(self.finding(&hit.m, location));
             }
@@ -654,6 +669,7 @@ fn location_of(image: &str, source: Source, m: &Match) -> Location {
         suppressed: None,
         structure: None,
         document: None,
+        owner: None,
     }
 }
 

@@ -9,9 +9,13 @@ use crate::error::Error;
 use crate::layer::{Content, Entry, EntryKind, Flow, LayerVisitor, Structure};
 use crate::vocab::Confidence;
 
+use std::sync::Arc;
+
 use super::Hit;
 use super::nested::{ArchiveLimits, Nested};
+use super::owners::{DatabaseFile, LayerPackages, MAX_DATABASE, is_merged_usr_link};
 use super::window::Scratch;
+use crate::ownership;
 
 /// The per-layer visitor: every file through the detectors.
 pub(super) struct ScanVisitor<'d> {
@@ -23,6 +27,8 @@ pub(super) struct ScanVisitor<'d> {
     by_path: HashMap<Vec<u8>, Vec<usize>>,
     /// Archives inside files, and the problems met reading them.
     pub(super) nested: Nested,
+    /// The package databases the layer holds, for who owns the files with findings.
+    pub(super) packages: LayerPackages,
 }
 
 impl<'d> ScanVisitor<'d> {
@@ -34,6 +40,7 @@ impl<'d> ScanVisitor<'d> {
             hits: Vec::new(),
             by_path: HashMap::new(),
             nested: Nested::new(archives),
+            packages: LayerPackages::default(),
         }
     }
 }
@@ -43,15 +50,46 @@ impl LayerVisitor for ScanVisitor<'_> {
         match entry.kind {
             EntryKind::File => {
                 let before = self.hits.len();
-                self.nested.scan_file(
-                    self.det,
-                    &mut self.scratch,
-                    &mut self.hits,
-                    entry.path,
-                    entry.ordinal,
-                    content,
-                    entry.size,
-                );
+                // A package database is kept (and scanned from the copy): who owns the files
+                // with findings is read from it once the image's layers are all read.
+                match ownership::is_database(entry.path) {
+                    Some(kind) if entry.size <= MAX_DATABASE => {
+                        let bytes: Arc<[u8]> = match content {
+                            Content::Slice(data) => Arc::from(data),
+                            Content::Reader(reader) => {
+                                let mut data = Vec::with_capacity(usize::try_from(entry.size).unwrap_or(0));
+                                // A read error is the layer walker's to report when it reads on.
+                                let _ = reader.take(MAX_DATABASE).read_to_end(&mut data);
+                                Arc::from(data)
+                            }
+                            Content::None => Arc::from(&[][..]),
+                        };
+                        self.nested.scan_file(
+                            self.det,
+                            &mut self.scratch,
+                            &mut self.hits,
+                            entry.path,
+                            entry.ordinal,
+                            Content::Slice(&bytes),
+                            bytes.len() as u64,
+                        );
+                        self.packages.databases.push(DatabaseFile {
+                            kind,
+                            path: entry.path.to_vec(),
+                            ordinal: entry.ordinal,
+                            bytes,
+                        });
+                    }
+                    _ => self.nested.scan_file(
+                        self.det,
+                        &mut self.scratch,
+                        &mut self.hits,
+                        entry.path,
+                        entry.ordinal,
+                        content,
+                        entry.size,
+                    ),
+                }
                 if self.hits.len() > before {
                     self.by_path.insert(entry.path.to_vec(), (before..self.hits.len()).collect());
                 }
@@ -62,17 +100,20 @@ impl LayerVisitor for ScanVisitor<'_> {
                     for i in &indices {
                         let m = self.hits[*i].m.clone();
                         let inner = self.hits[*i].inner.clone();
+                        let digests = self.hits[*i].digests.clone();
                         self.hits.push(Hit {
                             path: entry.path.to_vec(),
                             ordinal: entry.ordinal,
                             m,
                             structure: None,
                             inner,
+                            digests,
                         });
                     }
                     self.by_path.insert(entry.path.to_vec(), (start..self.hits.len()).collect());
                 }
             }
+            EntryKind::Symlink { target } if is_merged_usr_link(entry.path, target) => self.packages.merged_usr = true,
             _ => {}
         }
         Ok(Flow::Continue)
@@ -115,7 +156,7 @@ impl LayerVisitor for ScanVisitor<'_> {
             hit.structure = Some(structure.clone());
         }
         let m = hidden_data_match(&structure, seen.head, seen.count);
-        self.hits.push(Hit { path: path.to_vec(), ordinal, m, structure: Some(structure), inner: None });
+        self.hits.push(Hit { path: path.to_vec(), ordinal, m, structure: Some(structure), inner: None, digests: None });
         Ok(Flow::Continue)
     }
 }

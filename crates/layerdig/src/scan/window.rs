@@ -1,8 +1,11 @@
 //! Reading one file's content through the detectors in overlapping windows, so memory does not
 //! grow with file size.
 
+use std::sync::Arc;
+
 use crate::detect::{Detector, Match, Window};
 use crate::layer::Content;
+use crate::ownership::FileDigests;
 
 use super::Hit;
 
@@ -34,9 +37,11 @@ impl Scratch {
         ordinal: u32,
     ) {
         self.matches.clear();
+        let mut whole = None;
         match content {
             Content::None => return,
             Content::Slice(data) => {
+                whole = Some(Whole::Slice(data));
                 self.head.clear();
                 self.head.extend_from_slice(&data[..data.len().min(HEAD)]);
                 let mut offset = 0usize;
@@ -97,6 +102,9 @@ impl Scratch {
                     let window = Window { offset, line, report_before };
                     det.scan(path, &self.buf, window, &mut self.matches);
                     if last || self.buf.len() <= self.window {
+                        if offset == 0 && eof {
+                            whole = Some(Whole::Buffer);
+                        }
                         break;
                     }
                     line += memchr_count(&self.buf[..self.window]);
@@ -113,10 +121,25 @@ impl Scratch {
         {
             self.matches.push(m);
         }
+        // The digests package databases record, of a file with a finding whose bytes are all
+        // in memory (in place, or in one window): its owner is judged by them later.
+        let digests = match (&whole, self.matches.is_empty()) {
+            (_, true) | (None, _) => None,
+            (Some(Whole::Slice(data)), false) => Some(Arc::new(FileDigests::of(data))),
+            (Some(Whole::Buffer), false) => Some(Arc::new(FileDigests::of(&self.buf))),
+        };
         for m in self.matches.drain(..) {
-            hits.push(Hit { path: path.to_vec(), ordinal, m, structure: None, inner: None });
+            hits.push(Hit { path: path.to_vec(), ordinal, m, structure: None, inner: None, digests: digests.clone() });
         }
     }
+}
+
+/// Where a file's bytes are when they were all in memory at once.
+enum Whole<'a> {
+    /// In place.
+    Slice(&'a [u8]),
+    /// In the scratch buffer, read in one window.
+    Buffer,
 }
 
 fn memchr_count(bytes: &[u8]) -> u64 {
