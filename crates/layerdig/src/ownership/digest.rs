@@ -17,11 +17,13 @@ pub enum DigestAlgorithm {
     Md5,
     /// SHA-1: apk's `Z:` checksums.
     Sha1,
-    /// SHA-256: wheel RECORD files.
+    /// SHA-224: one of the file digest algorithms rpm allows.
+    Sha224,
+    /// SHA-256: wheel RECORD files, rpm's default file digest.
     Sha256,
     /// SHA-384: allowed in RECORD files.
     Sha384,
-    /// SHA-512: allowed in RECORD files.
+    /// SHA-512: allowed in RECORD files; some rpm distributions' file digest.
     Sha512,
 }
 
@@ -31,6 +33,7 @@ impl DigestAlgorithm {
         match self {
             DigestAlgorithm::Md5 => "md5",
             DigestAlgorithm::Sha1 => "sha1",
+            DigestAlgorithm::Sha224 => "sha224",
             DigestAlgorithm::Sha256 => "sha256",
             DigestAlgorithm::Sha384 => "sha384",
             DigestAlgorithm::Sha512 => "sha512",
@@ -42,6 +45,7 @@ impl DigestAlgorithm {
         match self {
             DigestAlgorithm::Md5 => 16,
             DigestAlgorithm::Sha1 => 20,
+            DigestAlgorithm::Sha224 => 28,
             DigestAlgorithm::Sha256 => 32,
             DigestAlgorithm::Sha384 => 48,
             DigestAlgorithm::Sha512 => 64,
@@ -53,6 +57,7 @@ impl DigestAlgorithm {
         Some(match name {
             b"md5" => DigestAlgorithm::Md5,
             b"sha1" => DigestAlgorithm::Sha1,
+            b"sha224" => DigestAlgorithm::Sha224,
             b"sha256" => DigestAlgorithm::Sha256,
             b"sha384" => DigestAlgorithm::Sha384,
             b"sha512" => DigestAlgorithm::Sha512,

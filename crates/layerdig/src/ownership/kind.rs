@@ -26,6 +26,9 @@ pub enum DatabaseKind {
     Gemspec,
     /// Composer's `vendor/composer/installed.json`.
     ComposerInstalled,
+    /// rpm's database in its SQLite form: `var/lib/rpm/rpmdb.sqlite` or
+    /// `usr/lib/sysimage/rpm/rpmdb.sqlite` (Fedora 33 and later, RHEL 9 and later).
+    RpmSqlite,
 }
 
 /// The kind of package database `path` (normalised, as a tar entry is named) is, if it is one.
@@ -46,6 +49,7 @@ pub fn is_database(path: &[u8]) -> Option<DatabaseKind> {
         }
         b"var/lib/dpkg/status.d" if !name.starts_with(b".") => return Some(DatabaseKind::DpkgStatus),
         b"lib/apk/db" if name == b"installed" => return Some(DatabaseKind::ApkInstalled),
+        b"var/lib/rpm" | b"usr/lib/sysimage/rpm" if name == b"rpmdb.sqlite" => return Some(DatabaseKind::RpmSqlite),
         _ => {}
     }
     let dir_name = super::file_name(dir);
@@ -104,6 +108,12 @@ mod tests {
             ("usr/var/lib/dpkg/status", None),
             ("lib/apk/db/installed", Some(ApkInstalled)),
             ("lib/apk/db/triggers", None),
+            ("var/lib/rpm/rpmdb.sqlite", Some(RpmSqlite)),
+            ("usr/lib/sysimage/rpm/rpmdb.sqlite", Some(RpmSqlite)),
+            ("var/lib/rpm/rpmdb.sqlite-wal", None),
+            ("var/lib/rpm/Packages", None),
+            ("usr/lib/sysimage/rpm/Packages.db", None),
+            ("opt/var/lib/rpm/rpmdb.sqlite", None),
             ("usr/lib/python3/dist-packages/blinker-1.5.dist-info/RECORD", Some(PythonRecord)),
             ("usr/lib/python3/dist-packages/blinker-1.5.dist-info/METADATA", None),
             ("usr/lib/python3/dist-packages/x/RECORD", None),

@@ -27,7 +27,8 @@
 //! - [`Ownership::add`] reads one; one file per format: `dpkg` (status, `status.d/`, `info/*.list`
 //!   and `*.md5sums`), `apk` (`lib/apk/db/installed`), `python` (`RECORD`,
 //!   `installed-files.txt`), `npm` (`package.json` of a `node_modules` package), `gem`
-//!   (`specifications/*.gemspec`), `composer` (`vendor/composer/installed.json`).
+//!   (`specifications/*.gemspec`), `composer` (`vendor/composer/installed.json`), `rpm`
+//!   (`rpmdb.sqlite`, opened in memory).
 //! - [`owner_by_convention`] needs no database: Go's module cache, Maven's local repository and
 //!   Cargo's registry sources name the package in the path.
 //! - [`Verifier`] and [`verify`] hash a file's bytes, streamed or at once, against the recorded
@@ -50,6 +51,7 @@ mod kind;
 mod npm;
 mod python;
 mod report;
+mod rpm;
 mod table;
 mod verify;
 
@@ -59,7 +61,7 @@ use serde::Serialize;
 
 pub use convention::owner_by_convention;
 pub use digest::{DigestAlgorithm, FileDigest};
-pub use error::{OwnershipError, OwnershipErrorKind};
+pub use error::{HeaderProblem, OwnershipError, OwnershipErrorKind, SqliteError};
 pub use kind::{DatabaseKind, is_database};
 pub use report::{FileOwner, OwnerVerdict};
 pub use table::{Added, Owner, Ownership};
@@ -76,7 +78,8 @@ pub enum Ecosystem {
     /// Alpine packages (`apk`).
     #[serde(rename = "apk")]
     Alpine,
-    /// RPM packages (Fedora, RHEL, SUSE). Their database is SQLite, not read yet.
+    /// RPM packages (Fedora, RHEL, SUSE). Their database is read in its SQLite form
+    /// (`rpmdb.sqlite`, rpm 4.16 and later), not yet in its BerkeleyDB or ndb forms.
     Rpm,
     /// Python distributions (`.dist-info`, `.egg-info`).
     Python,
@@ -131,7 +134,8 @@ pub struct Package {
     pub name: String,
     /// Its version, when the database or the path gives one.
     pub version: Option<String>,
-    /// Its architecture, when the database gives one (dpkg `amd64`, apk `x86_64`).
+    /// Its architecture, when the database gives one (dpkg `amd64`, apk `x86_64`, rpm
+    /// `noarch`).
     pub arch: Option<String>,
 }
 
@@ -165,7 +169,7 @@ pub struct OwnedFile {
     /// ownership without verification: directories, symlinks, npm packages, files whose RECORD
     /// line has no hash.
     pub digest: Option<FileDigest>,
-    /// A configuration file (dpkg `Conffiles:`): an administrator is expected to edit it, so a
+    /// A configuration file (dpkg `Conffiles:`, rpm `%config`): an administrator is expected to edit it, so a
     /// mismatch is less surprising than for a library file.
     pub conffile: bool,
 }

@@ -15,7 +15,7 @@ use std::collections::hash_map::Entry;
 
 use super::{
     DatabaseKind, Ecosystem, OwnedFile, OwnershipError, OwnershipErrorKind, Package, PackageId, apk, composer, dpkg,
-    gem, npm, python,
+    gem, npm, python, rpm,
 };
 
 /// Which package installed each file, and the digest its database recorded. See the
@@ -63,7 +63,8 @@ pub struct Added {
     pub packages: usize,
     /// Paths the database gave an owner or a digest.
     pub files: usize,
-    /// Records that were skipped or read in part, each with its line.
+    /// Records that were skipped or read in part, each with its line (or, for rpm, its header
+    /// number).
     pub problems: Vec<OwnershipError>,
 }
 
@@ -88,9 +89,11 @@ impl Ownership {
     ///
     /// # Errors
     ///
-    /// When the file as a whole cannot be read: a JSON database that is not JSON, a path that
-    /// does not name a package the way its kind needs (a `.dist-info` directory without a
-    /// version). A malformed record is skipped instead and listed in [`Added::problems`].
+    /// When the file as a whole cannot be read: a JSON database that is not JSON, an
+    /// `rpmdb.sqlite` that SQLite cannot open or that has no `Packages` table, a path that does
+    /// not name a package the way its kind needs (a `.dist-info` directory without a version). A
+    /// malformed record is skipped instead and listed in [`Added::problems`]; so is corruption
+    /// SQLite finds after some packages were read, which are kept.
     pub fn add(&mut self, kind: DatabaseKind, path: &[u8], bytes: &[u8]) -> Result<Added, OwnershipError> {
         let mut feed = Feed { table: self, database: path, added: Added::default(), scratch: Vec::new() };
         match kind {
@@ -103,6 +106,7 @@ impl Ownership {
             DatabaseKind::NpmPackage => npm::read_package_json(&mut feed, bytes)?,
             DatabaseKind::Gemspec => gem::read_gemspec(&mut feed, bytes)?,
             DatabaseKind::ComposerInstalled => composer::read_installed(&mut feed, bytes)?,
+            DatabaseKind::RpmSqlite => rpm::read_sqlite(&mut feed, bytes)?,
         }
         Ok(feed.added)
     }
@@ -184,6 +188,21 @@ impl Ownership {
             Standing::Listed => !self.dpkg_status_seen,
         };
         counts.then_some(Owner { package: &slot.package, file })
+    }
+}
+
+#[cfg(test)]
+impl Ownership {
+    /// Runs a format's reader on a feed of this table, as [`Ownership::add`] does: for tests
+    /// that call a reader with other arguments than `add` gives it.
+    pub(crate) fn add_with(
+        &mut self,
+        path: &[u8],
+        read: impl FnOnce(&mut Feed<'_>) -> Result<(), OwnershipError>,
+    ) -> Result<Added, OwnershipError> {
+        let mut feed = Feed { table: self, database: path, added: Added::default(), scratch: Vec::new() };
+        read(&mut feed)?;
+        Ok(feed.added)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use md5::Md5;
 use sha1::Sha1;
-use sha2::{Digest as _, Sha256, Sha384, Sha512};
+use sha2::{Digest as _, Sha224, Sha256, Sha384, Sha512};
 
 use super::{DigestAlgorithm, FileDigest, OwnedFile};
 
@@ -48,6 +48,7 @@ pub struct Verifier {
 enum Hasher {
     Md5(Md5),
     Sha1(Sha1),
+    Sha224(Sha224),
     Sha256(Sha256),
     Sha384(Sha384),
     Sha512(Sha512),
@@ -61,6 +62,7 @@ impl Verifier {
             let hasher = match expected.algorithm {
                 DigestAlgorithm::Md5 => Hasher::Md5(Md5::new()),
                 DigestAlgorithm::Sha1 => Hasher::Sha1(Sha1::new()),
+                DigestAlgorithm::Sha224 => Hasher::Sha224(Sha224::new()),
                 DigestAlgorithm::Sha256 => Hasher::Sha256(Sha256::new()),
                 DigestAlgorithm::Sha384 => Hasher::Sha384(Sha384::new()),
                 DigestAlgorithm::Sha512 => Hasher::Sha512(Sha512::new()),
@@ -76,6 +78,7 @@ impl Verifier {
             None => {}
             Some((_, Hasher::Md5(h))) => h.update(chunk),
             Some((_, Hasher::Sha1(h))) => h.update(chunk),
+            Some((_, Hasher::Sha224(h))) => h.update(chunk),
             Some((_, Hasher::Sha256(h))) => h.update(chunk),
             Some((_, Hasher::Sha384(h))) => h.update(chunk),
             Some((_, Hasher::Sha512(h))) => h.update(chunk),
@@ -90,6 +93,7 @@ impl Verifier {
         let bytes = match hasher {
             Hasher::Md5(h) => h.finalize().to_vec(),
             Hasher::Sha1(h) => h.finalize().to_vec(),
+            Hasher::Sha224(h) => h.finalize().to_vec(),
             Hasher::Sha256(h) => h.finalize().to_vec(),
             Hasher::Sha384(h) => h.finalize().to_vec(),
             Hasher::Sha512(h) => h.finalize().to_vec(),
@@ -193,13 +197,15 @@ mod tests {
     }
 
     /// Every algorithm, over the bytes of netbase's real copyright file (testdata/files),
-    /// whose digests `md5sum`, `sha1sum`, `sha256sum`, `sha384sum` and `sha512sum` gave.
+    /// whose digests `md5sum`, `sha1sum`, `sha224sum`, `sha256sum`, `sha384sum` and `sha512sum`
+    /// gave.
     #[test]
     fn every_algorithm_streamed_or_at_once() {
         const COPYRIGHT: &[u8] = include_bytes!("testdata/files/netbase-copyright");
         let cases = [
             (DigestAlgorithm::Md5, "78dd2c7c6f487348e4a0092c17a19d42"),
             (DigestAlgorithm::Sha1, SHA1),
+            (DigestAlgorithm::Sha224, SHA224),
             (DigestAlgorithm::Sha256, SHA256),
             (DigestAlgorithm::Sha384, SHA384),
             (DigestAlgorithm::Sha512, SHA512),
@@ -226,6 +232,7 @@ mod tests {
     }
 
     const SHA1: &str = "ed888a1f31b753739cde9435ff17fbab81aef830";
+    const SHA224: &str = "87d146f907c59272185ea5ebf91bd5e32c5bdf9740b3faff1617f526";
     const SHA256: &str = "795b66147ea5ad692991caa7008ece551fb0fa88b9c53656223bd1518dc58ab2";
     const SHA384: &str =
         "24999cc73eee4f72a2a77607f4329649a2702dc284b52c80941a195df1586c101a170568d7e6bf73c3ada9f0c90f7c58";
