@@ -136,14 +136,14 @@ impl FileDigests {
     }
 
     /// Whether the bytes are the ones `owned` records: `None` when it records a digest of
-    /// another algorithm (SHA-384, SHA-512), which was not taken.
+    /// another algorithm (SHA-224, SHA-384, SHA-512), which was not taken.
     pub fn judge(&self, owned: &OwnedFile) -> Option<Verdict> {
         let Some(expected) = &owned.digest else { return Some(Verdict::Unverified) };
         let actual: &[u8] = match expected.algorithm {
             DigestAlgorithm::Md5 => &self.md5,
             DigestAlgorithm::Sha1 => &self.sha1,
             DigestAlgorithm::Sha256 => &self.sha256,
-            DigestAlgorithm::Sha384 | DigestAlgorithm::Sha512 => return None,
+            DigestAlgorithm::Sha224 | DigestAlgorithm::Sha384 | DigestAlgorithm::Sha512 => return None,
         };
         Some(if actual == expected.bytes.as_slice() {
             Verdict::Matches
@@ -185,6 +185,7 @@ mod tests {
             DigestAlgorithm::Md5 => Md5::digest(bytes).to_vec(),
             DigestAlgorithm::Sha1 => Sha1::digest(bytes).to_vec(),
             DigestAlgorithm::Sha256 => Sha256::digest(bytes).to_vec(),
+            DigestAlgorithm::Sha224 => Sha224::digest(bytes).to_vec(),
             DigestAlgorithm::Sha384 => Sha384::digest(bytes).to_vec(),
             DigestAlgorithm::Sha512 => Sha512::digest(bytes).to_vec(),
         };
