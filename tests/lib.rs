@@ -266,6 +266,8 @@ pub struct SynthImage {
     /// More config: its `config` object's keys go into the runtime config, the others into the
     /// config itself.
     pub config_extra: Value,
+    /// The manifest's annotations (an object), if any.
+    pub manifest_annotations: Value,
 }
 
 impl SynthImage {
@@ -277,6 +279,7 @@ impl SynthImage {
             platform: ("linux".into(), "amd64".into()),
             corrupt_diff_id: None,
             config_extra: Value::Null,
+            manifest_annotations: Value::Null,
         }
     }
 
@@ -343,13 +346,23 @@ fn manifest_for(files: &mut Vec<(String, Vec<u8>)>, image: &SynthImage) -> (Stri
             json!({"mediaType": l.media_type, "digest": d, "size": s})
         })
         .collect();
-    let manifest = json!({
+    let mut manifest = json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
         "layers": layers,
     });
+    if image.manifest_annotations.is_object() {
+        manifest["annotations"] = image.manifest_annotations.clone();
+    }
     add_blob(files, serde_json::to_vec(&manifest).expect("manifest json"))
+}
+
+impl SynthImage {
+    /// The digest its manifest has in an OCI layout.
+    pub fn manifest_digest(&self) -> String {
+        manifest_for(&mut Vec::new(), self).0
+    }
 }
 
 impl Layout {

@@ -130,6 +130,8 @@ class Location:
     @property
     def status(self) -> _Status | None: ...
     @property
+    def origin(self) -> Literal["inherited", "introduced"] | None: ...
+    @property
     def removed_in_layer(self) -> int | None: ...
     @property
     def removed_by(self) -> _RemovedBy | None: ...
@@ -312,6 +314,8 @@ class Stats:
     @property
     def by_disposition(self) -> dict[str, int]: ...
     @property
+    def by_origin(self) -> dict[str, int]: ...
+    @property
     def suppressed(self) -> int: ...
     @property
     def failing(self) -> int: ...
@@ -414,6 +418,7 @@ def scan(
     baseline: _StrPath | None = None,
     now: str | None = None,
     archive_depth: int | None = None,
+    base: _StrPath | None = None,
 ) -> Report: ...
 def iter_scan(
     path: _StrPath,
@@ -427,6 +432,7 @@ def iter_scan(
     baseline: _StrPath | None = None,
     now: str | None = None,
     archive_depth: int | None = None,
+    base: _StrPath | None = None,
 ) -> ScanIterator: ...
 def scan_bytes(
     data: bytes | bytearray,

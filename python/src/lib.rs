@@ -42,8 +42,13 @@ fn scanner(
     platform: Option<Platform>,
     clock: Clock,
     archive_depth: Option<u8>,
+    base: Option<&Path>,
 ) -> Result<Scanner, Error> {
     let mut builder = Scanner::builder();
+    if let Some(path) = base {
+        let source = open(path, platform.clone())?;
+        builder.base(layerdig::image::BaseImage::of(&source, platform.as_ref(), &path.display().to_string()));
+    }
     builder.show_secrets(show_secrets).platform(platform).clock(clock);
     if let Some(depth) = archive_depth {
         builder.archives(layerdig::ArchiveLimits { depth, ..layerdig::ArchiveLimits::default() });
@@ -141,6 +146,8 @@ fn prepare(
 /// nothing and are issued as `LayerdigWarning`s. Archives and compressed files inside the
 /// layers (jars, wheels, `.tgz` backups) are opened up to `archive_depth` deep (default 5; 0
 /// reads them as bytes), their findings at paths like `app.war!WEB-INF/lib/a.jar!app.yml`.
+/// `base` is the image the scanned one was built on (any input form): locations in the layers
+/// they share are `origin == "inherited"`, the others `"introduced"`.
 ///
 /// Raises FileNotFoundError (or another OSError) when the path, the policy file or the baseline
 /// cannot be read, ImageFormatError when it is not an image or no image has the requested
@@ -148,7 +155,7 @@ fn prepare(
 /// platform, threshold, time or threads=0. Problems inside the image (a corrupt layer, a digest
 /// mismatch) do not raise: they are in `Report.errors`.
 #[pyfunction]
-#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None))]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None, base=None))]
 #[allow(clippy::too_many_arguments)]
 fn scan(
     py: Python<'_>,
@@ -162,13 +169,15 @@ fn scan(
     baseline: Option<PathBuf>,
     now: Option<&str>,
     archive_depth: Option<u8>,
+    base: Option<PathBuf>,
 ) -> PyResult<Report> {
     let Prepared { platform, threads, gate, rules } =
         prepare(py, platform, threads, rules, config, fail_on, baseline, now)?;
     let (report, rules) = detach(py, move || -> Result<_, Error> {
         let started = std::time::Instant::now();
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, threads, platform.clone(), gate.clock(), archive_depth)?;
+        let scanner =
+            scanner(&rules, show_secrets, threads, platform.clone(), gate.clock(), archive_depth, base.as_deref())?;
         let source = open(&path, platform)?;
         let mut collect = Collect::new();
         let mut judging = Judging::new(&gate, &mut collect);
@@ -187,7 +196,7 @@ fn scan(
 /// yielded once per image). Raises like `scan()` (opening, policy and baseline errors at the
 /// call, not at the first `next()`).
 #[pyfunction]
-#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None))]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None, base=None))]
 #[allow(clippy::too_many_arguments)]
 fn iter_scan(
     py: Python<'_>,
@@ -201,13 +210,14 @@ fn iter_scan(
     baseline: Option<PathBuf>,
     now: Option<&str>,
     archive_depth: Option<u8>,
+    base: Option<PathBuf>,
 ) -> PyResult<iter::ScanIterator> {
     let Prepared { platform, threads, gate, rules } =
         prepare(py, platform, threads, rules, config, fail_on, baseline, now)?;
     let clock = gate.clock();
     let (scanner, source) = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, threads, platform.clone(), clock, archive_depth)?;
+        let scanner = scanner(&rules, show_secrets, threads, platform.clone(), clock, archive_depth, base.as_deref())?;
         let source = open(&path, platform)?;
         Ok((scanner, source))
     })?;
@@ -230,7 +240,7 @@ fn scan_bytes(
     let data: &[u8] = &data;
     let findings = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, None, None, Clock::System, None)?;
+        let scanner = scanner(&rules, show_secrets, None, None, Clock::System, None, None)?;
         Ok(scanner.scan_slice(path, data))
     })?;
     Ok(findings.into_iter().map(Finding::new).collect())

@@ -1,6 +1,7 @@
 //! layerdig's integration tests: one binary, a module per area, helpers in `layerdig_tests`.
 
 mod archives;
+mod base;
 mod cli;
 mod core;
 mod decode;

@@ -222,6 +222,11 @@ pub struct EngineArgs {
     /// against decompression bombs. A layer cut short is reported and the scan exits 2.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_layer_bytes: Option<u64>,
+    /// The image the scanned images were built on (any input form): findings in the layers they
+    /// share with it are `inherited`, the others `introduced`; the summary counts both, and the
+    /// policy's `[base] fail_on_inherited` decides whether inherited ones fail the gate.
+    #[arg(long, value_name = "IMAGE")]
+    pub base: Option<std::path::PathBuf>,
     /// Archives opened one inside another (jars in a war, a .tgz in a zip), the outermost
     /// counting 1 (default 5); 0 reads archives and compressed files as the bytes they are.
     #[arg(long, value_name = "N")]

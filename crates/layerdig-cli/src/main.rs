@@ -183,6 +183,13 @@ impl Setup {
             archives.max_buffer = usize::try_from(bytes).unwrap_or(usize::MAX);
         }
         builder.archives(archives);
+        if let Some(path) = &engine.base {
+            let source = layerdig::ImageSource::open_with(path, &OpenOptions { platform: engine.platform.clone() })
+                .with_context(|| format!("--base {}", path.display()))?;
+            let base = layerdig::image::BaseImage::of(&source, engine.platform.as_ref(), &path.display().to_string())
+                .with_context(|| format!("--base {}: no image in it", path.display()))?;
+            builder.base(Some(base));
+        }
         if let Some(bar) = &bar {
             builder.progress(bar.clone());
         }

@@ -99,6 +99,10 @@ pub struct Location {
     /// package's (see [`crate::ownership`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<crate::ownership::FileOwner>,
+    /// For a layer location, when the image's base is known: whether the layer is the base
+    /// image's (`inherited`) or the image's own (`introduced`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<crate::vocab::Origin>,
 }
 
 /// A secret and every place it was found. The same secret found by the same rule in many places
@@ -183,6 +187,19 @@ impl Finding {
     /// Whether the policy allows every location (and so the finding).
     pub fn is_suppressed(&self) -> bool {
         self.suppressed.is_some()
+    }
+
+    /// The origin that counts for summaries, when the base is known: introduced if any
+    /// location is, else inherited.
+    pub fn origin(&self) -> Option<crate::vocab::Origin> {
+        use crate::vocab::Origin;
+        let mut origins = self.locations.iter().filter_map(|l| l.origin);
+        let first = origins.next()?;
+        Some(if first == Origin::Introduced || origins.any(|o| o == Origin::Introduced) {
+            Origin::Introduced
+        } else {
+            Origin::Inherited
+        })
     }
 
     /// The disposition that counts for summaries: actionable if any location is, else the
@@ -297,6 +314,7 @@ pub(crate) fn example(rule_id: &str, severity: Severity, path: &str, secret: &st
             structure: None,
             document: None,
             owner: None,
+            origin: None,
         }],
         suppressed: None,
         baselined: false,

@@ -165,16 +165,19 @@ impl Gate {
     }
 
     /// Whether a judged finding fails: it meets the threshold and has a location that is not
-    /// suppressed and is actionable (or any, with test fixtures included).
+    /// suppressed, is actionable (or any, with test fixtures included), and is not only the
+    /// base image's when the policy lets inherited findings pass.
     fn fails(&self, f: &Finding) -> bool {
         let meets = match self.settings.fail_on {
             FailOn::Severity(min) => !f.baselined && f.severity >= min,
             FailOn::Overdue => f.sla.as_ref().is_some_and(|s| s.state == SlaState::Overdue),
         };
+        let inherited_fails = self.policy.inherited_fails();
         meets
             && f.locations.iter().any(|l| {
                 l.suppressed.is_none()
                     && (self.settings.include_test_fixtures || l.disposition == Disposition::Actionable)
+                    && (inherited_fails || l.origin != Some(crate::vocab::Origin::Inherited))
             })
     }
 

@@ -127,6 +127,19 @@ struct PolicyFile {
     #[serde(default)]
     sla: BTreeMap<Severity, String>,
     integrity: Option<IntegrityFile>,
+    base: Option<BaseFile>,
+}
+
+/// `[base]`: whether findings only in the base image's layers fail the gate.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct BaseFile {
+    #[serde(default = "yes")]
+    fail_on_inherited: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[integrity]`: whether a digest or size mismatch may pass the gate, and why.
@@ -182,6 +195,8 @@ pub struct Policy {
     sla: BTreeMap<Severity, u64>,
     /// Why digest and size mismatches may pass, when the policy allows them.
     integrity_allowed: Option<String>,
+    /// `[base] fail_on_inherited = false`: findings only in the base image's layers pass.
+    inherited_passes: bool,
 }
 
 impl Policy {
@@ -306,7 +321,16 @@ impl Policy {
             }
             _ => None,
         };
-        Ok(Policy { source: None, fail_on: file.fail_on, overrides: file.severity, allow, sla, integrity_allowed })
+        let inherited_passes = file.base.is_some_and(|b| !b.fail_on_inherited);
+        Ok(Policy {
+            source: None,
+            fail_on: file.fail_on,
+            overrides: file.severity,
+            allow,
+            sla,
+            integrity_allowed,
+            inherited_passes,
+        })
     }
 
     /// One warning per expired allow entry: they no longer suppress anything.
@@ -338,6 +362,13 @@ impl Policy {
     #[must_use]
     pub fn sla(&self, severity: Severity) -> Option<u64> {
         self.sla.get(&severity).copied()
+    }
+
+    /// Whether a finding only in the base image's layers fails the gate: yes, unless the
+    /// policy's `[base]` table says `fail_on_inherited = false` (scan what you inherit).
+    #[must_use]
+    pub fn inherited_fails(&self) -> bool {
+        !self.inherited_passes
     }
 
     /// Why digest and size mismatches may pass the gate, when the policy's `[integrity]` table
@@ -461,6 +492,10 @@ mod tests {
     fn integrity_allowance_needs_a_reason() {
         let today = Date::parse("2026-01-01").unwrap();
         assert_eq!(Policy::parse("", today).unwrap().integrity_allowed(), None);
+        assert!(Policy::parse("", today).unwrap().inherited_fails());
+        assert!(Policy::parse("[base]\n", today).unwrap().inherited_fails());
+        assert!(!Policy::parse("[base]\nfail_on_inherited = false\n", today).unwrap().inherited_fails());
+        assert!(Policy::parse("[base]\nfail_on_inheritd = false\n", today).is_err());
         let allowed =
             Policy::parse("[integrity]\nallow_digest_mismatch = true\nreason = \"mirror recompresses\"\n", today)
                 .unwrap();

@@ -115,6 +115,26 @@ impl Disposition {
     }
 }
 
+/// Whether a location is in a layer the image shares with its base image, or in one it added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// In a layer of the base image: inherited (scan what you inherit; fix it in the base).
+    Inherited,
+    /// In a layer the image added.
+    Introduced,
+}
+
+impl Origin {
+    /// The lowercase name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Inherited => "inherited",
+            Origin::Introduced => "introduced",
+        }
+    }
+}
+
 /// Where a location's secret was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -44,6 +44,9 @@ data_class!(Location.inner {
         span: Option<(u64, u64)> => |l| l.span.map(|s| (s.start, s.end)),
         /// `present`, `deleted` or `overwritten` (files only).
         status: Option<&'static str> => |l| l.status.map(|s| s.as_str()),
+        /// `inherited` (in a layer of the base image) or `introduced`, when the image's base is
+        /// known (`base=`, or its manifest's annotations); else None.
+        origin: Option<&'static str> => |l| l.origin.map(|o| o.as_str()),
         /// The layer that deleted or overwrote the file.
         removed_in_layer: Option<usize>,
         /// How the file was removed: `whiteout`, `opaque_dir`, `parent_replaced` or `rewritten`.

@@ -31,6 +31,8 @@ data_class!(Stats.inner {
         by_status: BTreeMap<String, u64> = clone,
         /// Findings by disposition (`actionable`, `test_fixture`, `documented_example`).
         by_disposition: BTreeMap<String, u64> = clone,
+        /// Findings by origin (`introduced`, `inherited`), when the images' bases are known.
+        by_origin: BTreeMap<String, u64> = clone,
         /// Findings every location of which the policy allows.
         suppressed: u64,
         /// Findings that fail the gate.

@@ -148,6 +148,45 @@ pub struct Image {
     pub unparsed_config: Option<Arc<[u8]>>,
     /// The layers, base first.
     pub layers: Vec<Layer>,
+    /// The image it was built on, as its manifest's annotations name it
+    /// (`org.opencontainers.image.base.name`, `.base.digest`).
+    pub base: Option<BaseImage>,
+}
+
+/// The image another was built on: what is inherited rather than introduced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseImage {
+    /// Its name, as an annotation or the user gives it.
+    pub name: Option<String>,
+    /// Its manifest's digest, when an annotation gives it.
+    pub digest: Option<Digest>,
+    /// Its layers' uncompressed digests (diff_ids), base first, when known: its manifest and
+    /// config are in the same input, or the user gave the base image itself.
+    pub diff_ids: Option<Vec<Digest>>,
+}
+
+impl BaseImage {
+    /// The base an image in `source` is: the first image of a base image's input (or the one of
+    /// `platform`, when given), named `name`.
+    pub fn of(source: &ImageSource, platform: Option<&Platform>, name: &str) -> Option<BaseImage> {
+        let image = source
+            .images()
+            .iter()
+            .find(|i| platform.is_none_or(|p| i.platform.as_ref().is_none_or(|ip| ip.matches(p))))?;
+        let diff_ids: Vec<Digest> = image.layers.iter().filter_map(|l| l.diff_id.clone()).collect();
+        Some(BaseImage {
+            name: Some(name.to_string()),
+            digest: image.manifest_digest.clone(),
+            diff_ids: (diff_ids.len() == image.layers.len()).then_some(diff_ids),
+        })
+    }
+
+    /// How many of `image`'s bottom layers are the base's: the layers whose diff_ids are the
+    /// base's, in order. `None` when the base's layers are not known.
+    pub fn shared_layers(&self, image: &Image) -> Option<usize> {
+        let base = self.diff_ids.as_ref()?;
+        Some(image.layers.iter().zip(base).take_while(|(layer, base)| layer.diff_id.as_ref() == Some(*base)).count())
+    }
 }
 
 /// One layer of an image. `Debug` shows `created_by` redacted.
@@ -410,6 +449,7 @@ impl Opener<'_> {
                 created_by: None,
                 source,
             }],
+            base: None,
         });
     }
 
@@ -631,6 +671,7 @@ impl Opener<'_> {
                 layers,
             );
             image.unparsed_config = unparsed;
+            image.base = base_of(store, &manifest.annotations);
             self.images.push(image);
         }
         Ok(())
@@ -693,8 +734,25 @@ impl Opener<'_> {
                 }
             })
             .collect();
-        Image { manifest_digest, config_digest, platform, tags, config, unparsed_config: None, layers }
+        Image { manifest_digest, config_digest, platform, tags, config, unparsed_config: None, layers, base: None }
     }
+}
+
+/// The base image a manifest's annotations name (OCI image spec, pre-defined annotation keys),
+/// with its layers when its manifest and config are in `store`.
+fn base_of(store: &Store, annotations: &std::collections::BTreeMap<String, String>) -> Option<BaseImage> {
+    let name = annotations.get("org.opencontainers.image.base.name").cloned();
+    let digest = annotations.get("org.opencontainers.image.base.digest").and_then(|d| d.parse::<Digest>().ok());
+    if name.is_none() && digest.is_none() {
+        return None;
+    }
+    let diff_ids = digest.as_ref().and_then(|d| {
+        let manifest: ImageManifest = serde_json::from_slice(store.get(&blob_path(d)).ok()?.bytes()).ok()?;
+        let config: ImageConfig =
+            serde_json::from_slice(store.get(&blob_path(&manifest.config.digest)).ok()?.bytes()).ok()?;
+        Some(config.rootfs.diff_ids)
+    });
+    Some(BaseImage { name, digest, diff_ids })
 }
 
 fn blob_path(digest: &Digest) -> String {

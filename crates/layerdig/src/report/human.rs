@@ -304,8 +304,18 @@ impl<W: Write> HumanPrinter<W> {
             parts.push(status.join(", "));
         }
         let mut other = Vec::new();
-        for (key, label) in [("test_fixture", "in test fixtures"), ("documented_example", "documented examples")] {
+        for (key, label) in [
+            ("test_fixture", "in test fixtures"),
+            ("documented_example", "documented examples"),
+            ("third_party", "in packages' files as installed"),
+        ] {
             if let Some(n) = t.by_disposition.get(key) {
+                other.push(format!("{n} {label}"));
+            }
+        }
+        for (key, label) in [("introduced", "introduced by the image"), ("inherited", "inherited from the base image")]
+        {
+            if let Some(n) = t.by_origin.get(key) {
                 other.push(format!("{n} {label}"));
             }
         }

@@ -94,6 +94,22 @@ pub struct ImageReport {
     /// `blobs/` directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<crate::image::InputAccount>,
+    /// The image it was built on, when known (`--base`, or its manifest's annotations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<BaseReport>,
+}
+
+/// The base image an image was judged against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseReport {
+    /// Its name: the path given to `--base`, or the `org.opencontainers.image.base.name`
+    /// annotation.
+    pub name: Option<String>,
+    /// Its manifest digest, when known.
+    pub digest: Option<String>,
+    /// How many of the image's bottom layers are the base's (`inherited`); `None` when the
+    /// base's layers are not known (an annotation names a base the input does not hold).
+    pub shared_layers: Option<usize>,
 }
 
 impl ImageReport {
@@ -120,6 +136,7 @@ impl ImageReport {
                 .map(|(layer, walk)| LayerReport::new(layer, walk, redactor))
                 .collect(),
             input: None,
+            base: None,
         }
     }
 }
@@ -201,9 +218,14 @@ pub struct Stats {
     /// Findings by best status (`present`, `deleted`, `overwritten`; `config` for those found
     /// only in the config and history, `hidden` for those only in hidden data).
     pub by_status: BTreeMap<String, u64>,
-    /// Findings by disposition (`actionable`, `test_fixture`, `documented_example`).
+    /// Findings by disposition (`actionable`, `test_fixture`, `documented_example`,
+    /// `third_party`).
     #[serde(default)]
     pub by_disposition: BTreeMap<String, u64>,
+    /// Findings by origin, when the images' bases are known: `introduced` (in a layer the image
+    /// added, or also there) or `inherited` (only in the base image's layers).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_origin: BTreeMap<String, u64>,
     /// Findings every location of which the policy allows.
     #[serde(default)]
     pub suppressed: u64,
@@ -245,6 +267,9 @@ impl Stats {
         });
         *self.by_status.entry(status.to_string()).or_default() += 1;
         *self.by_disposition.entry(f.disposition().as_str().to_string()).or_default() += 1;
+        if let Some(origin) = f.origin() {
+            *self.by_origin.entry(origin.as_str().to_string()).or_default() += 1;
+        }
         self.suppressed += u64::from(f.is_suppressed());
         self.failing += u64::from(f.fails_gate == Some(true));
         self.overdue += u64::from(f.sla.as_ref().is_some_and(|s| s.state == crate::vocab::SlaState::Overdue));
@@ -268,6 +293,7 @@ impl Stats {
             by_severity: tally.by_severity.clone(),
             by_status: tally.by_status.clone(),
             by_disposition: tally.by_disposition.clone(),
+            by_origin: tally.by_origin.clone(),
             suppressed: tally.suppressed,
             failing: tally.failing,
             overdue: tally.overdue,
@@ -287,6 +313,7 @@ impl Stats {
             (&mut self.by_severity, &other.by_severity),
             (&mut self.by_status, &other.by_status),
             (&mut self.by_disposition, &other.by_disposition),
+            (&mut self.by_origin, &other.by_origin),
         ] {
             for (k, v) in theirs {
                 *mine.entry(k.clone()).or_default() += v;

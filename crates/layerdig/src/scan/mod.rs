@@ -31,7 +31,7 @@ use self::window::{OVERLAP, Scratch};
 use crate::detect::{self, Detector, Match, Rules, Window};
 use crate::error::Error;
 use crate::finding::{self, Disposition, Finding, FindingSet, Location, Source, Span};
-use crate::image::{Image, ImageSource, InputAccount, Layer, OpenOptions, Platform};
+use crate::image::{BaseImage, Image, ImageSource, InputAccount, Layer, OpenOptions, Platform};
 use crate::layer::{self, Content, LayerIndex, LayerWalk, WalkOptions};
 use crate::ownership::FileDigests;
 use crate::redact::Redactor;
@@ -93,6 +93,7 @@ struct Options {
     progress: Option<ProgressHook>,
     clock: Clock,
     archives: ArchiveLimits,
+    base: Option<Arc<BaseImage>>,
 }
 
 /// A shared [`Progress`] in the scanner's options.
@@ -123,6 +124,7 @@ impl Default for ScannerBuilder {
                 progress: None,
                 clock: Clock::System,
                 archives: ArchiveLimits::default(),
+                base: None,
             },
         }
     }
@@ -169,6 +171,15 @@ impl ScannerBuilder {
     /// Report progress (images opened, layers read) to `progress` while scanning.
     pub fn progress(&mut self, progress: Arc<dyn Progress>) -> &mut Self {
         self.options.progress = Some(ProgressHook(progress));
+        self
+    }
+
+    /// The image the scanned images were built on (`--base`): findings in the layers they share
+    /// with it are `inherited`, the others `introduced`. Without it, an image whose manifest
+    /// names its base (`org.opencontainers.image.base.digest`) is judged against that base when
+    /// the same input holds it.
+    pub fn base(&mut self, base: Option<BaseImage>) -> &mut Self {
+        self.options.base = base.map(Arc::new);
         self
     }
 
@@ -346,6 +357,11 @@ impl Scanner {
             if i == 0 && *source.account() != InputAccount::default() {
                 report.input = Some(source.account().clone());
             }
+            report.base = self.base_of(image).map(|b| crate::report::BaseReport {
+                name: b.name.clone(),
+                digest: b.digest.as_ref().map(ToString::to_string),
+                shared_layers: b.shared_layers(image),
+            });
             if !sink.image(&report)? {
                 return Ok(stats);
             }
@@ -401,6 +417,7 @@ impl Scanner {
                 structure: None,
                 document: None,
                 owner: None,
+                origin: None,
             };
             out.add(self.finding(&hit.m, location));
         }
@@ -465,6 +482,12 @@ impl Scanner {
             }
         }
         out.into_sorted()
+    }
+
+    /// The base `image` is judged against: the one given to the scanner, else the one its
+    /// manifest names, when the input holds it.
+    fn base_of<'i>(&'i self, image: &'i Image) -> Option<&'i BaseImage> {
+        self.options.base.as_deref().or(image.base.as_ref())
     }
 
     /// The bytes of the blobs that are not JSON and not an image's layers (a layer tarball no
@@ -579,6 +602,12 @@ impl Scanner {
             }
         }
         let mut owners = owners::Owners::new(layers.iter().map(|s| &s.packages).collect(), &indexes);
+        // The layers shared with the base image, when its layers are known.
+        let inherited = self.base_of(image).and_then(|b| b.shared_layers(image));
+        let origin = |layer: usize| {
+            inherited
+                .map(|n| if layer < n { crate::vocab::Origin::Inherited } else { crate::vocab::Origin::Introduced })
+        };
         for (layer, scan) in image.layers.iter().zip(layers) {
             let digest = layer.id().cloned().or_else(|| scan.walk.digest.clone()).map(|d| d.to_string());
             for hit in &scan.hits {
@@ -621,6 +650,7 @@ impl Scanner {
                     structure: hit.structure.clone(),
                     document: None,
                     owner,
+                    origin: origin(layer.index),
                 };
                 out.add(self.finding(&hit.m, location));
             }
@@ -670,6 +700,7 @@ fn location_of(image: &str, source: Source, m: &Match) -> Location {
         structure: None,
         document: None,
         owner: None,
+        origin: None,
     }
 }
 
