@@ -75,17 +75,22 @@ fn image(dir: &Path) -> (String, String) {
     let mut changed = original.clone();
     changed.extend_from_slice(format!("GITHUB_TOKEN = \"{token}\"\n").as_bytes());
     let site = "usr/lib/python3/dist-packages";
+    // A compressed data file, as API models are shipped: the RECORD has the archive's digest.
+    let model = layerdig_tests::compress(format!("{{\"exampleKey\": \"{KEY}\"}}\n").as_bytes(), Comp::Gzip);
     let record = format!(
-        "examplelib/__init__.py,sha256={},{}\nexamplelib/helpers.py,sha256={},{}\nexamplelib-2.0.dist-info/RECORD,,\n",
+        "examplelib/__init__.py,sha256={},{}\nexamplelib/helpers.py,sha256={},{}\nexamplelib/data/model.json.gz,sha256={},{}\nexamplelib-2.0.dist-info/RECORD,,\n",
         record_hash(&init),
         init.len(),
         record_hash(&original),
-        original.len()
+        original.len(),
+        record_hash(&model),
+        model.len()
     );
     let npm_index = format!("module.exports = {{ token: \"{token}\" }};\n").into_bytes();
     let app = LayerBuilder::new()
         .file(&format!("{site}/examplelib/__init__.py"), &init)
         .file(&format!("{site}/examplelib/helpers.py"), &changed)
+        .file(&format!("{site}/examplelib/data/model.json.gz"), &model)
         .file(&format!("{site}/examplelib-2.0.dist-info/RECORD"), record.as_bytes())
         .file("app/node_modules/padder/package.json", br#"{"name": "padder", "version": "1.0.0"}"#)
         .file("app/node_modules/padder/index.js", &npm_index)
@@ -141,6 +146,11 @@ fn package_files_are_third_party_and_changed_ones_stay_actionable() {
     let site = "usr/lib/python3/dist-packages/examplelib";
     assert_eq!(
         owner_of(&report, &format!("{site}/__init__.py")),
+        (Disposition::ThirdParty, Some(owner(Ecosystem::Python, "examplelib", "2.0", OwnerVerdict::Verified)))
+    );
+    // Inside the package's compressed file: judged by the file's digest.
+    assert_eq!(
+        owner_of(&report, &format!("{site}/data/model.json.gz!model.json")),
         (Disposition::ThirdParty, Some(owner(Ecosystem::Python, "examplelib", "2.0", OwnerVerdict::Verified)))
     );
     let (disposition, helpers) = owner_of(&report, &format!("{site}/helpers.py"));

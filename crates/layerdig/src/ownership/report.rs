@@ -40,7 +40,7 @@ pub enum OwnerVerdict {
     /// whole directories): owned, not checked. The finding is `third_party`.
     Unverified,
     /// A digest is recorded but the bytes could not be checked against it (the file was larger
-    /// than the scan window, the finding is inside an archive in the file, or the digest is of
+    /// than the scan window, or an archive over 8 MiB that came as a stream, or the digest is of
     /// an algorithm not taken). The finding stays actionable.
     Unverifiable,
 }

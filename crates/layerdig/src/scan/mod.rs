@@ -54,8 +54,8 @@ struct Hit {
     structure: Option<Structure>,
     /// The paths inside the archives `path` is, outermost first, when the hit is inside one.
     inner: Option<Arc<[String]>>,
-    /// The digests of the file's bytes (of the innermost entry, for a hit inside an archive),
-    /// taken because it had a finding, when the whole file was in memory at once.
+    /// The digests of the layer file's bytes (of the whole archive, for a hit inside one), taken
+    /// because it had a finding, when the whole file was in memory at once.
     digests: Option<Arc<FileDigests>>,
 }
 

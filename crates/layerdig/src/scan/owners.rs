@@ -72,12 +72,12 @@ impl<'a> Owners<'a> {
             self.upto.entry(layer).or_insert_with(|| table(layers, indexes, layer + 1, merged))
         };
         let owner = table.owner(&hit.path)?;
-        // The bytes were hashed when the file had its finding; a finding inside an archive in
-        // the file was hashed as the archive's entry, not as the file the package installed.
-        let verdict = match (&hit.digests, &hit.inner, &owner.file.digest) {
-            (_, _, None) => Some(crate::ownership::Verdict::Unverified),
-            (Some(digests), None, Some(_)) => digests.judge(owner.file),
-            _ => None,
+        // The file's bytes were hashed when it had its finding (an archive as the whole file,
+        // when it was all in memory).
+        let verdict = match (&hit.digests, &owner.file.digest) {
+            (_, None) => Some(crate::ownership::Verdict::Unverified),
+            (Some(digests), Some(_)) => digests.judge(owner.file),
+            (None, Some(_)) => None,
         };
         Some(FileOwner::new(&owner, verdict))
     }

@@ -135,10 +135,15 @@ impl Nested {
             problems: &mut self.problems,
             stopped: false,
         };
-        walk.file(content, size, 0);
+        walk.top(content, size);
         self.layer_left = budget.layer_bytes.get();
     }
 }
+
+/// A top-level archive up to this size that arrives as a stream is read into memory first, so
+/// that, when something inside it has a finding, the file itself can be hashed for its package
+/// database (which records the archive's digest, not its entries').
+const HASHED_ARCHIVE: u64 = 8 << 20;
 
 /// One top-level file being read, with the stack of paths leading to where it is now.
 struct Walk<'a> {
@@ -203,6 +208,39 @@ impl Walk<'_> {
         ArchiveProblem::Limit { limit, value }
     }
 
+    /// The layer's file itself. An archive's hits are given the digests of the whole file (of
+    /// the archive, whose digest a package database records), when it was all in memory: in
+    /// place, or read whole because it is small; otherwise none.
+    fn top(&mut self, content: Content<'_>, size: u64) {
+        let before = self.hits.len();
+        let whole: Option<Vec<u8>>;
+        let data = match content {
+            Content::Slice(data) if sniff(&data[..data.len().min(HEAD)]).is_some() => data,
+            Content::Reader(reader) if size <= HASHED_ARCHIVE => {
+                let mut head = [0u8; HEAD];
+                let n = read_up_to(reader, &mut head);
+                if sniff(&head[..n]).is_none() {
+                    let mut chained = Cursor::new(&head[..n]).chain(reader);
+                    return self.file(Content::Reader(&mut chained), size, 0);
+                }
+                let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+                data.extend_from_slice(&head[..n]);
+                // A read error is the layer walker's to report when it reads on.
+                let _ = reader.take(HASHED_ARCHIVE).read_to_end(&mut data);
+                whole = Some(data);
+                whole.as_deref().unwrap_or_default()
+            }
+            other => return self.file(other, size, 0),
+        };
+        self.file(Content::Slice(data), size, 0);
+        if self.hits.len() > before {
+            let digests = Arc::new(crate::ownership::FileDigests::of(data));
+            for hit in &mut self.hits[before..] {
+                hit.digests = Some(Arc::clone(&digests));
+            }
+        }
+    }
+
     /// Whatever `content` is, at `depth` containers in.
     fn file(&mut self, content: Content<'_>, size: u64, depth: u8) {
         match content {
@@ -249,6 +287,8 @@ impl Walk<'_> {
         for hit in &mut self.hits[before..] {
             hit.path = self.outer.to_vec();
             hit.inner = Some(inner.clone());
+            // The entry's digests are not the layer file's: the top level sets those.
+            hit.digests = None;
         }
     }
 
