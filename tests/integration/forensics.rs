@@ -432,3 +432,27 @@ fn an_artifact_manifests_payload_is_searched_and_counted_as_referenced() {
     let input = report.images[0].input.clone().expect("input account");
     assert_eq!(input.unreferenced, 0, "{input:?}");
 }
+
+/// With one platform asked for, the other platforms' images are not scanned: their manifests
+/// and blobs are referenced (by the index), not left behind, so they are neither searched as
+/// unreferenced blobs nor counted as such.
+#[test]
+fn other_platforms_blobs_are_not_unreferenced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env =
+        |key: &str| LayerBuilder::new().file("app/.env", format!("AWS_ACCESS_KEY_ID={key}\n").as_bytes()).finish();
+    let amd = SynthImage::new(vec![SynthLayer::new(env(KEY), Comp::Gzip, "COPY a")]);
+    let mut arm = SynthImage::new(vec![SynthLayer::new(env(KEY2), Comp::Gzip, "COPY b")]);
+    arm.platform = ("linux".into(), "arm64".into());
+    Layout::oci(&[amd, arm], false, false).write_dir(dir.path());
+    let mut builder = Scanner::builder();
+    builder.platform(Some("linux/arm64".parse().expect("platform")));
+    let mut sink = Collect::new();
+    let stats = builder.build(&Rules::builtin()).expect("scanner").scan_path(dir.path(), &mut sink).expect("scan");
+    let report = sink.into_report(stats);
+    let secrets: Vec<&str> = report.findings.iter().map(|f| f.redacted.as_str()).collect();
+    assert_eq!(report.findings.len(), 1, "{secrets:?}");
+    assert!(report.findings[0].locations.iter().all(|l| l.platform.as_deref() == Some("linux/arm64")));
+    let input = report.images[0].input.clone().expect("input account");
+    assert_eq!((input.referenced, input.unreferenced), (6, 0), "{input:?}");
+}

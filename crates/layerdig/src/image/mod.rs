@@ -275,6 +275,7 @@ impl ImageSource {
             documents: Vec::new(),
             other_blobs: Vec::new(),
             account: InputAccount::default(),
+            other_platforms: HashSet::new(),
         };
         let format = if meta.is_dir() {
             opener.open_dir()?
@@ -347,6 +348,8 @@ struct Opener<'o> {
     documents: Vec<SourceDocument>,
     other_blobs: Vec<OtherBlob>,
     account: InputAccount,
+    /// Blobs of the images of other platforms than the one asked for.
+    other_platforms: HashSet<String>,
 }
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
@@ -624,6 +627,15 @@ impl Opener<'_> {
                 && let Some(p) = &desc.platform
                 && !p.matches(wanted)
             {
+                // Another platform's image: not scanned, and neither are its manifest and blobs
+                // (they are referenced, not left behind).
+                self.documents.pop();
+                for d in std::iter::once(&desc.digest)
+                    .chain(std::iter::once(&manifest.config.digest))
+                    .chain(manifest.layers.iter().map(|l| &l.digest))
+                {
+                    self.other_platforms.insert(blob_path(d));
+                }
                 continue;
             }
             let (config, unparsed) = match store.get(&blob_path(&manifest.config.digest)) {
@@ -805,7 +817,7 @@ impl Opener<'_> {
         for name in store.blob_names() {
             let Ok(blob) = store.get(&name) else { continue };
             let bytes = blob.bytes();
-            if referenced.contains(&name) {
+            if referenced.contains(&name) || self.other_platforms.contains(&name) {
                 self.account.referenced += 1;
                 self.account.referenced_bytes += bytes.len() as u64;
                 continue;
