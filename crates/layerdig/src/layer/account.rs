@@ -4,9 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A layer's bytes, accounted for. Of the uncompressed tar stream, `content + metadata + padding
-/// + hidden + unread` is exactly its length; of a compressed blob, `compressed + framing_hidden`
-/// is exactly the blob's size (an uncompressed blob is its tar stream: both are 0).
+/// A layer's bytes, accounted for. Of the uncompressed tar stream,
+/// `content + metadata + padding + hidden + unread` is exactly its length; of a compressed blob,
+/// `compressed + framing_hidden` is exactly the blob's size (an uncompressed blob is its tar
+/// stream: both are 0).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ByteAccount {
     /// The data of regular files (hard links have none).

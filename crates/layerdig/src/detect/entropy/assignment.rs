@@ -54,8 +54,10 @@ pub(crate) fn parse_assignment(data: &[u8], hit: usize) -> Option<Assignment> {
     let before = ks.checked_sub(1).map(|i| data[i]);
     // A variable reference (`$DB_PASSWORD`, `%DB_PASSWORD%`), a path (`/run/secrets/token`), or
     // a part of a colon-separated name (`arn:aws:secretsmanager:…:secret:db-AbC123`,
-    // `Foo::Secret`, `urn:…:token:…`).
-    if matches!(before, Some(b'$' | b'/' | b'\\' | b'%' | b':')) {
+    // `Foo::Secret`, `urn:…:token:…`); but `.npmrc` scopes a key to a registry with `/:`
+    // (`//registry.example.com/:_authToken=…`).
+    let scoped = ks >= 2 && data[ks - 2] == b'/';
+    if matches!(before, Some(b'$' | b'/' | b'\\' | b'%')) || (before == Some(b':') && !scoped) {
         return None;
     }
     let mut i = ke;
@@ -264,6 +266,7 @@ mod tests {
             // A part of a colon-separated name is no key.
             ("\"arn:aws:secretsmanager:eu-west-1:210987654321:secret:orders-Qz81Kw\"", "secret:orders", None),
             ("Vendor::Token = 1", "Token", None),
+            ("//registry.example.com/:_authToken=npmtok1", "auth", Some(("_authToken", "npmtok1"))),
         ];
         for (text, word, want) in cases {
             let hit = text.find(word).unwrap();
