@@ -590,7 +590,9 @@ impl Detector {
             }
             last_key = Some(a.key.0);
             self.assignments.push((a.key, a.value));
-            if code && (!a.literal || a.value.1 - a.value.0 < entropy::CODE_MIN_VALUE) {
+            if code
+                && (!a.literal || a.value.1 - a.value.0 < entropy::CODE_MIN_VALUE || entropy::is_code_type(data, &a))
+            {
                 continue;
             }
             let key = &data[a.key.0..a.key.1];

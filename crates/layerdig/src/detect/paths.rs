@@ -21,11 +21,12 @@ const FIXTURE_DIRS: &[&[u8]] = &[
 const PACKAGE_DIRS: &[&[u8]] = &[b"site-packages", b"dist-packages", b"node_modules", b"vendor", b"gems"];
 
 /// Extensions of source code, where an unquoted value is an expression (`password = getPass()`)
-/// and only quoted literals can be secrets.
+/// and only quoted literals can be secrets. Type stubs and declarations (`.pyi`, `.d.ts`,
+/// `.d.mts`) are code too: `private_key: x25519.X25519PrivateKey` is an annotation.
 const CODE_EXTENSIONS: &[&[u8]] = &[
-    b"c", b"cc", b"cjs", b"clj", b"cpp", b"cs", b"dart", b"erl", b"ex", b"exs", b"go", b"groovy", b"h", b"hpp",
-    b"java", b"js", b"jsx", b"kt", b"kts", b"lua", b"m", b"mjs", b"php", b"pl", b"py", b"rb", b"rs", b"scala",
-    b"swift", b"ts", b"tsx",
+    b"c", b"cc", b"cjs", b"clj", b"cpp", b"cs", b"dart", b"erl", b"ex", b"exs", b"go", b"groovy", b"h", b"hpp", b"cts",
+    b"java", b"js", b"jsx", b"kt", b"kts", b"lua", b"m", b"mjs", b"mts", b"php", b"pl", b"py", b"pyi", b"pyx", b"rb",
+    b"rs", b"scala", b"swift", b"ts", b"tsx",
 ];
 
 /// Whether a finding needs action, or is a documented example or test data.

@@ -668,6 +668,103 @@ fn generic_detectors_pass_over_non_secrets() {
     }
 }
 
+/// The generic detector reads code as code, measured on installed software (the CPython
+/// standard library, typeshed's stubs, AWS SDKs and their API example files, npm type
+/// declarations): each line below has the shape of one it used to report, in other words.
+/// Annotations and stubs, members of literal unions, names from code, resource names, page
+/// cursors and idempotency tokens, hashes under keys that name a hash, elided values, format
+/// strings, and key words inside a colon-separated name. `(path, content)`.
+#[test]
+fn generic_assignments_read_code_as_code() {
+    let quiet: &[(&str, &str)] = &[
+        // Type stubs: annotations, defaults of `...`, aliases.
+        (
+            "crypto/_rust/kem.pyi",
+            "class Suite:\n    def open(self, private_key: ed448.Ed448PrivateKey) -> bytes: ...\n",
+        ),
+        ("tpu/config_pb2.pyi", "    RETRY_PASS_ONLY: TPUEmbeddingConfiguration.Mode.ValueType  # 2\n"),
+        ("win/security.pyi", "    TokenGroups: _wintypes.PyTOKEN_GROUPS | None = ...,\n"),
+        ("win/security.pyi", "    Credential: _wintypes.PyCredHandle,\n"),
+        ("ast/visitor.pyi", "    visit_Pass = visit_children\n"),
+        ("grants.pyi", "    auth_grant: OAuth2DeviceCodeGrant\n"),
+        ("metrics_pb2.pyi", "        pass_latency: google.protobuf.duration_pb2.Duration | None = ...,\n"),
+        ("regions.pyi", "USE_ACCELERATE_AUTH = \"AWS::S3::UseAccelerateEndpointAuth\"\n"),
+        ("lib/index.d.mts", "type SlashToken = SlashToken$1;\ntype CommaToken = CommaToken$1;\n"),
+        ("clients/store.d.ts", "export type ApiToken = \"q8Zr2LmX7vNc4Tp1Kw9Y\"|\"Ys3Bd6Hf0Ja5GqZr\"|string;\n"),
+        ("app/session.py", "    credentials: \"OAuth2SessionCredentials\" = None\n"),
+        // Names from code as values, in any file.
+        ("docs/api.json", "{\"ContextToken\": \"AWS::S3::UseAccelerateEndpointAuth\"}"),
+        ("docs/api.json", "{\"secret\": \"x25519.X25519PrivateKey\", \"token\": \"ColonToken$1\"}"),
+        ("docs/example.py", "# prints {\"password\": \"IAmHiddenValue\", \"password_raw\": \"IAmHiddenBytesToo\"}\n"),
+        // Resource names, and key words inside them.
+        ("docs/secrets.json", "{\"ARN\": \"arn:aws:secretsmanager:eu-west-1:210987654321:secret:orders/db-Qz81Kw\"}"),
+        ("docs/hooks.json", "{\"PreTokenHook\": \"arn:aws:lambda:eu-west-1:210987654321:function:IssueOrdersToken\"}"),
+        (
+            "docs/ref.json",
+            "{\"documentation\": \"e.g. <code>arn:aws:secretsmanager:eu-west-1:0123:secret:CacheAuthToken-Pq7Rs2</code>\"}",
+        ),
+        // Page cursors and idempotency tokens: UUIDs and base64 that grant nothing.
+        (
+            "docs/examples.json",
+            "{\"NextPageToken\": \"QmFzZTY0Q3Vyc29yVmFsdWVGb3JQYWdlMg==\", \"ContinuationToken\": \"3q2+7wAAAAEAAABkZGVm\"}",
+        ),
+        (
+            "docs/examples.json",
+            "{\"ClientRequestToken\": \"3c2f8e61-0d4b-4a7e-9f15-6b8d2a0c9e47\", \"ChangeToken\": \"7d1e0b3a-2c4f-4e8d-a6b9-5f0c1d2e3a4b\"}",
+        ),
+        ("moto_like/models.py", "        self.client_token = \"6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f\"\n"),
+        // Hashes under keys that name a hash; a strategy is no secret.
+        ("docs/auth.json", "{\"SECRET_HASH\": \"dGhpcyBpcyBhbiBobWFjIG9mIHRoZSB1c2Vy\"}"),
+        ("docs/fhir.json", "{\"AuthorizationStrategy\": \"SMART_ON_FHIR_V2\"}"),
+        // Elided values and format strings.
+        ("docs/ec2.json", "{\"PurchaseToken\": \"eyJ2IjoiMSIsInQiOjE5LCJjIjoi...\"}"),
+        (
+            "app/client.py",
+            "    AUTH_HEADER = \"Bearer {access_token}\"\n    DSN_PASSWORD = \"{user}:{password}@{host}\"\n",
+        ),
+    ];
+    for (path, content) in quiet {
+        let found = scan(&Rules::empty(), path, content.as_bytes());
+        let strong: Vec<&Match> = found.iter().filter(|m| !m.weak).collect();
+        assert!(strong.is_empty(), "{path}: {content}\n{found:?}");
+    }
+    // Secrets in the same places still fire. `(path, content, secret)`.
+    let loud: &[(&str, &str, &str)] = &[
+        ("app/settings.py", "DB_PASSWORD = \"Xk9mQ2vL7pA1zR4w\"\n", "Xk9mQ2vL7pA1zR4w"),
+        ("app/.env", "DB_PASSWORD=\"Xk9mQ2vL7pA1\"\n", "Xk9mQ2vL7pA1"),
+        (
+            "app/config.json",
+            "{\"client_secret\": \"Qm7tV2xK9pL4sN8wR1zY6bH3dF5gJ0cA2eU7iO9q\"}",
+            "Qm7tV2xK9pL4sN8wR1zY6bH3dF5gJ0cA2eU7iO9q",
+        ),
+        (
+            "home/app/.aws/credentials",
+            "[default]\naws_access_key_id=AKIABNC2R2QVGLCFOXVM\naws_secret_access_key=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\n",
+            "l5HnMatEON/pRU3jMSBfyW7+Vic+FaoSGM02xxVm",
+        ),
+        (
+            "app/settings.py",
+            "SECRET_KEY = \"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvcmRlcnMifQ.Zx81Kq0Lm2Np7Rt4VwQ2h3C6NsOAdgfD\"\n",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJvcmRlcnMifQ.Zx81Kq0Lm2Np7Rt4VwQ2h3C6NsOAdgfD",
+        ),
+        // Annotated assignments hold their value after the `=`.
+        ("app/settings.py", "SECRET_KEY: str = \"q8Zr2LmX7vNc4Tp1Kw9Ys3Bd\"\n", "q8Zr2LmX7vNc4Tp1Kw9Ys3Bd"),
+        ("src/client.ts", "const apiKey: string = 'q8Zr2LmX7vNc4Tp1Kw9Ys3Bd';\n", "q8Zr2LmX7vNc4Tp1Kw9Ys3Bd"),
+        // A UUID under a key that names the secret; a session token is a credential.
+        ("app/.env", "HEROKU_API_KEY=3c2f8e61-0d4b-4a7e-9f15-6b8d2a0c9e47\n", "3c2f8e61-0d4b-4a7e-9f15-6b8d2a0c9e47"),
+        ("app/config.json", "{\"SessionToken\": \"Qm7tV2xK9pL4sN8wR1zY6bH3\"}", "Qm7tV2xK9pL4sN8wR1zY6bH3"),
+        // A password's hash can be cracked.
+        ("app/.env", "ADMIN_PASSWORD_HASH=Zx81Kq0Lm2Np7Rt4Vw\n", "Zx81Kq0Lm2Np7Rt4Vw"),
+        // Code names stay words of a password: people choose them.
+        ("app/.env", "DB_PASSWORD=Ed448Signer2024\n", "Ed448Signer2024"),
+    ];
+    for (path, content, secret) in loud {
+        let found = scan(&Rules::empty(), path, content.as_bytes());
+        let strong: Vec<String> = secrets(&found.iter().filter(|m| !m.weak).cloned().collect::<Vec<_>>());
+        assert_eq!(strong, [*secret], "{path}: {content}");
+    }
+}
+
 #[test]
 fn well_known_example_values_are_documented_examples() {
     let text = b"{\n  \"access_token\":\"2YotnFZFEjr1zCsicMWpAA\",\n  \"refresh_token\":\"Zx81Kq0Lm2Np7Rt4Vw\"\n}";

@@ -52,8 +52,12 @@ pub(crate) fn parse_assignment(data: &[u8], hit: usize) -> Option<Assignment> {
         return None;
     }
     let before = ks.checked_sub(1).map(|i| data[i]);
-    // A variable reference (`$DB_PASSWORD`, `%DB_PASSWORD%`) or a path (`/run/secrets/token`).
-    if matches!(before, Some(b'$' | b'/' | b'\\' | b'%')) {
+    // A variable reference (`$DB_PASSWORD`, `%DB_PASSWORD%`), a path (`/run/secrets/token`), or
+    // a part of a colon-separated name (`arn:aws:secretsmanager:…:secret:db-AbC123`,
+    // `Foo::Secret`, `urn:…:token:…`); but `.npmrc` scopes a key to a registry with `/:`
+    // (`//registry.example.com/:_authToken=…`).
+    let scoped = ks >= 2 && data[ks - 2] == b'/';
+    if matches!(before, Some(b'$' | b'/' | b'\\' | b'%')) || (before == Some(b':') && !scoped) {
         return None;
     }
     let mut i = ke;
@@ -114,7 +118,39 @@ pub(crate) fn parse_assignment(data: &[u8], hit: usize) -> Option<Assignment> {
         i += 1;
     }
     let (s, e, literal) = read_value(data, i)?;
+    // An annotated assignment, `SECRET_KEY: str = "…"`, `const apiKey: string = '…'`: the
+    // annotation is a type, the value comes after the `=`.
+    if !literal && rest.first() == Some(&b':') {
+        let mut j = e;
+        while j < n && is_blank(data[j]) {
+            j += 1;
+        }
+        if data.get(j) == Some(&b'=') && !matches!(data.get(j + 1), Some(b'=' | b'>')) {
+            j += 1;
+            while j < n && is_blank(data[j]) {
+                j += 1;
+            }
+            if let Some((s, e, true)) = read_value(data, j) {
+                return Some(Assignment { key: (ks, ke), value: (s, e), literal: true });
+            }
+        }
+    }
     Some(Assignment { key: (ks, ke), value: (s, e), literal })
+}
+
+/// Whether the literal of `a`, in source code, is a type rather than a value: a member of a
+/// union of literal types (`type Strategy = "SMART_ON_FHIR_V1" | "AWS_AUTH"`, the literal then
+/// followed by `|`) or a quoted annotation (`auth: "OAuth2Session" = None`, followed by `=`).
+pub(crate) fn is_code_type(data: &[u8], a: &Assignment) -> bool {
+    let mut i = a.value.1 + 1; // past the closing quote
+    while i < data.len() && is_blank(data[i]) {
+        i += 1;
+    }
+    match data.get(i) {
+        Some(b'|') => true,
+        Some(b'=') => !matches!(data.get(i + 1), Some(b'=' | b'>')),
+        _ => false,
+    }
 }
 
 /// Whether the quote at `quote` is the first argument of a call: `(` before it, blanks aside.
@@ -223,11 +259,39 @@ mod tests {
             ("METHOD \"password\", \"scram-sha-256\"", "pass", None),
             ("os.getenv(\"DB_PASSWORD\", \"dflt\")", "PASS", Some(("DB_PASSWORD", "dflt"))),
             ("a password here", "pass", None),
+            // Annotated assignments: the value after the `=`, not the type.
+            ("SECRET_KEY: str = \"k9Lm2pQ7z\"\n", "SECRET", Some(("SECRET_KEY", "k9Lm2pQ7z"))),
+            ("const apiKey: string = 'k9Lm2pQ7z';", "apiKey", Some(("apiKey", "k9Lm2pQ7z"))),
+            ("private_key: ed448.Ed448PrivateKey\n", "private_key", Some(("private_key", "ed448.Ed448PrivateKey"))),
+            // A part of a colon-separated name is no key.
+            ("\"arn:aws:secretsmanager:eu-west-1:210987654321:secret:orders-Qz81Kw\"", "secret:orders", None),
+            ("Vendor::Token = 1", "Token", None),
+            ("//registry.example.com/:_authToken=npmtok1", "auth", Some(("_authToken", "npmtok1"))),
         ];
         for (text, word, want) in cases {
             let hit = text.find(word).unwrap();
             let got =
                 parse_assignment(text.as_bytes(), hit).map(|a| (&text[a.key.0..a.key.1], &text[a.value.0..a.value.1]));
+            assert_eq!(got, *want, "{text:?}");
+        }
+    }
+
+    /// Literals in code that are types: members of a union, quoted annotations. `(text, hit
+    /// word, is a type)`.
+    #[test]
+    fn literals_that_are_types() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("export type ApiToken = \"q8Zr2LmX7vNc4Tp1\" | \"Kw9Ys3Bd6Hf0Ja5G\";", "ApiToken", true),
+            ("export type ApiToken = \"q8Zr2LmX7vNc4Tp1\"|string;", "ApiToken", true),
+            ("credentials: \"OAuth2SessionCredentials\" = None", "credentials", true),
+            ("api_token = \"q8Zr2LmX7vNc4Tp1\"\n", "api_token", false),
+            ("{\"api_token\": \"q8Zr2LmX7vNc4Tp1\", \"x\": 1}", "api_token", false),
+            ("if api_token == \"q8Zr2LmX7vNc4Tp1\" || x", "api_token", false),
+            ("'api_token' => 'q8Zr2LmX7vNc4Tp1',", "api_token", false),
+        ];
+        for (text, word, want) in cases {
+            let hit = text.find(word).unwrap();
+            let got = parse_assignment(text.as_bytes(), hit).is_some_and(|a| is_code_type(text.as_bytes(), &a));
             assert_eq!(got, *want, "{text:?}");
         }
     }

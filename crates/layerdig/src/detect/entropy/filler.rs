@@ -103,7 +103,7 @@ pub(crate) fn filler(value: &[u8], key: &[u8]) -> Option<Filler> {
     if NO_VALUE_WORDS.iter().any(|w| lower == w.as_bytes()) || MASK_PARTS.iter().any(|p| contains(p)) {
         return Some(Filler::NoSecret);
     }
-    if is_path(value, &lower) {
+    if is_path(value, &lower) || is_elided(value) || is_format_template(value) {
         return Some(Filler::NoSecret);
     }
     let wrapped = |open: u8, close: u8| value.len() >= 2 && value[0] == open && value[value.len() - 1] == close;
@@ -142,6 +142,25 @@ fn is_reference(value: &[u8]) -> bool {
     }
     let wrapped = |open: u8, close: u8| value.len() >= 2 && value[0] == open && value[value.len() - 1] == close;
     wrapped(b'%', b'%') || wrapped(b'@', b'@') || wrapped(b'{', b'}') || wrapped(b'[', b']')
+}
+
+/// Cut short for the reader, `eyJ2IjoiMSIs...`, `...x7Qa`: documentation shows the start or the
+/// end of a value; the secret is not there.
+fn is_elided(value: &[u8]) -> bool {
+    value.starts_with(b"...") || value.ends_with(b"...")
+}
+
+/// A format string, `{}:{}`, `Bearer {token}`, `{0}-{1}`, `{name!r}`: a field in braces that
+/// holds a name, an index or nothing. (`%s` and `%(name)s` are [`REFERENCE_MARKERS`].)
+fn is_format_template(value: &[u8]) -> bool {
+    value.iter().enumerate().any(|(i, &b)| {
+        b == b'{'
+            && value[i + 1..].iter().position(|&c| c == b'}').is_some_and(|len| {
+                let field = &value[i + 1..i + 1 + len];
+                let name = field.split(|&c| matches!(c, b'!' | b':')).next().unwrap_or(field);
+                field.len() <= 32 && name.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.'))
+            })
+    })
 }
 
 /// File paths: `/run/secrets/db`, `./key`, `../key`, `~/.token`, `file:///etc/key`,
@@ -211,17 +230,22 @@ pub(crate) fn is_sequence(value: &[u8]) -> bool {
     up * 5 >= steps * 4 || down * 5 >= steps * 4
 }
 
-/// Two runs woven together, the made-up value of documentation: `a1b2c3d4e5f6`, `1a2b3c4d`
-/// (at least six characters; every other character steps by one, in both halves).
+/// Two runs woven together, the made-up value of documentation: `a1b2c3d4e5f6`, `1a2b3c4d`,
+/// `1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d` (at least six characters once `-` and `_` are taken
+/// out; every other character steps by one, in both halves, a run starting over at its
+/// beginning: `9` to `0`, or any letter back to `a`).
 fn is_interleaved_run(lower: &[u8]) -> bool {
-    if lower.len() < 6 {
+    let chars: Vec<u8> = lower.iter().copied().filter(|b| !matches!(b, b'-' | b'_')).collect();
+    if chars.len() < 6 {
         return false;
     }
+    let step =
+        |a: u8, b: u8| b == a.wrapping_add(1) || (a == b'9' && b == b'0') || (a.is_ascii_lowercase() && b == b'a');
     let steps = |start: usize| {
-        let half: Vec<u8> = lower.iter().skip(start).step_by(2).copied().collect();
-        half.windows(2).all(|w| w[1] == w[0].wrapping_add(1))
+        let half: Vec<u8> = chars.iter().skip(start).step_by(2).copied().collect();
+        half.windows(2).all(|w| step(w[0], w[1]))
     };
-    let kinds_differ = lower[0].is_ascii_digit() != lower[1].is_ascii_digit();
+    let kinds_differ = chars[0].is_ascii_digit() != chars[1].is_ascii_digit();
     kinds_differ && steps(0) && steps(1)
 }
 
@@ -297,6 +321,15 @@ mod tests {
             ("a1b2c3d4e5f6", Placeholder),
             ("1a2b3c4d5e6f", Placeholder),
             ("a1b2c3", Placeholder),
+            ("1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d", Placeholder), // woven runs that start over
+            ("a1b2-c3d4-e5f6", Placeholder),
+            // Elided values and format strings hold no secret.
+            ("eyJ2IjoiMSIsInMiOjEsImMiOi...", NoSecret),
+            ("...Q2vL7pA1", NoSecret),
+            ("Bearer {token}", NoSecret),
+            ("{}:{}@{}", NoSecret),
+            ("{0}-{1}", NoSecret),
+            ("{user!r}:{secret}", NoSecret),
         ];
         for (value, kind) in cases {
             assert_eq!(filler(value.as_bytes(), b"db_password"), Some(*kind), "{value}");
@@ -309,6 +342,9 @@ mod tests {
             "$2b$10$abcdefghij",
             "a1b2x9",
             "Xk9mQ2vL7pA1",
+            "h]6EszR}vJ*m{x",
+            "Q2vL7...pA1",
+            "1a2b3c4d-9e8f",
         ] {
             assert_eq!(filler(real.as_bytes(), b"db_password"), None, "{real} is not a filler");
         }

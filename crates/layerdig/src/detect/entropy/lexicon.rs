@@ -33,8 +33,10 @@ pub(crate) enum KeyKind {
 }
 
 /// Last key parts that make a key about a secret, not the secret itself (`TOKEN_URL`,
-/// `PASSWORD_FILE`, `SECRET_NAME`, `AUTH_TYPE`, …), or about something else with a hash or id
-/// for its value (`AUTH_COMMIT`, `TOKEN_SHA`, `SECRETS_DIGEST`, `AUTH_TENANT`).
+/// `PASSWORD_FILE`, `SECRET_NAME`, `AUTH_TYPE`, `AUTH_STRATEGY`, …), or about something else
+/// with a hash or id for its value (`AUTH_COMMIT`, `TOKEN_SHA`, `SECRETS_DIGEST`, `AUTH_TENANT`,
+/// `SECRET_HASH`, `TOKEN_ETAG`). A password's hash is the exception: it can be cracked offline,
+/// so `PASSWORD_HASH` stays a secret key.
 const NOT_SECRET_SUFFIXES: &[&str] = &[
     "account",
     "alg",
@@ -65,16 +67,19 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "encryption",
     "endpoint",
     "env",
+    "etag",
     "expiration",
     "expires",
     "expiry",
     "field",
     "file",
     "files",
+    "fingerprint",
     "flag",
     "format",
     "guid",
     "handler",
+    "hash",
     "header",
     "help",
     "hint",
@@ -92,11 +97,13 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "manager",
     "mask",
     "max",
+    "md5",
     "method",
     "min",
     "mode",
     "name",
     "names",
+    "nonce",
     "option",
     "options",
     "param",
@@ -117,6 +124,7 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "revision",
     "rotation",
     "rounds",
+    "scheme",
     "scope",
     "scopes",
     "script",
@@ -124,7 +132,11 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "service",
     "settings",
     "sha",
+    "sha1",
+    "sha256",
+    "sha512",
     "size",
+    "strategy",
     "strength",
     "suffix",
     "template",
@@ -140,6 +152,31 @@ const NOT_SECRET_SUFFIXES: &[&str] = &[
     "uuid",
     "var",
     "version",
+];
+
+/// Words that, before a last part `token`, make it a token that grants nothing: a page cursor
+/// (`NextToken`, `nextPageToken`, `ContinuationToken`, `PaginationToken`, `SyncToken`) or the
+/// idempotency and concurrency tokens of APIs, which the client makes up to name one request
+/// or one change (`ClientRequestToken`, `ClientToken`, `IdempotencyToken`, `ChangeToken`,
+/// `UpdateToken`, `LifecycleActionToken`). API references and their example files are full of
+/// them, with UUIDs and base64 blobs for values.
+const NOT_CREDENTIAL_TOKENS: &[&str] = &[
+    "action",
+    "change",
+    "client",
+    "continuation",
+    "cursor",
+    "idempotency",
+    "next",
+    "page",
+    "pagination",
+    "paging",
+    "previous",
+    "prev",
+    "request",
+    "resume",
+    "sync",
+    "update",
 ];
 
 /// Split a key into lowercase word parts: on non-alphanumerics and camelCase boundaries
@@ -184,7 +221,14 @@ pub(crate) fn names_secret_last(key: &[u8]) -> bool {
 pub(crate) fn key_kind(key: &[u8]) -> Option<KeyKind> {
     let parts = key_parts(key);
     let last = parts.last()?;
-    if NOT_SECRET_SUFFIXES.contains(&last.as_str()) {
+    let password = |p: &str| p.contains("password") || p.contains("passwd") || p.contains("passphrase");
+    if NOT_SECRET_SUFFIXES.contains(&last.as_str()) && !(last == "hash" && parts.iter().any(|p| password(p))) {
+        return None;
+    }
+    if (last == "token" || last == "tokens")
+        && parts.len() >= 2
+        && NOT_CREDENTIAL_TOKENS.contains(&parts[parts.len() - 2].as_str())
+    {
         return None;
     }
     if last == "key" && parts.iter().any(|p| p == "secret") {
@@ -193,12 +237,7 @@ pub(crate) fn key_kind(key: &[u8]) -> Option<KeyKind> {
     let mut best: Option<KeyKind> = None;
     for (i, p) in parts.iter().enumerate().skip(parts.len().saturating_sub(2)) {
         let next = parts.get(i + 1).map(String::as_str);
-        let kind = if p.contains("password")
-            || p.contains("passwd")
-            || p.contains("passphrase")
-            || p.ends_with("pwd")
-            || p == "pass"
-        {
+        let kind = if password(p) || p.ends_with("pwd") || p == "pass" {
             Some(KeyKind::Password)
         } else if matches!((p.as_str(), next), ("client" | "private" | "api", Some("secret" | "key")))
             || ["clientsecret", "secretkey", "privatekey", "apikey"].iter().any(|w| p.ends_with(w))
@@ -286,6 +325,26 @@ mod tests {
             ("author", None),
             ("key", None),
             ("", None),
+            // Tokens that grant nothing: page cursors, idempotency and concurrency tokens.
+            ("NextToken", None),
+            ("nextPageToken", None),
+            ("ContinuationToken", None),
+            ("ClientRequestToken", None),
+            ("clientToken", None),
+            ("IdempotencyToken", None),
+            ("ChangeToken", None),
+            ("policy_update_token", None),
+            ("LifecycleActionToken", None),
+            ("refresh_token", Some(Generic)),
+            ("session_token", Some(Generic)),
+            ("SessionToken", Some(Generic)),
+            // Hashes, digests and strategies are about a secret; a password's hash is a secret.
+            ("SECRET_HASH", None),
+            ("token_etag", None),
+            ("secret_sha256", None),
+            ("AuthorizationStrategy", None),
+            ("auth_scheme", None),
+            ("PASSWORD_HASH", Some(Password)),
         ];
         for (key, kind) in cases {
             assert_eq!(key_kind(key.as_bytes()), *kind, "{key}");

@@ -23,7 +23,7 @@ mod url;
 
 use crate::finding::Confidence;
 
-pub(crate) use assignment::parse_assignment;
+pub(crate) use assignment::{is_code_type, parse_assignment};
 pub(crate) use filler::{Filler, filler};
 pub(crate) use lexicon::{KEY_WORDS, KeyKind, key_kind};
 use shape::{is_identifier, is_known_hash, is_structured, is_uuid, is_word, is_wordy};

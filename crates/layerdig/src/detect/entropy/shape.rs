@@ -16,6 +16,9 @@ pub(crate) fn is_structured(value: &[u8]) -> bool {
     if value.contains(&b'(') || value.contains(&b'[') {
         return true;
     }
+    if is_resource_name(value) {
+        return true;
+    }
     // e-mail: local@domain.tld
     if let Some(at) = value.iter().position(|&b| b == b'@') {
         let domain = &value[at + 1..];
@@ -51,6 +54,21 @@ pub(crate) fn is_structured(value: &[u8]) -> bool {
     false
 }
 
+/// A resource name: an Amazon Resource Name (`arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbC123`,
+/// in any partition: `aws`, `aws-cn`, `aws-us-gov`, …) or a URN (`urn:ietf:params:oauth:…`). It
+/// names a thing, even a secret, and grants nothing; its last part often looks random (the
+/// suffix Secrets Manager adds, a resource id).
+fn is_resource_name(value: &[u8]) -> bool {
+    let lower = |n: usize| value.get(..n).map(<[u8]>::to_ascii_lowercase);
+    let rest = match lower(4).as_deref() {
+        Some(b"arn:") => &value[4..],
+        Some(b"urn:") => return value[4..].iter().position(|&b| b == b':').is_some_and(|p| p > 0),
+        _ => return false,
+    };
+    let partition = rest.iter().position(|&b| b == b':').map(|p| &rest[..p]);
+    partition.is_some_and(|p| p.starts_with(b"aws") && p.iter().all(|b| b.is_ascii_lowercase() || *b == b'-'))
+}
+
 /// Made of words: every part between `. _ - / :` is a lower-case, upper-case, Capitalized or
 /// camelCase word without digits (`my-app-secret-key`, `com.mysql.jdbc.Driver`,
 /// `process.env.DB_PASSWORD`, `notASecret`). Random values almost never are.
@@ -70,8 +88,18 @@ pub(crate) fn is_wordy(value: &[u8]) -> bool {
 
 /// `word`, `WORD`, `Word`, `camelCaseWord`, `CamelCase`: letters only, no two upper-case letters
 /// in a row unless the whole part is upper case, and each upper-case letter (after the first)
-/// followed by a lower-case one.
+/// followed by a lower-case one. A one-letter word may start it (`IAmSensitive`, `AValue`).
 pub(crate) fn is_word(part: &[u8]) -> bool {
+    if let [b'A' | b'I', second, third, ..] = part
+        && second.is_ascii_uppercase()
+        && third.is_ascii_lowercase()
+    {
+        return camel_word(&part[1..]);
+    }
+    camel_word(part)
+}
+
+fn camel_word(part: &[u8]) -> bool {
     if !part.iter().all(u8::is_ascii_alphabetic) {
         return false;
     }
@@ -136,60 +164,85 @@ pub(crate) fn is_uuid(value: &[u8]) -> bool {
             .all(|(i, b)| if matches!(i, 8 | 13 | 18 | 23) { *b == b'-' } else { b.is_ascii_hexdigit() })
 }
 
-/// A type or algorithm name: parts between `. _ - :` and at case changes
-/// (`TPUEmbeddingConfiguration` = `TPU` `Embedding` `Configuration`, `X25519PrivateKey` =
-/// `X25519` `Private` `Key`) that are all words (three letters or more, pronounceable),
-/// acronyms (2 to 6 capitals) or algorithm names (1 to 6 letters, then 2 to 6 digits: `x25519`,
-/// `Sha256`, `P384`), with at least one word of five letters or more, words for at least half
-/// the value, and at least one acronym or algorithm name (values of words alone are
-/// [`is_wordy`]'s). Fewer than one random value of 12 characters in a thousand splits so.
+/// A name from code: a type, a qualified name, an enum member, an algorithm
+/// (`TPUEmbeddingConfiguration`, `X25519PrivateKey`, `x25519.X25519PrivateKey`,
+/// `TPUEmbeddingConfiguration.Mode.ValueType`, `AWS::S3::DisableS3ExpressSessionAuth`,
+/// `ColonToken$1`, a bundler's renamed binding). Only name characters and the joints of names
+/// (`. _ - : $`); split there and at case changes, every part is
+///
+/// - a word: pronounceable, three letters or more in lower case or Capitalized (`Embedding`,
+///   `key`), or four or more capitals standing alone between joints (`ORACLE_12`);
+/// - a coded part: an acronym of 2 to 6 capitals (`TPU`, `HMAC`), 1 to 6 letters and then 2 to 6
+///   digits (`x25519`, `Sha256`, `P384`), one or two capitals and one digit (`S3`, `V1`: these
+///   only beside two words or more), or up to 4 digits standing alone between joints (`$1`).
+///
+/// It needs a word of five letters or more, words for at least half of its letters, and at
+/// least one coded part (values of words alone are [`is_wordy`]'s). Fewer than one random
+/// value in a thousand splits so (see the tests).
 pub(crate) fn is_identifier(value: &[u8]) -> bool {
-    let mut parts = 0;
-    let mut long_word = false;
-    let mut word_letters = 0;
-    let mut coded = false;
-    for chunk in value.split(|b| matches!(b, b'.' | b'_' | b'-' | b':')) {
+    let joint = |b: &u8| matches!(b, b'.' | b'_' | b'-' | b':' | b'$');
+    if !value.iter().all(|b| b.is_ascii_alphanumeric() || joint(b)) {
+        return false;
+    }
+    let joined = value.iter().any(joint);
+    let (mut parts, mut words, mut word_letters, mut letters) = (0, 0, 0, 0);
+    let (mut long_word, mut coded, mut short_coded) = (false, false, false);
+    for chunk in value.split(joint) {
         if chunk.is_empty() {
             continue;
         }
-        for part in camel_parts(chunk) {
+        let split = camel_parts(chunk);
+        let alone = joined && split.len() == 1;
+        for part in split {
             parts += 1;
-            match identifier_part(part) {
+            letters += part.iter().filter(|b| b.is_ascii_alphabetic()).count();
+            match identifier_part(part, alone) {
                 Some(IdPart::Word) => {
+                    words += 1;
                     long_word |= part.len() >= 5;
                     word_letters += part.len();
                 }
                 Some(IdPart::Coded) => coded = true,
+                Some(IdPart::ShortCoded) => short_coded = true,
                 None => return false,
             }
         }
     }
-    parts >= 2 && long_word && coded && word_letters * 2 >= value.len()
+    parts >= 2 && long_word && (coded || short_coded) && word_letters * 2 >= letters && (!short_coded || words >= 2)
 }
 
 enum IdPart {
-    /// `Embedding`, `key`: three letters or more, capitalized or lower case, with a vowel.
+    /// `Embedding`, `key`, `ORACLE`.
     Word,
-    /// An acronym (`TPU`, `HMAC`) or an algorithm name (`x25519`, `SHA256`).
+    /// `TPU`, `HMAC`, `x25519`, `SHA256`, `12`.
     Coded,
+    /// `S3`, `V1`.
+    ShortCoded,
 }
 
-fn identifier_part(part: &[u8]) -> Option<IdPart> {
+/// What `part` is; `alone`: it stands alone between joints (`_V1`, `.ORACLE_`, `$1`).
+fn identifier_part(part: &[u8], alone: bool) -> Option<IdPart> {
     let letters = part.iter().take_while(|b| b.is_ascii_alphabetic()).count();
     let (alpha, digits) = part.split_at(letters);
-    let upper = !alpha.is_empty() && alpha.iter().all(u8::is_ascii_uppercase);
-    let capitalized = !alpha.is_empty() && alpha[1..].iter().all(u8::is_ascii_lowercase);
-    if digits.is_empty() {
-        if (2..=6).contains(&alpha.len()) && upper {
-            return Some(IdPart::Coded);
-        }
-        return (alpha.len() >= 3 && capitalized && pronounceable(alpha)).then_some(IdPart::Word);
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
     }
-    let coded = (1..=6).contains(&alpha.len())
-        && (upper || capitalized)
-        && (2..=6).contains(&digits.len())
-        && digits.iter().all(u8::is_ascii_digit);
-    coded.then_some(IdPart::Coded)
+    if alpha.is_empty() {
+        return (alone && digits.len() <= 4).then_some(IdPart::Coded);
+    }
+    let upper = alpha.iter().all(u8::is_ascii_uppercase);
+    let capitalized = alpha[1..].iter().all(u8::is_ascii_lowercase);
+    if digits.is_empty() {
+        let word = if upper { alone && alpha.len() >= 4 } else { capitalized && alpha.len() >= 3 };
+        if word && pronounceable(alpha) {
+            return Some(IdPart::Word);
+        }
+        return ((2..=6).contains(&alpha.len()) && upper).then_some(IdPart::Coded);
+    }
+    if digits.len() == 1 {
+        return (upper && alpha.len() <= 2).then_some(IdPart::ShortCoded);
+    }
+    ((1..=6).contains(&alpha.len()) && (upper || capitalized) && digits.len() <= 6).then_some(IdPart::Coded)
 }
 
 /// A vowel (`y` counts) for every four letters, and no four consonants in a row: `Embedding`,
@@ -266,6 +319,14 @@ mod tests {
             ("tensorflow.TPUEmbedding", true),
             ("AES256Encryption", true),
             ("SSLContextFactory", true),
+            // Qualified names, members, short codes between two words, a renamed binding.
+            ("x25519.X25519PrivateKey", true),
+            ("Ed448Signer.Mode.ValueType", true),
+            ("AWS::S3::UseArnRegionAuthFlag", true),
+            ("EnableS3AcceleratedTransfer", true),
+            ("CommaToken$1", true),
+            ("ORACLE_12_SOURCE", true),
+            ("ReaderS3", false), // a short code beside one word only
             // Not identifiers: words alone (`is_wordy`'s), random values, passwords.
             ("CorrectHorseBattery", false),
             ("h3C6NsOAdgfDSSotrA", false),
@@ -278,10 +339,16 @@ mod tests {
         }
     }
 
-    /// A random base62 value of 12 or 32 characters is almost never taken for an identifier.
+    /// A random value of the lengths the entropy detector reports, in base62 and base32 (12
+    /// characters or more) or base64url (16 or more; its `-` and `_` are joints of names too),
+    /// is almost never taken for a name.
     #[test]
     fn random_values_are_not_identifiers() {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        const ALPHABETS: [(&[u8], &[usize]); 3] = [
+            (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", &[12, 16, 32]),
+            (b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", &[16, 32]),
+            (b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", &[12, 16, 32]),
+        ];
         let mut state: u64 = 0x2545_F491_4F6C_DD1D;
         let mut next = move || {
             state ^= state << 13;
@@ -289,15 +356,38 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for len in [12, 16, 32] {
-            let trials = 20_000;
-            let taken = (0..trials)
-                .filter(|_| {
-                    let value: Vec<u8> = (0..len).map(|_| ALPHABET[(next() % 62) as usize]).collect();
-                    is_identifier(&value) || is_known_hash(&value)
-                })
-                .count();
-            assert!(taken * 1000 <= trials, "{len} characters: {taken}/{trials} random values taken for names");
+        for (alphabet, lengths) in ALPHABETS {
+            for &len in lengths {
+                let trials = 20_000;
+                let taken = (0..trials)
+                    .filter(|_| {
+                        let value: Vec<u8> =
+                            (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect();
+                        is_identifier(&value) || is_known_hash(&value)
+                    })
+                    .count();
+                assert!(
+                    taken * 1000 <= trials,
+                    "{len} characters of {}: {taken}/{trials} random values taken for names",
+                    alphabet.len()
+                );
+            }
+        }
+    }
+
+    /// Amazon Resource Names and URNs name things; they grant nothing.
+    #[test]
+    fn resource_names_are_structure() {
+        for value in [
+            "arn:aws:secretsmanager:eu-west-1:210987654321:secret:orders/db-Qz81Kw",
+            "arn:aws-cn:kms:cn-north-1:210987654321:key/5d1f7c2e-8a3b-4c9d-b1e2-3f4a5b6c7d8e",
+            "arn:aws:lambda:eu-west-1:210987654321:function:RotateOrdersSecret",
+            "urn:ietf:params:oauth:token-type:jwt",
+        ] {
+            assert!(is_structured(value.as_bytes()), "{value}");
+        }
+        for value in ["arnold:Xk9mQ2vL7pA1", "arn:Xk9mQ2vL7pA1", "urn:Xk9mQ2vL7pA1"] {
+            assert!(!is_structured(value.as_bytes()), "{value}");
         }
     }
 }
