@@ -456,3 +456,32 @@ fn other_platforms_blobs_are_not_unreferenced() {
     let input = report.images[0].input.clone().expect("input account");
     assert_eq!((input.referenced, input.unreferenced), (6, 0), "{input:?}");
 }
+
+/// OCI image specification 1.1 (descriptors): a descriptor may carry its content inline, as
+/// base64 in `data`. Whatever it holds travels with the manifest.
+#[test]
+fn a_descriptors_embedded_data_is_searched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = SynthLayer::new(LayerBuilder::new().file("etc/hostname", b"box\n").finish(), Comp::Gzip, "ADD base");
+    let mut layout = Layout::oci(&[SynthImage::new(vec![base])], false, false);
+    let payload = format!("AWS_ACCESS_KEY_ID={KEY}\n");
+    for (name, bytes) in &mut layout.files {
+        if name == "index.json" {
+            let mut index: serde_json::Value = serde_json::from_slice(bytes).expect("index");
+            index["manifests"][0]["data"] = serde_json::json!(layerdig_tests::base64(payload.as_bytes()));
+            *bytes = serde_json::to_vec(&index).expect("json");
+        }
+    }
+    layout.write_dir(dir.path());
+    let report = scan(dir.path());
+    let loc = report
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "aws.access-key-id")
+        .flat_map(|f| &f.locations)
+        .next()
+        .unwrap_or_else(|| panic!("{:#?}", report.findings));
+    let doc = loc.document.clone().expect("document");
+    assert_eq!((doc.kind, doc.field.as_str()), (layerdig::DocumentKind::Index, "manifests[0].data"));
+    assert_eq!(loc.encoding, Some(layerdig::Encoding::Base64));
+}

@@ -36,7 +36,26 @@ pub struct DocumentString<'a> {
 /// sizes. Their strings are not searched.
 const STRUCTURE_KEYS: [&str; 5] = ["digest", "mediaType", "artifactType", "schemaVersion", "_type"];
 
+/// The most bytes of one descriptor's embedded `data` decoded and searched.
+const MAX_EMBEDDED: usize = 4 << 20;
+
 impl SourceDocument {
+    /// The content descriptors carry inline (OCI image spec 1.1: `data`, base64): each
+    /// descriptor's field path and the decoded bytes (at most 4 MiB each). A `data` string that
+    /// is not base64 is left to [`SourceDocument::strings`].
+    pub fn embedded_data(&self) -> Vec<(String, Vec<u8>)> {
+        use base64::Engine as _;
+        let mut out = Vec::new();
+        each_string("", &self.value, 32, &mut |field, key, value| {
+            if key == "data" && value.len() <= MAX_EMBEDDED / 3 * 4 + 4 {
+                if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(value) {
+                    out.push((field.to_string(), bytes));
+                }
+            }
+        });
+        out
+    }
+
     /// Every string in the document but those under the keys of its structure (digests, media
     /// types, sizes), nested at most 32 deep.
     pub fn strings(&self) -> Vec<DocumentString<'_>> {

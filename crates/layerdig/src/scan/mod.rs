@@ -480,6 +480,25 @@ impl Scanner {
                     out.add(self.finding(m, location));
                 }
             }
+            // A descriptor's inline content: searched as the bytes it decodes to.
+            for (field, bytes) in doc.embedded_data() {
+                matches.clear();
+                det.scan(b"data", &bytes, Window::default(), &mut matches);
+                for m in &mut matches {
+                    m.encoding = Some(crate::vocab::Encoding::Base64);
+                    let location = Location {
+                        document: Some(crate::vocab::Document {
+                            kind: doc.kind,
+                            digest: doc.digest.as_ref().map(ToString::to_string),
+                            field: field.clone(),
+                        }),
+                        line: Some(m.line),
+                        column: Some(m.column),
+                        ..location_of(&image_name, Source::Metadata, m)
+                    };
+                    out.add(self.finding(m, location));
+                }
+            }
         }
         out.into_sorted()
     }
