@@ -182,8 +182,9 @@ pub enum DocumentKind {
     /// image was rebuilt from, a layer no manifest lists, left behind): anyone with the layout
     /// reads it.
     Unreferenced,
-    /// A `docker save` archive's own `manifest.json` or `repositories` (tags, file names, and
-    /// whatever a tool wrote into them).
+    /// The layout's own files: a `docker save` archive's `manifest.json`, `repositories` and
+    /// legacy `<id>/json` layer descriptions, an OCI layout's `oci-layout` (tags, file names,
+    /// and whatever a tool wrote into them).
     ArchiveManifest,
 }
 
@@ -205,9 +206,13 @@ impl DocumentKind {
 pub struct Document {
     /// What the document is.
     pub kind: DocumentKind,
-    /// The blob's digest; none for `index.json`.
+    /// The blob's digest; none for `index.json` and the layout's other files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// The layout file's name, for a document that is no blob (`index.json`, `manifest.json`,
+    /// `repositories`, `<id>/json`, `oci-layout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// The JSON path of the string inside it (`manifests[0].annotations.org.example.note`,
     /// `predicate.invocation.parameters.args.build-arg:NPM_TOKEN`).
     pub field: String,

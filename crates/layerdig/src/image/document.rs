@@ -15,8 +15,11 @@ use crate::vocab::DocumentKind;
 pub struct SourceDocument {
     /// What it is.
     pub kind: DocumentKind,
-    /// Its blob's digest; none for `index.json`.
+    /// Its blob's digest; none for `index.json` and the layout's other files.
     pub digest: Option<Digest>,
+    /// The layout file's name, for a document that is no blob (`index.json`, `manifest.json`,
+    /// `repositories`, `<id>/json`, `oci-layout`).
+    pub name: Option<String>,
     /// The parsed document.
     pub value: Arc<Value>,
 }
@@ -125,7 +128,12 @@ mod tests {
                 "manifests": [{"digest": "sha256:00", "annotations": {"org.example.note": "hello"}}]}"#,
         )
         .unwrap();
-        let doc = SourceDocument { kind: DocumentKind::Index, digest: None, value: Arc::new(value) };
+        let doc = SourceDocument {
+            kind: DocumentKind::Index,
+            digest: None,
+            name: Some("index.json".into()),
+            value: Arc::new(value),
+        };
         let strings: Vec<(String, &str, &str)> = doc.strings().into_iter().map(|s| (s.field, s.key, s.value)).collect();
         assert_eq!(
             strings,

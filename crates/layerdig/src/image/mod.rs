@@ -456,10 +456,13 @@ impl Opener<'_> {
         });
     }
 
-    /// A `docker save` archive's `manifest.json` and `repositories`, kept as documents.
+    /// The layout's own files kept as documents: a `docker save` archive's `manifest.json`,
+    /// `repositories` and legacy `<id>/json` layer descriptions (which repeat the config's
+    /// `Env` and `Cmd` as the layer's `container_config`), and an OCI layout's `oci-layout`.
     fn archive_documents(&mut self, store: &Store) {
-        for name in ["manifest.json", "repositories"] {
-            let Ok(blob) = store.get(name) else { continue };
+        let fixed = ["manifest.json", "repositories", "oci-layout"].map(str::to_string);
+        for name in fixed.into_iter().chain(store.legacy_layer_json().into_iter().take(4096)) {
+            let Ok(blob) = store.get(&name) else { continue };
             if blob.bytes().len() > 16 << 20 {
                 continue;
             }
@@ -467,6 +470,7 @@ impl Opener<'_> {
                 self.documents.push(SourceDocument {
                     kind: DocumentKind::ArchiveManifest,
                     digest: None,
+                    name: Some(name.clone()),
                     value: Arc::new(value),
                 });
             }
@@ -531,7 +535,12 @@ impl Opener<'_> {
         let index = ImageIndex::deserialize(&value).map_err(|e| {
             self.format_err(format!("OCI layout: index.json: not valid JSON for this document: {}", json_error(&e)))
         })?;
-        self.documents.push(SourceDocument { kind: DocumentKind::Index, digest: None, value: Arc::new(value) });
+        self.documents.push(SourceDocument {
+            kind: DocumentKind::Index,
+            digest: None,
+            name: Some("index.json".into()),
+            value: Arc::new(value),
+        });
         let mut seen = HashSet::new();
         self.walk_index(store, &index, 0, &mut seen)?;
         self.unreferenced(store);
@@ -600,6 +609,7 @@ impl Opener<'_> {
             self.documents.push(SourceDocument {
                 kind: if nested { DocumentKind::Index } else { DocumentKind::Manifest },
                 digest: Some(desc.digest.clone()),
+                name: None,
                 value: Arc::clone(&value),
             });
             if nested {
@@ -838,7 +848,7 @@ impl Opener<'_> {
                 .then(|| serde_json::from_slice::<serde_json::Value>(bytes).ok())
                 .flatten();
             match value {
-                Some(value) => self.documents.push(SourceDocument { kind, digest, value: Arc::new(value) }),
+                Some(value) => self.documents.push(SourceDocument { kind, digest, name: None, value: Arc::new(value) }),
                 None => self.other_blobs.push(OtherBlob { name, digest, kind, blob }),
             }
         }
@@ -866,6 +876,7 @@ impl Opener<'_> {
         self.documents.push(SourceDocument {
             kind: DocumentKind::Attestation,
             digest: Some(digest.clone()),
+            name: None,
             value: Arc::new(manifest),
         });
         for layer in layers.iter().take(64) {
@@ -873,6 +884,7 @@ impl Opener<'_> {
                 self.documents.push(SourceDocument {
                     kind: DocumentKind::Attestation,
                     digest: Some(layer.clone()),
+                    name: None,
                     value: Arc::new(statement),
                 });
             }

@@ -356,6 +356,30 @@ impl Store {
         names
     }
 
+    /// The names (`<id>/json`) of a classic `docker save` archive's legacy layer descriptions,
+    /// sorted: one directory level down, a file named `json`.
+    pub(crate) fn legacy_layer_json(&self) -> Vec<String> {
+        let mut names: Vec<String> = match self {
+            Store::Archive(index) => index
+                .items
+                .iter()
+                .filter(|(name, item)| {
+                    matches!(item, Item::File { .. }) && name.matches('/').count() == 1 && name.ends_with("/json")
+                })
+                .map(|(name, _)| name.clone())
+                .collect(),
+            Store::Dir(root) => std::fs::read_dir(root)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|d| d.path().join("json").is_file())
+                .filter_map(|d| d.file_name().to_str().map(|n| format!("{n}/json")))
+                .collect(),
+        };
+        names.sort();
+        names
+    }
+
     /// Parse the JSON document at `name`.
     pub(crate) fn json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, String> {
         let blob = self.get(name)?;

@@ -159,11 +159,14 @@ fn story(loc: &Location, image: Option<&ImageReport>) -> String {
         }
         Source::Metadata => match &loc.document {
             Some(d) => {
-                let blob = d.digest.as_deref().map_or("index.json".to_string(), |d| {
-                    let hex = d.split_once(':').map_or(d, |(_, h)| h);
-                    format!("blob {}", &hex[..hex.len().min(12)])
-                });
-                format!("{}  in the {} {blob}", d.field, d.kind.as_str())
+                let blob = d.digest.as_deref().map_or_else(
+                    || d.name.clone().unwrap_or_else(|| "index.json".to_string()),
+                    |d| {
+                        let hex = d.split_once(':').map_or(d, |(_, h)| h);
+                        format!("blob {}", &hex[..hex.len().min(12)])
+                    },
+                );
+                format!("{}  in the {} {blob}", d.field, d.kind.as_str().replace('_', " "))
             }
             None => "in the image's metadata".to_string(),
         },
@@ -299,6 +302,9 @@ impl<W: Write> HumanPrinter<W> {
         }
         if count("hidden") > 0 {
             status.push(format!("{} in hidden data", count("hidden")));
+        }
+        if count("metadata") > 0 {
+            status.push(format!("{} in the image's metadata", count("metadata")));
         }
         if !status.is_empty() {
             parts.push(status.join(", "));

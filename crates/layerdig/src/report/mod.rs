@@ -259,6 +259,8 @@ impl Stats {
         let status = f.best_status().map(|s| s.as_str()).unwrap_or_else(|| {
             if only(crate::finding::Source::Hidden) {
                 "hidden"
+            } else if only(crate::finding::Source::Config) || only(crate::finding::Source::History) {
+                "config"
             } else if only(crate::finding::Source::Metadata) {
                 "metadata"
             } else {

@@ -140,7 +140,10 @@ pub fn sarif(report: &Report, rules: &Rules) -> Value {
                 }
                 Source::Metadata => {
                     let (blob, field) = loc.document.as_ref().map_or((String::new(), String::new()), |d| {
-                        let blob = d.digest.as_deref().map_or("index.json".to_string(), |d| d.replace(':', "/"));
+                        let blob = d.digest.as_deref().map_or_else(
+                            || d.name.clone().unwrap_or_else(|| "index.json".to_string()),
+                            |d| d.replace(':', "/"),
+                        );
                         (blob, d.field.clone())
                     });
                     (format!("{}#{blob}/{field}", loc.image), json!({}))

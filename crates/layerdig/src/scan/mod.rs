@@ -473,6 +473,7 @@ impl Scanner {
                         document: Some(crate::vocab::Document {
                             kind: doc.kind,
                             digest: doc.digest.as_ref().map(ToString::to_string),
+                            name: doc.name.clone(),
                             field: item.field.clone(),
                         }),
                         ..location_of(&image_name, Source::Metadata, m)
@@ -490,6 +491,7 @@ impl Scanner {
                         document: Some(crate::vocab::Document {
                             kind: doc.kind,
                             digest: doc.digest.as_ref().map(ToString::to_string),
+                            name: doc.name.clone(),
                             field: field.clone(),
                         }),
                         line: Some(m.line),
@@ -540,6 +542,7 @@ impl Scanner {
                     document: Some(crate::vocab::Document {
                         kind: blob.kind,
                         digest: blob.digest.as_ref().map(ToString::to_string),
+                        name: None,
                         field,
                     }),
                     ..location_of(&image_name, Source::Metadata, &hit.m)
