@@ -53,5 +53,9 @@ def test_an_annotation_is_a_metadata_location(tmp_path: Path) -> None:
     locs = [l for f in report.findings if f.secret == AWS_KEY for l in f.locations]
     meta = [l for l in locs if l.source == "metadata"]
     assert len(meta) == 1, locs
-    assert meta[0].document == {"kind": "index", "field": "manifests[0].annotations.org.example.deploy-key"}
+    assert meta[0].document == {
+        "kind": "index",
+        "name": "index.json",
+        "field": "manifests[0].annotations.org.example.deploy-key",
+    }
     assert meta[0].path is None and meta[0].layer_index is None

@@ -71,8 +71,10 @@ data_class!(Location.inner {
     }
 
     /// For `source == "metadata"`, which JSON document of the input the secret is in: a dict
-    /// with `kind` (`index`, `manifest`, `attestation`), `digest` (absent for `index.json`)
-    /// and `field` (the JSON path of the string); else None.
+    /// with `kind` (`index`, `manifest`, `attestation`, `unreferenced`, `archive_manifest`),
+    /// `digest` (of its blob), `name` (the layout file's name, for `index.json`,
+    /// `manifest.json`, `repositories`, `<id>/json`, `oci-layout`) and `field` (the JSON path
+    /// of the string, or the path inside a blob searched as bytes); else None.
     #[getter]
     fn document<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         self.inner.document.as_ref().map(|d| value_to_py(py, &to_value(d)?)).transpose()
