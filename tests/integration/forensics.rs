@@ -306,6 +306,19 @@ fn the_byte_account_adds_up_on_every_fixture() {
     }
 }
 
+/// A directory scanned as an image has no tar: all its bytes are its files' content.
+#[test]
+fn a_directory_layers_bytes_are_its_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("app")).expect("mkdir");
+    std::fs::write(dir.path().join("app/a.txt"), b"hello\n").expect("write");
+    std::fs::write(dir.path().join("notes.md"), vec![b'x'; 5000]).expect("write");
+    let report = scan(dir.path());
+    let layer = &report.images[0].layers[0];
+    assert_eq!(layer.uncompressed_size, 5006);
+    assert_eq!(layer.account, ByteAccount { content: 5006, ..ByteAccount::default() });
+}
+
 /// OCI image layout: `blobs/` may hold blobs no index or manifest references (a layer an image
 /// was rebuilt from, left behind). They are read like files (a compressed tar opened, its files
 /// searched), reported as `unreferenced` with the blob's digest, and counted in the input's

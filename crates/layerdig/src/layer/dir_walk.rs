@@ -47,6 +47,8 @@ impl Walker<'_> {
                     self.walk.stats.added += 1;
                     self.walk.stats.file_bytes += size;
                     self.walk.stats.uncompressed_bytes += size;
+                    // A directory has no tar: every byte counted is a file's.
+                    self.accountant.account.content += size;
                     match std::fs::File::open(&path) {
                         Ok(mut file) => visitor.visit(&view, Content::Reader(&mut file)),
                         Err(e) => {
