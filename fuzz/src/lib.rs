@@ -61,6 +61,16 @@ pub fn check_report(report: &Report) {
             }
         }
     }
+    // Every byte of every layer is accounted for.
+    for image in &report.images {
+        for layer in &image.layers {
+            let a = layer.account;
+            assert_eq!(a.stream_total(), layer.uncompressed_size, "layer {}: {a:?}", layer.index);
+            if a.compressed + a.framing_hidden > 0 {
+                assert_eq!(a.compressed + a.framing_hidden, layer.size, "layer {}: {a:?}", layer.index);
+            }
+        }
+    }
     // Every printer's input serialises.
     serde_json::to_vec(report).expect("report serialises");
     serde_json::to_vec(&layerdig::report::sarif::sarif(report, &RULES)).expect("SARIF serialises");

@@ -29,7 +29,7 @@ pub struct LayerReport {
     pub media_type: Option<String>,
     /// Compression detected from the bytes.
     pub compression: Option<layer::Compression>,
-    /// Stored size in bytes.
+    /// Stored size in bytes: of the blob as read, else as its descriptor gives it.
     pub size: u64,
     /// Uncompressed size in bytes.
     pub uncompressed_size: u64,
@@ -60,7 +60,9 @@ impl LayerReport {
             diff_id: layer.diff_id.as_ref().or(walk.diff_id.as_ref()).map(|d| d.to_string()),
             media_type: layer.media_type.as_ref().map(|m| m.to_string()),
             compression: walk.compression,
-            size: walk.stats.compressed_bytes.max(layer.size),
+            // The bytes read, when the blob was read (a size that is not the descriptor's is
+            // reported as a mismatch, with both); else the size the descriptor gives.
+            size: if walk.stats.compressed_bytes > 0 { walk.stats.compressed_bytes } else { layer.size },
             uncompressed_size: walk.stats.uncompressed_bytes,
             created_by: layer.created_by.as_deref().map(|cb| match redactor {
                 Some(r) => r.redact(cb),
