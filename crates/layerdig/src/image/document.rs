@@ -43,6 +43,16 @@ const STRUCTURE_KEYS: [&str; 5] = ["digest", "mediaType", "artifactType", "schem
 const MAX_EMBEDDED: usize = 4 << 20;
 
 impl SourceDocument {
+    /// Where in this document a secret at `field` is, as a location says it.
+    pub fn place(&self, field: String) -> crate::vocab::Document {
+        crate::vocab::Document {
+            kind: self.kind,
+            digest: self.digest.as_ref().map(ToString::to_string),
+            name: self.name.clone(),
+            field,
+        }
+    }
+
     /// The content descriptors carry inline (OCI image spec 1.1: `data`, base64): each
     /// descriptor's field path and the decoded bytes (at most 4 MiB each). A `data` string that
     /// is not base64 is left to [`SourceDocument::strings`].

@@ -107,6 +107,17 @@ pub struct OtherBlob {
 }
 
 impl OtherBlob {
+    /// Where in this blob a secret at `field` (the path inside it, or empty) is, as a location
+    /// says it.
+    pub fn place(&self, field: String) -> crate::vocab::Document {
+        crate::vocab::Document {
+            kind: self.kind,
+            digest: self.digest.as_ref().map(ToString::to_string),
+            name: None,
+            field,
+        }
+    }
+
     /// Its bytes.
     pub fn bytes(&self) -> &[u8] {
         self.blob.bytes()

@@ -470,12 +470,7 @@ impl Scanner {
                 det.scan_config(&ConfigField::Label(item.key.to_string()), item.value, &mut matches);
                 for m in &matches {
                     let location = Location {
-                        document: Some(crate::vocab::Document {
-                            kind: doc.kind,
-                            digest: doc.digest.as_ref().map(ToString::to_string),
-                            name: doc.name.clone(),
-                            field: item.field.clone(),
-                        }),
+                        document: Some(doc.place(item.field.clone())),
                         ..location_of(&image_name, Source::Metadata, m)
                     };
                     out.add(self.finding(m, location));
@@ -488,12 +483,7 @@ impl Scanner {
                 for m in &mut matches {
                     m.encoding = Some(crate::vocab::Encoding::Base64);
                     let location = Location {
-                        document: Some(crate::vocab::Document {
-                            kind: doc.kind,
-                            digest: doc.digest.as_ref().map(ToString::to_string),
-                            name: doc.name.clone(),
-                            field: field.clone(),
-                        }),
+                        document: Some(doc.place(field.clone())),
                         line: Some(m.line),
                         column: Some(m.column),
                         ..location_of(&image_name, Source::Metadata, m)
@@ -539,12 +529,7 @@ impl Scanner {
                     path_segments: hit.path_segments(),
                     line: Some(hit.m.line),
                     column: Some(hit.m.column),
-                    document: Some(crate::vocab::Document {
-                        kind: blob.kind,
-                        digest: blob.digest.as_ref().map(ToString::to_string),
-                        name: None,
-                        field,
-                    }),
+                    document: Some(blob.place(field)),
                     ..location_of(&image_name, Source::Metadata, &hit.m)
                 };
                 out.add(self.finding(&hit.m, location));
