@@ -466,6 +466,14 @@ impl Layout {
         std::fs::write(path, b.into_inner().expect("tar")).expect("write tar");
     }
 
+    /// Edit the JSON file at `name` (`index.json`, `manifest.json`) in place.
+    pub fn edit_json(&mut self, name: &str, edit: impl FnOnce(&mut Value)) {
+        let (_, bytes) = self.files.iter_mut().find(|(n, _)| n == name).expect("a file of the layout");
+        let mut value: Value = serde_json::from_slice(bytes).expect("JSON");
+        edit(&mut value);
+        *bytes = serde_json::to_vec(&value).expect("JSON");
+    }
+
     /// Replace the bytes of the blob with this digest (for tampering tests).
     pub fn replace_blob(&mut self, digest: &str, bytes: Vec<u8>) {
         let name = format!("blobs/sha256/{}", &digest[7..]);

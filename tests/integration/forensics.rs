@@ -55,6 +55,17 @@ fn account(report: &Report) -> ByteAccount {
     a
 }
 
+/// The location of an AWS access key id found in one of the input's documents.
+fn aws_key_in_a_document(report: &Report) -> &Location {
+    report
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "aws.access-key-id")
+        .flat_map(|f| &f.locations)
+        .find(|l| l.document.is_some())
+        .unwrap_or_else(|| panic!("{:#?} {:#?}", report.findings, report.errors))
+}
+
 fn position(haystack: &[u8], needle: &[u8]) -> u64 {
     haystack.windows(needle.len()).position(|w| w == needle).expect("needle in haystack") as u64
 }
@@ -376,25 +387,14 @@ fn a_docker_archive_manifest_is_searched() {
     let dir = tempfile::tempdir().expect("tempdir");
     let base = SynthLayer::new(LayerBuilder::new().file("etc/hostname", b"box\n").finish(), Comp::None, "ADD base");
     let mut layout = Layout::docker_classic(&SynthImage::new(vec![base]));
-    for (name, bytes) in &mut layout.files {
-        if name == "manifest.json" {
-            let mut v: serde_json::Value = serde_json::from_slice(bytes).expect("manifest.json");
-            v[0]["x-pushed-with"] = serde_json::json!(format!("AWS_ACCESS_KEY_ID={KEY}"));
-            *bytes = serde_json::to_vec(&v).expect("json");
-        }
-    }
+    layout
+        .edit_json("manifest.json", |v| v[0]["x-pushed-with"] = serde_json::json!(format!("AWS_ACCESS_KEY_ID={KEY}")));
     layout.files.push(("repositories".into(), br#"{"synth":{"latest":"0123"}}"#.to_vec()));
     let path = dir.path().join("image.tar");
     layout.write_tar(&path);
     let report = scan(&path);
     assert!(report.errors.is_empty(), "{:#?}", report.errors);
-    let loc = report
-        .findings
-        .iter()
-        .filter(|f| f.rule_id == "aws.access-key-id")
-        .flat_map(|f| &f.locations)
-        .find(|l| l.document.is_some())
-        .unwrap_or_else(|| panic!("{:#?}", report.findings));
+    let loc = aws_key_in_a_document(&report);
     let doc = loc.document.clone().expect("document");
     assert_eq!((doc.kind, doc.field.as_str()), (layerdig::DocumentKind::ArchiveManifest, "[0].x-pushed-with"));
 }
@@ -421,24 +421,14 @@ fn an_artifact_manifests_payload_is_searched_and_counted_as_referenced() {
     for bytes in [&payload, &empty, &manifest] {
         layout.files.push((format!("blobs/sha256/{}", &sha(bytes)[7..]), bytes.clone()));
     }
-    for (name, bytes) in &mut layout.files {
-        if name == "index.json" {
-            let mut index: serde_json::Value = serde_json::from_slice(bytes).expect("index");
-            index["manifests"].as_array_mut().expect("manifests").push(serde_json::json!({
-                "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": "application/vnd.example.notes",
-                "digest": sha(&manifest), "size": manifest.len()}));
-            *bytes = serde_json::to_vec(&index).expect("json");
-        }
-    }
+    layout.edit_json("index.json", |index| {
+        index["manifests"].as_array_mut().expect("manifests").push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "artifactType": "application/vnd.example.notes",
+            "digest": sha(&manifest), "size": manifest.len()}));
+    });
     layout.write_dir(dir.path());
     let report = scan(dir.path());
-    let loc = report
-        .findings
-        .iter()
-        .filter(|f| f.rule_id == "aws.access-key-id")
-        .flat_map(|f| &f.locations)
-        .find(|l| l.document.is_some())
-        .unwrap_or_else(|| panic!("{:#?} {:#?}", report.findings, report.errors));
+    let loc = aws_key_in_a_document(&report);
     let doc = loc.document.clone().expect("document");
     assert_eq!((doc.kind, doc.digest), (layerdig::DocumentKind::Manifest, Some(sha(&payload))));
     assert_eq!(loc.line, Some(2));
@@ -478,22 +468,12 @@ fn a_descriptors_embedded_data_is_searched() {
     let base = SynthLayer::new(LayerBuilder::new().file("etc/hostname", b"box\n").finish(), Comp::Gzip, "ADD base");
     let mut layout = Layout::oci(&[SynthImage::new(vec![base])], false, false);
     let payload = format!("AWS_ACCESS_KEY_ID={KEY}\n");
-    for (name, bytes) in &mut layout.files {
-        if name == "index.json" {
-            let mut index: serde_json::Value = serde_json::from_slice(bytes).expect("index");
-            index["manifests"][0]["data"] = serde_json::json!(layerdig_tests::base64(payload.as_bytes()));
-            *bytes = serde_json::to_vec(&index).expect("json");
-        }
-    }
+    layout.edit_json("index.json", |index| {
+        index["manifests"][0]["data"] = serde_json::json!(layerdig_tests::base64(payload.as_bytes()));
+    });
     layout.write_dir(dir.path());
     let report = scan(dir.path());
-    let loc = report
-        .findings
-        .iter()
-        .filter(|f| f.rule_id == "aws.access-key-id")
-        .flat_map(|f| &f.locations)
-        .next()
-        .unwrap_or_else(|| panic!("{:#?}", report.findings));
+    let loc = aws_key_in_a_document(&report);
     let doc = loc.document.clone().expect("document");
     assert_eq!((doc.kind, doc.field.as_str()), (layerdig::DocumentKind::Index, "manifests[0].data"));
     assert_eq!(loc.encoding, Some(layerdig::Encoding::Base64));
