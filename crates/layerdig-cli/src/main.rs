@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         Command::Ls(args) => inspect::ls(args),
         Command::Rules(cmd) => inspect::rules_cmd(cmd),
         Command::Schema { kind } => print_schema(kind),
+        Command::Cache(cmd) => inspect::cache_cmd(cmd),
     };
     match result {
         Ok(code) => code,
@@ -183,6 +184,7 @@ impl Setup {
             archives.max_buffer = usize::try_from(bytes).unwrap_or(usize::MAX);
         }
         builder.archives(archives);
+        builder.cache(engine.cache.clone());
         if let Some(path) = &engine.base {
             let source = layerdig::ImageSource::open_with(
                 path,
