@@ -5,7 +5,7 @@ three base images holds a few hundred distinct layers, not thousands. :func:`swe
 distinct layer once, on whichever worker is free, and then judges each image from its own
 documents and the layer results it needs:
 
-1. one ``layers`` task per target (it opens the target's documents, never its layers) lists
+1. one ``layer_ids`` task per target (it opens the target's documents, never its layers) lists
    the target's layers by id (the digest) and size;
 2. the layers are deduplicated by id across every target, and one ``scan_layer`` task is
    submitted per distinct layer, keyed by the layer id and the scan options (``pure``), so a
@@ -75,6 +75,7 @@ def sweep(
     now: str | None = None,
     show_secrets: bool = False,
     archive_depth: int | None = None,
+    base: _StrPath | None = None,
 ) -> list[Report]:
     """Scan every target on the Dask cluster behind ``client``; one ``Report`` per target, in
     the order given.
@@ -84,8 +85,8 @@ def sweep(
     sweep or ``layerdig scan --cache`` are read from it instead of scanned. ``rules_path`` is a
     rule file, or several, used on top of the built-in rules (``Rules`` objects do not pickle,
     so each worker builds the set from the files, once per process). ``platform``, ``config``,
-    ``fail_on``, ``baseline``, ``now``, ``show_secrets`` and ``archive_depth`` mean what they mean
-    for ``layerdig.scan``; the paths among them are opened by the workers.
+    ``fail_on``, ``baseline``, ``now``, ``show_secrets``, ``archive_depth`` and ``base`` mean what
+    they mean for ``layerdig.scan``; the paths among them are opened by the workers.
 
     Raises ``ImportError`` when Dask's distributed scheduler is not installed, ``TypeError`` when
     ``client`` is not a ``distributed.Client``, and the first error a task raised (a target that
@@ -103,7 +104,7 @@ def sweep(
 
     # 1. The layers of each target, read on the workers (the targets are theirs to open).
     listings: list[list[tuple[str, int]]] = _gather(
-        client, [client.submit(_layers_task, name, platform, pure=False) for name in names]
+        client, [client.submit(_layer_ids_task, name, platform, pure=False) for name in names]
     )
 
     # 2. Each distinct layer once, from the first target that has it; the largest first, so the
@@ -136,6 +137,9 @@ def sweep(
         "baseline": _path(baseline),
         "now": now,
         "show_secrets": show_secrets,
+        "archive_depth": archive_depth,
+        "base": _path(base),
+        "cache": cache_dir,
     }
     resolved = [
         client.submit(
@@ -189,8 +193,8 @@ def _rules(files: tuple[str, ...]) -> Rules | None:
     return rules
 
 
-def _layers_task(target: str, platform: str | None) -> list[tuple[str, int]]:
-    return _native.layers(target, platform=platform)
+def _layer_ids_task(target: str, platform: str | None) -> list[tuple[str, int]]:
+    return _native.layer_ids(target, platform=platform)
 
 
 def _scan_layer_task(target: str, layer_id: str, platform: str | None, options: dict[str, Any]) -> bytes:
@@ -215,4 +219,7 @@ def _resolve_task(target: str, results: dict[str, bytes], options: dict[str, Any
         baseline=options["baseline"],
         now=options["now"],
         show_secrets=options["show_secrets"],
+        archive_depth=options["archive_depth"],
+        base=options["base"],
+        cache=options["cache"],
     )

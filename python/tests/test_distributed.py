@@ -107,7 +107,7 @@ def test_sweep_gives_what_scan_gives_for_every_fixture(client: Client) -> None:
 
 def test_shared_layers_are_scanned_once(client: Client) -> None:
     targets = fixture_targets()
-    listings = [layerdig.layers(t) for t in targets]
+    listings = [layerdig.layer_ids(t) for t in targets]
     total = sum(len(listing) for listing in listings)
     distinct = {layer_id for listing in listings for layer_id, _ in listing}
     # demo.oci.tar and demo.umoci.oci hold the same eight gzip layers: sharing is real here.
