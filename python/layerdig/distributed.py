@@ -80,9 +80,12 @@ def sweep(
     """Scan every target on the Dask cluster behind ``client``; one ``Report`` per target, in
     the order given.
 
-    Each distinct layer (by digest) among all the targets is scanned once. ``cache`` is a
-    directory every worker can read and write (shared storage): layers scanned by an earlier
-    sweep or ``layerdig scan --cache`` are read from it instead of scanned. ``rules_path`` is a
+    Each distinct layer (by digest) among all the targets is scanned once. ``cache`` is the
+    layer-result cache directory of ``layerdig scan --cache``, as the workers name it: layers
+    whose results it holds are read from it instead of scanned. It is a SQLite database, safe
+    for the processes of one host: on a cluster of several hosts give each host its own, at the
+    same local path (SQLite does not support one database shared across hosts over a network
+    file system). ``rules_path`` is a
     rule file, or several, used on top of the built-in rules (``Rules`` objects do not pickle,
     so each worker builds the set from the files, once per process). ``platform``, ``config``,
     ``fail_on``, ``baseline``, ``now``, ``show_secrets``, ``archive_depth`` and ``base`` mean what
