@@ -113,9 +113,9 @@ impl ScanIterator {
             let msg = match rx.recv_timeout(SIGNAL_POLL) {
                 Ok(msg) => msg,
                 Err(RecvTimeoutError::Timeout) => return Step::Timeout,
-                Err(RecvTimeoutError::Disconnected) => Msg::Done(Box::new(Err(layerdig::Error::Sink(SinkError::Other(
-                    "the scan thread ended without a result".into(),
-                ))))),
+                Err(RecvTimeoutError::Disconnected) => Msg::Done(Box::new(Err(layerdig::Error::Sink(
+                    SinkError::Other("the scan thread ended without a result".into()),
+                )))),
             };
             match msg {
                 Msg::Image(image) => state.images.push(*image),

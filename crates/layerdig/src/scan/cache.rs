@@ -213,6 +213,8 @@ pub(super) enum Got {
     Memory,
     /// From the persistent store.
     Store,
+    /// Given by the caller (made by another process).
+    Given,
 }
 
 impl LayerCache {

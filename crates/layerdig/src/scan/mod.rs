@@ -321,31 +321,46 @@ impl Scanner {
     pub fn scan_input(&self, input: &Input, sink: &mut dyn Sink) -> Result<Stats, Error> {
         let started = Instant::now();
         match input {
-            Input::Path(path) => self.scan_path(path, sink),
             Input::Stdin => self.scan_reader("-", &mut std::io::stdin().lock(), sink),
-            Input::OciLayout { dir, reference } => {
-                let opened = ImageSource::open_with(dir, &self.open_options(reference.clone()));
-                let opened = opened.and_then(|s| expect_format(s, input, &[ImageFormat::OciLayout]));
-                self.scan_opened(dir, opened, started, sink)
-            }
-            Input::OciArchive(path) => {
-                let opened = ImageSource::open_with(path, &self.open_options(None))
-                    .and_then(|s| expect_format(s, input, &[ImageFormat::OciArchive, ImageFormat::DockerOciArchive]));
-                self.scan_opened(path, opened, started, sink)
-            }
-            Input::DockerArchive(path) => {
-                let opened = ImageSource::open_with(path, &self.open_options(None)).and_then(|s| {
-                    expect_format(s, input, &[ImageFormat::DockerArchive, ImageFormat::DockerOciArchive])
-                });
-                self.scan_opened(path, opened, started, sink)
-            }
-            Input::Registry(_) | Input::Daemon(_) => {
-                let e = Error::ImageFormat {
-                    image: input.name().into(),
-                    message: "this build of layerdig reads no registries or container engines".into(),
+            _ => {
+                let name = match input {
+                    Input::Path(p)
+                    | Input::OciLayout { dir: p, .. }
+                    | Input::OciArchive(p)
+                    | Input::DockerArchive(p) => p.clone(),
+                    other => other.name().into(),
                 };
-                self.scan_opened(Path::new(&input.name()), Err(e), started, sink)
+                self.scan_opened(&name, self.open_input(input), started, sink)
             }
+        }
+    }
+
+    /// Open `input` without reading its layers (only its documents: manifests, configs,
+    /// indexes), as the scanner would. A stream (`-`, `docker-daemon:`) cannot be opened apart
+    /// from scanning it.
+    ///
+    /// # Errors
+    /// As [`ImageSource::open_with`]; [`Error::ImageFormat`] when the input is a stream, or an
+    /// explicit form (`oci-archive:`…) names a file of another format.
+    pub fn open_input(&self, input: &Input) -> Result<ImageSource, Error> {
+        let format_of = |formats: &[ImageFormat], path: &Path, reference: Option<String>| {
+            ImageSource::open_with(path, &self.open_options(reference)).and_then(|s| expect_format(s, input, formats))
+        };
+        match input {
+            Input::Path(path) => ImageSource::open_with(path, &self.open_options(None)),
+            Input::OciLayout { dir, reference } => format_of(&[ImageFormat::OciLayout], dir, reference.clone()),
+            Input::OciArchive(path) => format_of(&[ImageFormat::OciArchive, ImageFormat::DockerOciArchive], path, None),
+            Input::DockerArchive(path) => {
+                format_of(&[ImageFormat::DockerArchive, ImageFormat::DockerOciArchive], path, None)
+            }
+            Input::Stdin | Input::Daemon(_) => Err(Error::ImageFormat {
+                image: input.name().into(),
+                message: "a stream is read as it is scanned: it cannot be opened apart from scanning it".into(),
+            }),
+            Input::Registry(_) => Err(Error::ImageFormat {
+                image: input.name().into(),
+                message: "this build of layerdig reads no registries".into(),
+            }),
         }
     }
 
@@ -427,14 +442,21 @@ impl Scanner {
         // Layers scanned as a stream passed are not read again: their results are checked
         // against what the manifest and config say of them now. Results given by the caller
         // (a distributed sweep's) are used when they are clean.
-        let ready: Vec<Option<LayerResult>> = unique
+        let ready: Vec<Option<(LayerResult, cache::Got)>> = unique
             .iter()
             .map(|layer| match &layer.source {
-                LayerSource::Scanned(name) => Some(LayerResult(Arc::new(match scanned.remove(name) {
-                    Some(scan) => stream::checked(scan, image_path, layer),
-                    None => stream::not_read(image_path, layer, name),
-                }))),
-                _ => layer.id().and_then(|id| given.get(&id.to_string())).filter(|r| r.is_clean()).cloned(),
+                LayerSource::Scanned(name) => {
+                    let scan = match scanned.remove(name) {
+                        Some(scan) => stream::checked(scan, image_path, layer),
+                        None => stream::not_read(image_path, layer, name),
+                    };
+                    Some((LayerResult(Arc::new(scan)), cache::Got::Scanned))
+                }
+                _ => layer
+                    .id()
+                    .and_then(|id| given.get(&id.to_string()))
+                    .filter(|r| r.is_clean())
+                    .map(|r| (r.clone(), cache::Got::Given)),
             })
             .collect();
         let scans: Vec<(LayerResult, cache::Got)> = self.install(|| {
@@ -445,7 +467,7 @@ impl Scanner {
                     || Detector::new(&self.rules),
                     |det, (layer, ready)| {
                         let (result, got) = match ready {
-                            Some(result) => (result, cache::Got::Scanned),
+                            Some(ready) => ready,
                             None => self.layer_result(image_path, layer, det),
                         };
                         if let Some(progress) = &self.options.progress {
