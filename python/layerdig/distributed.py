@@ -117,7 +117,7 @@ def sweep(
         for layer_id, size in listing:
             where.setdefault(layer_id, (name, size))
     token = _options_token(scan_options)
-    scanned: dict[str, Future] = {
+    scanned: dict[str, Future[bytes]] = {
         layer_id: client.submit(
             _scan_layer_task,
             name,
@@ -158,7 +158,7 @@ def sweep(
     return reports
 
 
-def _gather(client: Client, futures: list[Future]) -> Any:
+def _gather(client: Client, futures: Sequence[Future[Any]]) -> Any:
     """The futures' results (the first error raised, as raised)."""
     return client.gather(futures)  # type: ignore[no-untyped-call]
 

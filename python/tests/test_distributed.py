@@ -7,17 +7,19 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from dask.distributed import Client, LocalCluster, get_task_stream
-from helpers import AWS_KEY, AWS_KEY_2, FIXTURES, SynthImage, SynthLayer, layer_tar, write_oci
+from helpers import AWS_KEY, AWS_KEY_2, FIXTURES, SynthImage, SynthLayer, layer_blob, layer_tar, write_oci
 
 import layerdig
 from layerdig.distributed import sweep
 
 SCAN_LAYER = "layerdig-scan-layer-"
+NOW = "2026-12-01T00:00:00Z"
 
 ACME = r"""
 provider: Acme
@@ -41,9 +43,10 @@ def fixture_targets() -> list[Path]:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
-    with LocalCluster(
+    cluster = LocalCluster(  # type: ignore[no-untyped-call]
         n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, silence_logs=40
-    ) as cluster, Client(cluster) as client:
+    )
+    with cluster, Client(cluster) as client:  # type: ignore[no-untyped-call]
         yield client
 
 
@@ -85,12 +88,27 @@ def wait_until_forgotten(client: Client) -> None:
         time.sleep(0.05)
 
 
-def test_sweep_gives_what_scan_gives_for_every_fixture(client: Client) -> None:
+@dataclass
+class FixtureSweep:
+    targets: list[Path]
+    reports: list[layerdig.Report]
+    scan_layer_keys: list[str]
+
+
+@pytest.fixture(scope="module")
+def fixture_sweep(client: Client) -> FixtureSweep:
+    """Every fixture image swept once, with the tasks the cluster ran."""
     targets = fixture_targets()
-    reports = sweep(targets, client=client, show_secrets=True, now="2026-12-01T00:00:00Z")
+    with get_task_stream(client) as stream:
+        reports = sweep(targets, client=client, show_secrets=True, now=NOW)
+    return FixtureSweep(targets, reports, scan_layer_keys(stream.data))
+
+
+def test_sweep_gives_what_scan_gives_for_every_fixture(fixture_sweep: FixtureSweep) -> None:
+    targets, reports = fixture_sweep.targets, fixture_sweep.reports
     assert len(reports) == len(targets)
     for target, report in zip(targets, reports):
-        alone = layerdig.scan(target, show_secrets=True, now="2026-12-01T00:00:00Z")
+        alone = layerdig.scan(target, show_secrets=True, now=NOW)
         assert report.errors == [], (target, [str(e) for e in report.errors])
         assert [image.path for image in report.images] == [str(target)]
         assert [[layer.digest for layer in image.layers] for image in report.images] == [
@@ -105,20 +123,16 @@ def test_sweep_gives_what_scan_gives_for_every_fixture(client: Client) -> None:
         assert report.stats.layers == alone.stats.layers
 
 
-def test_shared_layers_are_scanned_once(client: Client) -> None:
-    targets = fixture_targets()
-    listings = [layerdig.layer_ids(t) for t in targets]
+def test_shared_layers_are_scanned_once(fixture_sweep: FixtureSweep) -> None:
+    listings = [layerdig.layer_ids(t) for t in fixture_sweep.targets]
     total = sum(len(listing) for listing in listings)
     distinct = {layer_id for listing in listings for layer_id, _ in listing}
     # demo.oci.tar and demo.umoci.oci hold the same eight gzip layers: sharing is real here.
     assert len(distinct) <= total - 8, (len(distinct), total)
-    wait_until_forgotten(client)
-    with get_task_stream(client) as stream:
-        reports = sweep(targets, client=client)
-    keys = scan_layer_keys(stream.data)
+    keys = fixture_sweep.scan_layer_keys
     assert len(keys) == len(set(keys)) == len(distinct), (len(keys), len(set(keys)), len(distinct))
     assert {k[len(SCAN_LAYER) :].rsplit("-", 1)[0] for k in keys} == distinct
-    assert sum(r.stats.layers for r in reports) == total
+    assert sum(r.stats.layers for r in fixture_sweep.reports) == total
 
 
 def synthetic_family(root: Path) -> list[Path]:
@@ -137,6 +151,14 @@ def synthetic_family(root: Path) -> list[Path]:
     return images
 
 
+def tamper(blob: Path) -> None:
+    """Change a blob's bytes, keeping its size: read, it no longer hashes to its digest."""
+    data = bytearray(blob.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 8] = bytes(b ^ 0xFF for b in data[middle : middle + 8])
+    blob.write_bytes(bytes(data))
+
+
 def test_the_cache_dir_is_used_by_the_next_sweep(client: Client, tmp_path: Path) -> None:
     targets = synthetic_family(tmp_path / "images")
     cache = tmp_path / "cache"
@@ -145,16 +167,28 @@ def test_the_cache_dir_is_used_by_the_next_sweep(client: Client, tmp_path: Path)
     with get_task_stream(client) as stream:
         cold = sweep(targets, client=client, cache=cache)
     assert len(scan_layer_keys(stream.data)) == 5  # the shared base and four layers of their own
-    assert [r.stats.layers_from_cache for r in cold] == [0, 0, 0, 0]
-    assert any(cache.rglob("*")), "the first sweep wrote nothing to the cache"
+    assert [r.errors for r in cold] == [[], [], [], []]
+    assert (cache / "layers.sqlite").is_file(), sorted(p.name for p in cache.iterdir())
+    assert [findings(r) for r in cold] == [findings(layerdig.scan(t)) for t in targets]
 
+    # Change every layer's bytes (same size): a layer read now fails its digest check.
+    for t in targets:
+        for i in range(2):
+            tamper(layer_blob(t, i))
+    wait_until_forgotten(client)
+    uncached = sweep(targets, client=client)
+    assert all(any(e.kind == "digest_mismatch" for e in r.errors) for r in uncached), [
+        [e.kind for e in r.errors] for r in uncached
+    ]
+    # The next sweep with the cache reads no layer: each one's result comes from the cache (the
+    # digest names the bytes that were checked when the result was stored).
     wait_until_forgotten(client)
     with get_task_stream(client) as stream:
         warm = sweep(targets, client=client, cache=cache)
     assert len(scan_layer_keys(stream.data)) == 5
-    assert [r.stats.layers_from_cache for r in warm] == [2, 2, 2, 2]
+    assert [r.errors for r in warm] == [[], [], [], []], [[str(e) for e in r.errors] for r in warm]
     assert [findings(r) for r in warm] == [findings(r) for r in cold]
-    assert [findings(r) for r in warm] == [findings(layerdig.scan(t)) for t in targets]
+    assert [r.stats.layers_from_cache for r in warm] == [2, 2, 2, 2]
     assert {f.rule_id for f in warm[0].findings} >= {"aws.access-key-id"}
     assert len(warm[2].findings) == len(warm[0].findings) + 1
 
@@ -183,7 +217,10 @@ def test_policy_and_gate_travel_with_the_sweep(client: Client, tmp_path: Path) -
         assert findings(report) == findings(alone)
         assert report.gate == alone.gate
         assert report.stats.baselined == alone.stats.baselined == 1
-    assert [len(r.findings) for r in reports] == [0, 0, 1, 0]
+    # Left: the second AWS key (critical: fails) and the Acme token as a generic assignment
+    # (medium: below the threshold).
+    assert [len(r.findings) for r in reports] == [0, 0, 1, 1]
+    assert [r.stats.failing for r in reports] == [0, 0, 1, 0]
 
 
 def test_errors_are_raised_as_raised(client: Client, tmp_path: Path) -> None:
