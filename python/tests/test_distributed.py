@@ -223,6 +223,17 @@ def test_policy_and_gate_travel_with_the_sweep(client: Client, tmp_path: Path) -
     assert [r.stats.failing for r in reports] == [0, 0, 1, 0]
 
 
+def test_inputs_without_layer_ids_are_scanned_by_their_resolve_task(client: Client, tmp_path: Path) -> None:
+    """A plain directory has no layers to share: its resolve task scans it whole."""
+    root = tmp_path / "rootfs"
+    (root / "app").mkdir(parents=True)
+    (root / "app" / ".env").write_text(f"AWS_ACCESS_KEY_ID={AWS_KEY}\n")
+    assert layerdig.layer_ids(root) == []
+    (report,) = sweep([root], client=client)
+    assert findings(report) == findings(layerdig.scan(root))
+    assert [f.rule_id for f in report.findings] == ["aws.access-key-id"]
+
+
 def test_errors_are_raised_as_raised(client: Client, tmp_path: Path) -> None:
     assert sweep([], client=client) == []
     with pytest.raises(FileNotFoundError):
