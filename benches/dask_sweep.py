@@ -121,7 +121,7 @@ def write_oci(root: Path, layers: list[tuple[bytes, bytes, str]]) -> None:
     (root / "index.json").write_text(json.dumps(index))
 
 
-def generate(images_dir: Path) -> list[Path]:
+def generate(images_dir: Path, services: int) -> list[Path]:
     rng = random.Random(20261202)
     targets = []
     for b in range(BASES):
@@ -131,7 +131,7 @@ def generate(images_dir: Path) -> list[Path]:
             (os_tar, gzip.compress(os_tar, compresslevel=1, mtime=0), f"ADD base{b}.tar /"),
             (runtime_tar, gzip.compress(runtime_tar, compresslevel=1, mtime=0), f"COPY runtime{b} /opt/"),
         ]
-        for s in range(SERVICES):
+        for s in range(services):
             files = {f"srv/app{b}-{s}/data{i}.txt": text(rng, 64 << 10) for i in range(SERVICE_MB * 16)}
             files[f"srv/app{b}-{s}/.env"] = f"AWS_ACCESS_KEY_ID={fake_key(rng)}\n".encode()
             own = layer_tar(files)
@@ -157,6 +157,7 @@ def main() -> int:
     parser.add_argument("--workdir", help="where to generate the images (default: a temporary directory)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-dask", action="store_true", help="only the CLI rows")
+    parser.add_argument("--services", type=int, default=SERVICES, help=f"images per base (default {SERVICES})")
     args = parser.parse_args()
 
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="layerdig-bench-"))
@@ -164,9 +165,9 @@ def main() -> int:
     cache = work / "cache"
     if images_dir.exists():
         shutil.rmtree(images_dir)
-    targets = generate(images_dir)
+    targets = generate(images_dir, args.services)
     stored = sum(f.stat().st_size for f in images_dir.rglob("*") if f.is_file())
-    distinct = 2 * BASES + BASES * SERVICES
+    distinct = 2 * BASES + BASES * args.services
     total = 3 * len(targets)
     print(f"{len(targets)} images, {total} layers ({distinct} distinct), {stored / 2**20:.0f} MiB stored", file=sys.stderr)
 
@@ -238,13 +239,21 @@ def main() -> int:
                 def run() -> None:
                     reports = sweep(targets, client=client, cache=cache if use_cache else None)
                     assert len(reports) == len(targets)
-                    _wait_until_forgotten(client)
 
                 return run
 
-            rows.append(("Dask, 2 worker processes: `sweep(targets)`", median_time(args.runs, nothing, dask_sweep(False))))
-            rows.append(("Dask, 2 worker processes: `sweep(targets, cache=C)`, cold", median_time(args.runs, empty_cache, dask_sweep(True))))
-            rows.append(("Dask, 2 worker processes: `sweep(targets, cache=C)`, warm", median_time(args.runs, nothing, dask_sweep(True))))
+            def forget() -> None:
+                _wait_until_forgotten(client)
+
+            def forget_and_empty() -> None:
+                _wait_until_forgotten(client)
+                empty_cache()
+
+            rows.append(("Dask, 2 worker processes: `sweep(targets)`", median_time(args.runs, forget, dask_sweep(False))))
+            rows.append(
+                ("Dask, 2 worker processes: `sweep(targets, cache=C)`, cold", median_time(args.runs, forget_and_empty, dask_sweep(True)))
+            )
+            rows.append(("Dask, 2 worker processes: `sweep(targets, cache=C)`, warm", median_time(args.runs, forget, dask_sweep(True))))
         print(f"LocalCluster start-up: {start_up:.1f} s", file=sys.stderr)
 
     print(f"| run ({len(targets)} images, {total} layers, {distinct} distinct, {stored / 2**20:.0f} MiB) | seconds |")
