@@ -116,7 +116,9 @@ def sweep(
     for name, listing in zip(names, listings):
         for layer_id, size in listing:
             where.setdefault(layer_id, (name, size))
-    token = _options_token(scan_options)
+    # The rule files' versions as the client sees them (when it can), so a result made with an
+    # older version of a file that the cluster still holds is not taken for this one.
+    token = _options_token({**scan_options, "rules_stamps": _stamps(rule_files)})
     scanned: dict[str, Future[bytes]] = {
         layer_id: client.submit(
             _scan_layer_task,
@@ -185,13 +187,33 @@ def _options_token(options: dict[str, Any]) -> str:
 # --- the tasks (run on the workers) ---------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=8)
 def _rules(files: tuple[str, ...]) -> Rules | None:
-    """The built-in rules and the given files', compiled once per worker process."""
+    """The built-in rules and the given files', compiled once per worker process and version of
+    the files (a long-lived worker picks up a rule file changed between sweeps)."""
     if not files:
         return None
-    rules = Rules.builtin()
+    stamps = _stamps(files)
+    if any(mtime < 0 for _, mtime, _ in stamps):
+        return _compiled.__wrapped__(stamps)  # raises the OSError naming the file
+    return _compiled(stamps)
+
+
+def _stamps(files: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
+    """Each file with its modification time and size (-1 for a file that cannot be read)."""
+    stamps = []
     for f in files:
+        try:
+            st = os.stat(f)
+            stamps.append((f, st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamps.append((f, -1, -1))
+    return tuple(stamps)
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(stamps: tuple[tuple[str, int, int], ...]) -> Rules:
+    rules = Rules.builtin()
+    for f, _, _ in stamps:
         rules = rules.extend_from_file(f)
     return rules
 

@@ -4,6 +4,7 @@ once, and the persistent cache shared through ``cache=`` used by the next sweep.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -205,6 +206,20 @@ def test_rules_by_path(client: Client, tmp_path: Path) -> None:
     assert [loc.path for loc in acme.locations] == ["srv/acme.cfg"]
     rules = layerdig.Rules.builtin().extend_from_file(rule_file)
     assert findings(custom[3]) == findings(layerdig.scan(targets[3], rules=rules))
+
+
+def test_a_rule_file_changed_between_sweeps_is_read_again(client: Client, tmp_path: Path) -> None:
+    targets = synthetic_family(tmp_path / "images")[3:]
+    rule_file = tmp_path / "acme.yaml"
+    rule_file.write_text(ACME)
+    (first,) = sweep(targets, client=client, rules_path=[rule_file])
+    assert [f.severity for f in first.findings if f.rule_id == "acme.token"] == ["medium"]
+    rule_file.write_text(ACME.replace("severity: medium", "severity: high"))
+    os.utime(rule_file, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    (second,) = sweep(targets, client=client, rules_path=[rule_file])
+    assert [f.severity for f in second.findings if f.rule_id == "acme.token"] == ["high"]
+    with pytest.raises(FileNotFoundError):
+        sweep(targets, client=client, rules_path=tmp_path / "missing.yaml")
 
 
 def test_policy_and_gate_travel_with_the_sweep(client: Client, tmp_path: Path) -> None:
