@@ -113,6 +113,26 @@ fn classic_docker25_and_oci_archives_in_any_order_stream_like_files() {
 }
 
 #[test]
+fn a_layer_blob_no_manifest_names_is_searched_in_a_stream_as_in_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = github_token();
+    let smuggled = LayerBuilder::new().file("etc/smuggled.env", format!("GITHUB_TOKEN={token}\n").as_bytes()).finish();
+    let mut layout = Layout::oci(std::slice::from_ref(&image()), false, false);
+    let blob = layerdig_tests::compress(&smuggled, Comp::Gzip);
+    layout.files.insert(0, (format!("blobs/sha256/{}", &layerdig_tests::sha256(&blob)[7..]), blob));
+    let path = dir.path().join("smuggled.tar");
+    layout.write_tar(&path);
+    let file = scan_file(&path);
+    let stream = scan_stream(&mut &tar_of(&layout.files)[..]);
+    let smuggled = |r: &Report| {
+        seen(r).into_iter().filter(|s| s.2.as_deref().is_some_and(|p| p.ends_with("!etc/smuggled.env"))).count()
+    };
+    assert_eq!(smuggled(&file), 1);
+    assert_eq!(smuggled(&stream), 1);
+    assert_eq!(seen(&stream), seen(&file));
+}
+
+#[test]
 fn a_stream_that_breaks_off_keeps_what_was_read_and_is_incomplete() {
     let image = image();
     let layout = Layout::docker_classic(&image);
