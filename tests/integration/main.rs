@@ -2,6 +2,7 @@
 
 mod archives;
 mod base;
+mod cache;
 mod cli;
 mod core;
 mod decode;
@@ -14,3 +15,4 @@ mod pipeline;
 mod props;
 mod scan;
 mod sources;
+mod stream;
