@@ -49,6 +49,8 @@ _ErrorKind = Literal[
     "corrupt",
     "limit_reached",
     "inconsistent",
+    "unreachable",
+    "no_such_image",
     "rule",
     "output",
     "other",
