@@ -4,6 +4,7 @@ mod archives;
 mod base;
 mod cli;
 mod core;
+mod daemon;
 mod decode;
 mod fixtures;
 mod forensics;
