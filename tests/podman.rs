@@ -11,6 +11,7 @@
 //! If podman or skopeo is missing or the service does not come up, [`PodmanService::start`]
 //! panics saying why: a test that needs the engine fails, it does not pass without it.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -191,4 +192,66 @@ fn ping(socket: &Path) -> bool {
     let mut rest = Vec::new();
     let _ = reader.read_to_end(&mut rest);
     status.starts_with("HTTP/1.1 200")
+}
+
+/// What a scan of an image in the engine shares with a scan of the fixture it was loaded from,
+/// from two JSON reports (`-f json`, or `Report::to_json`): each finding location in a file, the
+/// config or the history as `rule fingerprint source path:line:column status layer removed_in
+/// config_key disposition created_by` (and the layer digest when `layer_digests`), and each
+/// layer as `index diff_id created_by files added deleted`.
+///
+/// Left out, because the engine re-exports what it stored rather than the file it loaded: the
+/// image's name, the layers' blob digests unless asked for (podman exports layers uncompressed,
+/// so an OCI fixture's gzip or zstd blob digests are not the export's), and `hidden` and
+/// `metadata` locations (gzip headers, blobs nothing references, index annotations: bytes of the
+/// original file that are not in the export).
+pub fn comparable(report: &serde_json::Value, layer_digests: bool) -> (BTreeSet<String>, Vec<String>) {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "-".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut findings = BTreeSet::new();
+    for f in report["findings"].as_array().into_iter().flatten() {
+        for l in f["locations"].as_array().into_iter().flatten() {
+            if !matches!(l["source"].as_str(), Some("file" | "config" | "history")) {
+                continue;
+            }
+            let mut row = format!(
+                "{} {} {} {}:{}:{} {} {} {} {} {} {}",
+                text(&f["rule_id"]),
+                text(&f["fingerprint"]),
+                text(&l["source"]),
+                text(&l["path"]),
+                text(&l["line"]),
+                text(&l["column"]),
+                text(&l["status"]),
+                text(&l["layer_index"]),
+                text(&l["removed_in_layer"]),
+                text(&l["config_key"]),
+                text(&l["disposition"]),
+                text(&l["created_by"]),
+            );
+            if layer_digests {
+                row.push(' ');
+                row.push_str(&text(&l["layer_digest"]));
+            }
+            findings.insert(row);
+        }
+    }
+    let mut layers = Vec::new();
+    for image in report["images"].as_array().into_iter().flatten() {
+        for layer in image["layers"].as_array().into_iter().flatten() {
+            layers.push(format!(
+                "{} {} {} {} {} {}",
+                text(&layer["index"]),
+                text(&layer["diff_id"]),
+                text(&layer["created_by"]),
+                text(&layer["files"]),
+                text(&layer["added"]),
+                text(&layer["deleted"]),
+            ));
+        }
+    }
+    (findings, layers)
 }
