@@ -195,17 +195,19 @@ fn ping(socket: &Path) -> bool {
 }
 
 /// What a scan of an image in the engine shares with a scan of the fixture it was loaded from,
-/// from two JSON reports (`-f json`, or `Report::to_json`): each finding location in a file, the
-/// config or the history as `rule fingerprint source path:line:column status layer removed_in
-/// config_key disposition created_by` (and the layer digest when `layer_digests`), and each
-/// layer as `index diff_id created_by files added deleted`.
+/// from two JSON reports (`-f json`, or `Report::to_json`): each finding location as `rule
+/// fingerprint source path:line:column status layer removed_in config_key disposition
+/// created_by`, and each layer as `index diff_id created_by files added deleted`.
 ///
-/// Left out, because the engine re-exports what it stored rather than the file it loaded: the
-/// image's name, the layers' blob digests unless asked for (podman exports layers uncompressed,
-/// so an OCI fixture's gzip or zstd blob digests are not the export's), and `hidden` and
-/// `metadata` locations (gzip headers, blobs nothing references, index annotations: bytes of the
-/// original file that are not in the export).
-pub fn comparable(report: &serde_json::Value, layer_digests: bool) -> (BTreeSet<String>, Vec<String>) {
+/// The engine re-exports what it stored rather than the file it loaded. So, unless `same_bytes`
+/// (a docker archive that podman itself wrote, which it exports byte for byte alike), these are
+/// left out: the layers' blob digests (podman exports layers uncompressed, so an OCI fixture's
+/// gzip or zstd blob digests are not the export's), and `hidden` and `metadata` locations (gzip
+/// headers, blobs nothing references, index annotations: bytes of the original file that are
+/// not in the export, while the export has legacy `<id>/json` documents of its own). With
+/// `same_bytes` every location is compared, with its layer digest, structure and document.
+/// The image's name is never compared.
+pub fn comparable(report: &serde_json::Value, same_bytes: bool) -> (BTreeSet<String>, Vec<String>) {
     let text = |v: &serde_json::Value| match v {
         serde_json::Value::Null => "-".to_string(),
         serde_json::Value::String(s) => s.clone(),
@@ -214,7 +216,7 @@ pub fn comparable(report: &serde_json::Value, layer_digests: bool) -> (BTreeSet<
     let mut findings = BTreeSet::new();
     for f in report["findings"].as_array().into_iter().flatten() {
         for l in f["locations"].as_array().into_iter().flatten() {
-            if !matches!(l["source"].as_str(), Some("file" | "config" | "history")) {
+            if !same_bytes && !matches!(l["source"].as_str(), Some("file" | "config" | "history")) {
                 continue;
             }
             let mut row = format!(
@@ -232,9 +234,11 @@ pub fn comparable(report: &serde_json::Value, layer_digests: bool) -> (BTreeSet<
                 text(&l["disposition"]),
                 text(&l["created_by"]),
             );
-            if layer_digests {
-                row.push(' ');
-                row.push_str(&text(&l["layer_digest"]));
+            if same_bytes {
+                for key in ["layer_digest", "structure", "document"] {
+                    row.push(' ');
+                    row.push_str(&text(&l[key]));
+                }
             }
             findings.insert(row);
         }

@@ -421,6 +421,7 @@ def scan(
     now: str | None = None,
     archive_depth: int | None = None,
     base: _StrPath | None = None,
+    daemon_host: str | None = None,
 ) -> Report: ...
 def iter_scan(
     path: _StrPath,

@@ -43,8 +43,10 @@ fn scanner(
     clock: Clock,
     archive_depth: Option<u8>,
     base: Option<&Path>,
+    daemon_host: Option<String>,
 ) -> Result<Scanner, Error> {
     let mut builder = Scanner::builder();
+    builder.daemon_host(daemon_host);
     if let Some(path) = base {
         let source = open(path, platform.clone())?;
         builder.base(layerdig::image::BaseImage::of(&source, platform.as_ref(), &path.display().to_string()));
@@ -148,6 +150,11 @@ fn prepare(
 /// reads them as bytes), their findings at paths like `app.war!WEB-INF/lib/a.jar!app.yml`.
 /// `base` is the image the scanned one was built on (any input form): locations in the layers
 /// they share are `origin == "inherited"`, the others `"introduced"`.
+/// `path` may also name an image in a container engine, `docker-daemon:NAME[:TAG]` (Docker's
+/// daemon, or podman's `podman system service`), read from `daemon_host` (`unix:///path` or
+/// `tcp://host:port`), else `$DOCKER_HOST`, else `unix:///var/run/docker.sock`: an engine that
+/// does not answer, or has no such image, is in `Report.errors` (kinds `unreachable`,
+/// `no_such_image`).
 ///
 /// Raises FileNotFoundError (or another OSError) when the path, the policy file or the baseline
 /// cannot be read, ImageFormatError when it is not an image or no image has the requested
@@ -155,7 +162,7 @@ fn prepare(
 /// platform, threshold, time or threads=0. Problems inside the image (a corrupt layer, a digest
 /// mismatch) do not raise: they are in `Report.errors`.
 #[pyfunction]
-#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None, base=None))]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None, base=None, daemon_host=None))]
 #[allow(clippy::too_many_arguments)]
 fn scan(
     py: Python<'_>,
@@ -170,14 +177,23 @@ fn scan(
     now: Option<&str>,
     archive_depth: Option<u8>,
     base: Option<PathBuf>,
+    daemon_host: Option<String>,
 ) -> PyResult<Report> {
     let Prepared { platform, threads, gate, rules } =
         prepare(py, platform, threads, rules, config, fail_on, baseline, now)?;
     let (report, rules) = detach(py, move || -> Result<_, Error> {
         let started = std::time::Instant::now();
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner =
-            scanner(&rules, show_secrets, threads, platform.clone(), gate.clock(), archive_depth, base.as_deref())?;
+        let scanner = scanner(
+            &rules,
+            show_secrets,
+            threads,
+            platform.clone(),
+            gate.clock(),
+            archive_depth,
+            base.as_deref(),
+            daemon_host,
+        )?;
         let mut collect = Collect::new();
         let mut judging = Judging::new(&gate, &mut collect);
         let stats = match layerdig::Input::parse(&path.to_string_lossy()) {
@@ -224,7 +240,8 @@ fn iter_scan(
     let clock = gate.clock();
     let (scanner, source) = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, threads, platform.clone(), clock, archive_depth, base.as_deref())?;
+        let scanner =
+            scanner(&rules, show_secrets, threads, platform.clone(), clock, archive_depth, base.as_deref(), None)?;
         let source = open(&path, platform)?;
         Ok((scanner, source))
     })?;
@@ -247,7 +264,7 @@ fn scan_bytes(
     let data: &[u8] = &data;
     let findings = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, None, None, Clock::System, None, None)?;
+        let scanner = scanner(&rules, show_secrets, None, None, Clock::System, None, None, None)?;
         Ok(scanner.scan_slice(path, data))
     })?;
     Ok(findings.into_iter().map(Finding::new).collect())

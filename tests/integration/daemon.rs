@@ -15,10 +15,7 @@ fn client(service: &PodmanService) -> Client {
 #[test]
 fn the_service_answers_and_knows_every_fixture() {
     let service = PodmanService::shared();
-    eprintln!(
-        "podman: fixtures copied in {:?}, service up in {:?}",
-        service.load_time, service.start_time
-    );
+    eprintln!("podman: fixtures copied in {:?}, service up in {:?}", service.load_time, service.start_time);
     let client = client(&service);
     client.ping().unwrap();
     for fixture in LOADED {
@@ -69,7 +66,10 @@ fn an_image_the_engine_does_not_have_is_no_such_image() {
     assert_eq!(e.kind(), ErrorKind::NoSuchImage);
     assert!(e.is_incomplete());
     let text = e.to_string();
-    assert!(text.starts_with("docker-daemon:localhost/fixture/absent:1: no such image localhost/fixture/absent:1"), "{text}");
+    assert!(
+        text.starts_with("docker-daemon:localhost/fixture/absent:1: no such image localhost/fixture/absent:1"),
+        "{text}"
+    );
     assert!(matches!(client.inspect("localhost/fixture/absent:1"), Err(DaemonErrorKind::NoSuchImage { .. })));
     assert!(matches!(client.export("localhost/fixture/absent:1"), Err(DaemonErrorKind::NoSuchImage { .. })));
 }
@@ -89,4 +89,37 @@ fn no_socket_is_a_clear_error() {
     assert!(e.to_string().contains("cannot reach the Docker daemon at unix://"), "{e}");
     assert!(e.to_string().contains("is it running? set DOCKER_HOST"), "{e}");
     assert_eq!(e.kind(), ErrorKind::Unreachable);
+}
+
+/// Scan `docker-daemon:NAME` through the library, from `service`.
+fn scan_daemon(service: &PodmanService, name: &str) -> layerdig::Report {
+    let rules = layerdig::Rules::builtin();
+    let scanner =
+        layerdig::Scanner::builder().threads(2).daemon_host(Some(service.docker_host())).build(&rules).unwrap();
+    let mut sink = layerdig::Collect::new();
+    let input = layerdig::Input::parse(&format!("docker-daemon:{name}")).unwrap();
+    assert_eq!(input, layerdig::Input::Daemon(name.to_string()));
+    let stats = scanner.scan_input(&input, &mut sink).unwrap();
+    sink.into_report(stats)
+}
+
+#[test]
+fn every_name_form_reaches_the_image() {
+    let service = PodmanService::shared();
+    let name = "localhost/fixture/demo-docker:1";
+    let info = client(&service).inspect(name).unwrap();
+    let hex = info.id.strip_prefix("sha256:").unwrap();
+    let repo_digest = info.repo_digests.first().expect("a repository digest").clone();
+    let reference = scan_daemon(&service, name);
+    assert!(reference.errors.is_empty(), "{:?}", reference.errors);
+    assert_eq!(reference.images[0].format, "docker-daemon");
+    assert_eq!(reference.images[0].layers.len(), 8);
+    let fingerprints = |r: &layerdig::Report| r.findings.iter().map(|f| f.fingerprint.clone()).collect::<Vec<_>>();
+    assert!(reference.findings.len() >= 8, "{:?}", fingerprints(&reference));
+    for form in ["fixture/demo-docker:1", info.id.as_str(), &hex[..12], repo_digest.as_str()] {
+        let report = scan_daemon(&service, form);
+        assert!(report.errors.is_empty(), "{form}: {:?}", report.errors);
+        assert_eq!(fingerprints(&report), fingerprints(&reference), "{form}");
+        assert!(report.findings.iter().flat_map(|f| &f.locations).all(|l| l.image == format!("docker-daemon:{form}")));
+    }
 }

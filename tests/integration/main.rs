@@ -9,6 +9,7 @@ mod decode;
 mod fixtures;
 mod forensics;
 mod hostile;
+mod local_forms;
 mod metadata;
 mod ownership;
 mod pipeline;

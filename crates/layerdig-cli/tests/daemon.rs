@@ -11,11 +11,14 @@ use serde_json::Value;
 
 fn layerdig() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_layerdig"));
-    cmd.env_remove("NO_COLOR").env_remove("DOCKER_HOST").env_remove("DOCKER_TLS_VERIFY").current_dir(std::env::temp_dir());
+    cmd.env_remove("NO_COLOR")
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .current_dir(std::env::temp_dir());
     cmd
 }
 
-fn fixture(name: &str) -> String {
+fn fixture_path(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/images").join(name).display().to_string()
 }
 
@@ -29,12 +32,18 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// What a person sees: the human report (stdout, where it lists problems) and stderr.
+fn shown(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(o))
+}
+
 #[test]
 fn every_fixture_in_the_engine_has_the_findings_of_its_file() {
     let service = PodmanService::shared();
     eprintln!("podman: fixtures copied in {:?}, service up in {:?}", service.load_time, service.start_time);
     for fixture in LOADED {
-        let file = layerdig().args(["scan", "-f", "json", "--no-config", &fixture(fixture.file)]).output().unwrap();
+        let file =
+            layerdig().args(["scan", "-f", "json", "--no-config", &fixture_path(fixture.file)]).output().unwrap();
         let engine = layerdig()
             .env("DOCKER_HOST", service.docker_host())
             .args(["scan", "-f", "json", "--no-config", &format!("docker-daemon:{}", fixture.name)])
@@ -42,11 +51,12 @@ fn every_fixture_in_the_engine_has_the_findings_of_its_file() {
             .unwrap();
         let (file_json, engine_json) = (json(&file), json(&engine));
         assert_eq!(engine_json["errors"], serde_json::json!([]), "{}: {}", fixture.name, stderr(&engine));
-        // The docker archives are what podman itself exports: their layer digests match too.
-        let digests = fixture.file.ends_with(".docker.tar");
+        // demo.docker.tar is what podman itself exported: every location matches, digests and
+        // documents too. The others are compared on what survives a re-export.
+        let digests = fixture.file == "demo.docker.tar";
         let (want_findings, want_layers) = comparable(&file_json, digests);
         let (got_findings, got_layers) = comparable(&engine_json, digests);
-        assert!(!want_findings.is_empty(), "{}", fixture.file);
+        assert!(want_findings.len() >= 8, "{}: {want_findings:#?}", fixture.file);
         assert_eq!(
             got_findings.symmetric_difference(&want_findings).collect::<Vec<_>>(),
             Vec::<&String>::new(),
@@ -81,9 +91,12 @@ fn an_absent_image_is_a_clear_error_and_exit_2() {
         .args(["scan", "--no-config", "docker-daemon:localhost/fixture/absent:1"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(err.contains("docker-daemon:localhost/fixture/absent:1: no such image localhost/fixture/absent:1"), "{err}");
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let err = shown(&out);
+    assert!(
+        err.contains("docker-daemon:localhost/fixture/absent:1: no such image localhost/fixture/absent:1"),
+        "{err}"
+    );
     assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
 }
 
@@ -96,8 +109,8 @@ fn no_engine_is_a_clear_error_and_exit_2() {
         .args(["scan", "--no-config", "docker-daemon:app:1"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", shown(&out));
+    let err = shown(&out);
     assert!(
         err.contains(&format!("docker-daemon:app:1: cannot reach the Docker daemon at unix://{}", socket.display())),
         "{err}"

@@ -288,7 +288,9 @@ pub enum DaemonErrorKind {
         reason: String,
     },
     /// The socket exists but this user may not open it.
-    #[error("permission denied opening the Docker daemon's socket at {endpoint} (run as a user who may, e.g. in the docker group, or point DOCKER_HOST at your own podman service)")]
+    #[error(
+        "permission denied opening the Docker daemon's socket at {endpoint} (run as a user who may, e.g. in the docker group, or point DOCKER_HOST at your own podman service)"
+    )]
     PermissionDenied {
         /// The endpoint.
         endpoint: String,

@@ -84,10 +84,7 @@ impl<R: BufRead> Chunked<R> {
         let size = match parsed {
             Ok(httparse::Status::Complete((_, size))) => size,
             Ok(httparse::Status::Partial) | Err(_) => {
-                return Err(invalid(format!(
-                    "chunked body has a malformed chunk-size line ({} bytes)",
-                    line.len()
-                )));
+                return Err(invalid(format!("chunked body has a malformed chunk-size line ({} bytes)", line.len())));
             }
         };
         if size > 0 {

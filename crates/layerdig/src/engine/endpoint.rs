@@ -83,7 +83,8 @@ impl Endpoint {
             Some(text) => Endpoint::parse(text)?,
             None => Endpoint::Unix(PathBuf::from(DEFAULT_SOCKET)),
         };
-        if matches!(endpoint, Endpoint::Tcp { .. }) && std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty())
+        if matches!(endpoint, Endpoint::Tcp { .. })
+            && std::env::var_os("DOCKER_TLS_VERIFY").is_some_and(|v| !v.is_empty())
         {
             return Err(DaemonErrorKind::BadEndpoint {
                 endpoint: endpoint.to_string(),

@@ -233,7 +233,11 @@ mod tests {
             (b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nOKtrailing", 200, b"OK"),
             (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nOK\r\n0\r\n\r\n", 200, b"OK"),
             // Chunked wins over a Content-Length (RFC 9112 §6.3).
-            (b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n", 200, b"x"),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+                200,
+                b"x",
+            ),
             (b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nto the end", 200, b"to the end"),
             (b"HTTP/1.1 204 No Content\r\n\r\n", 204, b""),
             (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope", 404, b"nope"),

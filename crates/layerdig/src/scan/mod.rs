@@ -98,6 +98,7 @@ struct Options {
     clock: Clock,
     archives: ArchiveLimits,
     base: Option<Arc<BaseImage>>,
+    daemon_host: Option<String>,
 }
 
 /// A shared [`Progress`] in the scanner's options.
@@ -129,6 +130,7 @@ impl Default for ScannerBuilder {
                 clock: Clock::System,
                 archives: ArchiveLimits::default(),
                 base: None,
+                daemon_host: None,
             },
         }
     }
@@ -184,6 +186,14 @@ impl ScannerBuilder {
     /// the same input holds it.
     pub fn base(&mut self, base: Option<BaseImage>) -> &mut Self {
         self.options.base = base.map(Arc::new);
+        self
+    }
+
+    /// The container engine `docker-daemon:` inputs are read from (`--daemon-host`):
+    /// `unix:///path` or `tcp://host:port`. Without it, `DOCKER_HOST`, else
+    /// `unix:///var/run/docker.sock` (see [`crate::engine::Endpoint::resolve`]).
+    pub fn daemon_host(&mut self, host: Option<String>) -> &mut Self {
+        self.options.daemon_host = host;
         self
     }
 
@@ -291,7 +301,8 @@ impl Scanner {
                 });
                 self.scan_opened(path, opened, started, sink)
             }
-            Input::Registry(_) | Input::Daemon(_) => {
+            Input::Daemon(name) => self.scan_daemon(name, sink),
+            Input::Registry(_) => {
                 let e = Error::ImageFormat {
                     image: input.name().into(),
                     message: "this build of layerdig reads no registries or container engines".into(),
