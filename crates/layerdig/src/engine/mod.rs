@@ -373,8 +373,7 @@ mod tests {
 
     #[test]
     fn nothing_listening_is_a_clear_error() {
-        let dir = std::env::temp_dir().join(format!("layerdig-engine-test-{}", std::process::id()));
-        let client = Client::new(Endpoint::Unix(dir.join("none.sock")));
+        let client = Client::new(Endpoint::Unix("/nonexistent/layerdig-engine-test/none.sock".into()));
         let e = client.open("app:1").unwrap_err();
         let text = e.to_string();
         assert!(text.starts_with("docker-daemon:app:1: cannot reach the Docker daemon at unix://"), "{text}");
