@@ -2,6 +2,7 @@
 
 mod archives;
 mod base;
+mod cache;
 mod cli;
 mod core;
 mod daemon;
@@ -16,3 +17,4 @@ mod pipeline;
 mod props;
 mod scan;
 mod sources;
+mod stream;
