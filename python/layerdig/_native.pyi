@@ -52,6 +52,8 @@ _ErrorKind = Literal[
     "corrupt",
     "limit_reached",
     "inconsistent",
+    "unreachable",
+    "no_such_image",
     "rule",
     "output",
     "other",
@@ -425,6 +427,7 @@ def scan(
     archive_depth: int | None = None,
     base: _StrPath | None = None,
     cache: _StrPath | None = None,
+    daemon_host: str | None = None,
 ) -> Report: ...
 def iter_scan(
     path: _StrPath,

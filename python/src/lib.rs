@@ -45,8 +45,10 @@ fn scanner(
     archive_depth: Option<u8>,
     base: Option<&Path>,
     cache: Option<&Path>,
+    daemon_host: Option<String>,
 ) -> Result<Scanner, Error> {
     let mut builder = Scanner::builder();
+    builder.daemon_host(daemon_host);
     builder.cache(cache.map(Path::to_path_buf));
     if let Some(path) = base {
         let source = open(path, platform.clone())?;
@@ -157,6 +159,10 @@ fn prepare(
 /// `path` may also be a reference: `docker://HOST/REPO:TAG`, `docker-daemon:NAME:TAG`,
 /// `oci:DIR:REF`, `oci-archive:FILE`, `docker-archive:FILE`; problems reaching or opening one
 /// are in `Report.errors` rather than raised.
+/// A `docker-daemon:` image is read from the engine at `daemon_host` (`unix:///path` or
+/// `tcp://host:port`), else `$DOCKER_HOST`, else `unix:///var/run/docker.sock` (Docker's daemon,
+/// or podman's `podman system service`); an engine that does not answer, or has no such image,
+/// is in `Report.errors` (kinds `unreachable`, `no_such_image`).
 ///
 /// Raises FileNotFoundError (or another OSError) when the path, the policy file or the baseline
 /// cannot be read, ImageFormatError when it is not an image or no image has the requested
@@ -164,7 +170,7 @@ fn prepare(
 /// platform, threshold, time or threads=0. Problems inside the image (a corrupt layer, a digest
 /// mismatch) do not raise: they are in `Report.errors`.
 #[pyfunction]
-#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None, base=None, cache=None))]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None, base=None, cache=None, daemon_host=None))]
 #[allow(clippy::too_many_arguments)]
 fn scan(
     py: Python<'_>,
@@ -180,6 +186,7 @@ fn scan(
     archive_depth: Option<u8>,
     base: Option<PathBuf>,
     cache: Option<PathBuf>,
+    daemon_host: Option<String>,
 ) -> PyResult<Report> {
     let Prepared { platform, threads, gate, rules } =
         prepare(py, platform, threads, rules, config, fail_on, baseline, now)?;
@@ -195,6 +202,7 @@ fn scan(
             archive_depth,
             base.as_deref(),
             cache.as_deref(),
+            daemon_host,
         )?;
         let mut collect = Collect::new();
         let mut judging = Judging::new(&gate, &mut collect);
@@ -242,8 +250,17 @@ fn iter_scan(
     let clock = gate.clock();
     let (scanner, source) = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner =
-            scanner(&rules, show_secrets, threads, platform.clone(), clock, archive_depth, base.as_deref(), None)?;
+        let scanner = scanner(
+            &rules,
+            show_secrets,
+            threads,
+            platform.clone(),
+            clock,
+            archive_depth,
+            base.as_deref(),
+            None,
+            None,
+        )?;
         let source = open(&path, platform)?;
         Ok((scanner, source))
     })?;
@@ -266,7 +283,7 @@ fn scan_bytes(
     let data: &[u8] = &data;
     let findings = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, None, None, Clock::System, None, None, None)?;
+        let scanner = scanner(&rules, show_secrets, None, None, Clock::System, None, None, None, None)?;
         Ok(scanner.scan_slice(path, data))
     })?;
     Ok(findings.into_iter().map(Finding::new).collect())
@@ -420,7 +437,7 @@ fn layer_ids(py: Python<'_>, path: PathBuf, platform: Option<&str>) -> PyResult<
     let platform = parse_platform(platform)?;
     detach(py, move || -> Result<_, Error> {
         let scanner =
-            scanner(&layerdig::Rules::builtin(), false, None, platform.clone(), Clock::System, None, None, None)?;
+            scanner(&layerdig::Rules::builtin(), false, None, platform.clone(), Clock::System, None, None, None, None)?;
         let source = open_target(&scanner, &path, platform)?;
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
@@ -457,7 +474,7 @@ fn scan_layer<'py>(
     let bytes = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
         let scanner =
-            scanner(&rules, false, None, platform.clone(), Clock::System, archive_depth, None, cache.as_deref())?;
+            scanner(&rules, false, None, platform.clone(), Clock::System, archive_depth, None, cache.as_deref(), None)?;
         let source = open_target(&scanner, &path, platform)?;
         Ok(scanner.layer_result_of(&source, &layer_id)?.to_bytes())
     })?;
@@ -509,6 +526,7 @@ fn resolve(
             archive_depth,
             base.as_deref(),
             cache.as_deref(),
+            None,
         )?;
         let mut collect = Collect::new();
         let mut judging = Judging::new(&gate, &mut collect);

@@ -3,6 +3,9 @@
 //! the library and the bindings write no file, and the command writes only the report asked for
 //! with `-o` (in `output.rs`).
 //!
+//! The one exception to "no network": the clients of the places images live, which connect
+//! (never listen) to the endpoint the user names: the container engine's (`engine/`).
+//!
 //! A plain text search: a comment naming one of these is flagged too; reword it.
 
 use std::path::{Path, PathBuf};
@@ -27,6 +30,10 @@ const NEVER: &[&str] = &[
     "temp_dir",
     "tempfile",
 ];
+
+/// The modules that open connections, and the words that lets them use.
+const NETWORK_CLIENTS: &[&str] = &["crates/layerdig/src/engine/"];
+const CONNECTING: &[&str] = &["std::net", "os::unix::net", "TcpStream", "UnixStream"];
 
 /// Writing to the file system.
 const WRITES: &[&str] = &[
@@ -75,8 +82,12 @@ fn no_programs_network_extraction_or_stray_writes_in_the_source() {
             let rel = path.strip_prefix(&root).expect("under the root").to_string_lossy().replace('\\', "/");
             let text = std::fs::read_to_string(&path).expect("source");
             let writes_allowed = rel == REPORT_WRITER;
+            let connects = NETWORK_CLIENTS.iter().any(|dir| rel.starts_with(dir));
             for (n, line) in text.lines().enumerate() {
                 for needle in NEVER.iter().chain(if writes_allowed { &[][..] } else { WRITES }) {
+                    if connects && CONNECTING.contains(needle) {
+                        continue;
+                    }
                     if line.contains(needle) {
                         problems.push(format!("{rel}:{}: {needle}: {}", n + 1, line.trim()));
                     }

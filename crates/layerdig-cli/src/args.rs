@@ -273,6 +273,11 @@ pub struct EngineArgs {
     /// larger ones are read entry by entry from their local headers.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub archive_buffer: Option<u64>,
+    /// The container engine `docker-daemon:` images are read from: unix:///path/to/socket or
+    /// tcp://host:port (default: $DOCKER_HOST, else unix:///var/run/docker.sock; podman:
+    /// unix://$XDG_RUNTIME_DIR/podman/podman.sock while `podman system service` runs).
+    #[arg(long, value_name = "ADDRESS")]
+    pub daemon_host: Option<String>,
     /// Progress bar on stderr: auto (when stderr is a terminal), always, never.
     #[arg(long, value_enum, default_value_t = When::Auto)]
     pub progress: When,

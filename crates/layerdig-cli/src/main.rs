@@ -184,6 +184,7 @@ impl Setup {
             archives.max_buffer = usize::try_from(bytes).unwrap_or(usize::MAX);
         }
         builder.archives(archives);
+        builder.daemon_host(engine.daemon_host.clone());
         builder.cache(engine.cache.clone());
         if let Some(path) = &engine.base {
             let source = layerdig::ImageSource::open_with(

@@ -55,6 +55,15 @@ pub enum Error {
         /// The platform asked for.
         wanted: String,
     },
+    /// The container engine (Docker's daemon, podman's service) did not give the image: it is
+    /// not listening, has no such image, or answered with an error.
+    #[error("{image}: {kind}")]
+    Daemon {
+        /// The image as it was named (`docker-daemon:NAME:TAG`).
+        image: String,
+        /// What went wrong.
+        kind: DaemonErrorKind,
+    },
     /// The worker threads could not be started.
     #[error("thread pool: {0}")]
     ThreadPool(String),
@@ -124,6 +133,10 @@ pub enum ErrorKind {
     LimitReached,
     /// The configuration does not describe a layer consistently.
     Inconsistent,
+    /// The container engine could not be reached (not running, no socket, no permission).
+    Unreachable,
+    /// The container engine has no image of that name.
+    NoSuchImage,
     /// A rule file is invalid.
     Rule,
     /// The output failed.
@@ -147,6 +160,8 @@ impl ErrorKind {
             ErrorKind::Corrupt => "corrupt",
             ErrorKind::LimitReached => "limit_reached",
             ErrorKind::Inconsistent => "inconsistent",
+            ErrorKind::Unreachable => "unreachable",
+            ErrorKind::NoSuchImage => "no_such_image",
             ErrorKind::Rule => "rule",
             ErrorKind::Output => "output",
             ErrorKind::Other => "other",
@@ -176,6 +191,10 @@ impl ErrorKind {
             ErrorKind::NotFound => "check the path",
             ErrorKind::PermissionDenied => "layerdig needs read access to the image files",
             ErrorKind::NoSuchPlatform => "list the image's platforms with `layerdig layers`, or drop --platform",
+            ErrorKind::Unreachable => {
+                "start the engine (Docker, or `podman system service`) or point DOCKER_HOST / --daemon-host at its socket"
+            }
+            ErrorKind::NoSuchImage => "list the engine's images with `docker images` or `podman images`",
             ErrorKind::NotAnImage => {
                 "layerdig reads docker save archives, OCI layouts and oci-archives, layer tarballs and directories"
             }
@@ -253,6 +272,77 @@ pub enum LayerErrorKind {
     },
 }
 
+/// What went wrong asking a container engine for an image.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DaemonErrorKind {
+    /// The endpoint (`--daemon-host`, `DOCKER_HOST`) is not one the client can use.
+    #[error("cannot use the daemon address {endpoint:?}: {reason}")]
+    BadEndpoint {
+        /// The address as given.
+        endpoint: String,
+        /// Why not.
+        reason: String,
+    },
+    /// Nothing answers at the endpoint (no socket, connection refused, no answer).
+    #[error("cannot reach the Docker daemon at {endpoint}: is it running? set DOCKER_HOST ({reason})")]
+    Unreachable {
+        /// The endpoint, `unix:///var/run/docker.sock` or `tcp://host:port`.
+        endpoint: String,
+        /// The operating system's or the exchange's words.
+        reason: String,
+    },
+    /// The socket exists but this user may not open it.
+    #[error(
+        "permission denied opening the Docker daemon's socket at {endpoint} (run as a user who may, e.g. in the docker group, or point DOCKER_HOST at your own podman service)"
+    )]
+    PermissionDenied {
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// The engine has no image of that name, digest or id.
+    #[error("no such image {name} in the daemon at {endpoint}")]
+    NoSuchImage {
+        /// The name as asked for.
+        name: String,
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// The name cannot be an image name, tag, digest or id.
+    #[error("{0:?} is not an image name (NAME[:TAG], NAME@sha256:…, or an image id)")]
+    BadName(String),
+    /// The engine answered a request with an error status.
+    #[error("the daemon at {endpoint} answered {request} with {status}: {message}")]
+    Status {
+        /// The endpoint.
+        endpoint: String,
+        /// The request, `GET /images/…/json`.
+        request: String,
+        /// The HTTP status.
+        status: u16,
+        /// The engine's message, shortened.
+        message: String,
+    },
+    /// The answer is not the Engine API's (not HTTP, malformed JSON, broken framing).
+    #[error("the daemon at {endpoint} answered {request} with something that is not the Docker Engine API: {message}")]
+    Protocol {
+        /// The endpoint.
+        endpoint: String,
+        /// The request.
+        request: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The image's export stream broke off or could not be read.
+    #[error("reading the image from the daemon at {endpoint} failed: {message}")]
+    Stream {
+        /// The endpoint.
+        endpoint: String,
+        /// What happened.
+        message: String,
+    },
+}
+
 /// Why an archive inside a layer's file was not read to its end.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -323,6 +413,14 @@ impl Error {
                 LayerErrorKind::Inconsistent(_) => ErrorKind::Inconsistent,
                 LayerErrorKind::Archive { problem: ArchiveProblem::Corrupt(_), .. } => ErrorKind::Corrupt,
                 LayerErrorKind::Archive { .. } => ErrorKind::LimitReached,
+            },
+            Error::Daemon { kind, .. } => match kind {
+                DaemonErrorKind::BadEndpoint { .. }
+                | DaemonErrorKind::Unreachable { .. }
+                | DaemonErrorKind::PermissionDenied { .. } => ErrorKind::Unreachable,
+                DaemonErrorKind::NoSuchImage { .. } | DaemonErrorKind::BadName(_) => ErrorKind::NoSuchImage,
+                DaemonErrorKind::Stream { .. } => ErrorKind::Io,
+                DaemonErrorKind::Status { .. } | DaemonErrorKind::Protocol { .. } => ErrorKind::Other,
             },
             Error::Rule(_) => ErrorKind::Rule,
             Error::Sink(_) => ErrorKind::Output,

@@ -35,6 +35,8 @@
 //!   Maven, Cargo), and whether its bytes still match the digest the package database recorded.
 //! - [`scan`]: layers in parallel through the detectors into a [`Sink`].
 //! - [`finding`] and [`report`]: the one `Finding` type and the JSON, JSONL and SARIF printers.
+//! - [`engine`]: images where they live: a client of the Docker Engine API (Docker's daemon,
+//!   podman's service) whose image export is scanned as it streams in.
 //! - [`policy`]: the `layerdig.toml` policy file (failure threshold, severity overrides, allow
 //!   entries), shared by the command line and the Python bindings.
 #![deny(missing_docs)]
@@ -44,6 +46,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod detect;
+pub mod engine;
 mod error;
 pub mod finding;
 pub mod gate;
@@ -60,7 +63,7 @@ mod time;
 pub mod vocab;
 
 pub use detect::{Detector, Rules};
-pub use error::{ArchiveProblem, Error, ErrorKind, LayerErrorKind, SinkError};
+pub use error::{ArchiveProblem, DaemonErrorKind, Error, ErrorKind, LayerErrorKind, SinkError};
 pub use finding::{Confidence, Disposition, Finding, FindingSet, Location, Severity, Source};
 pub use gate::{Clock, FailOn, Gate, Timestamp};
 pub use image::{

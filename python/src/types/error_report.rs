@@ -26,7 +26,7 @@ data_class!(ErrorReport.inner {
         incomplete: bool,
         /// What kind of problem it is: `not_found`, `permission_denied`, `io`, `not_an_image`,
         /// `no_such_platform`, `missing_blob`, `digest_mismatch`, `corrupt`, `limit_reached`,
-        /// `inconsistent`, `rule`, `output` or `other`.
+        /// `inconsistent`, `unreachable`, `no_such_image`, `rule`, `output` or `other`.
         kind: &'static str = as_str,
         /// What a person can do about it, if there is something to say (the hint the CLI prints).
         hint: Option<&'static str> => |e| e.hint(),

@@ -101,6 +101,7 @@ struct Options {
     clock: Clock,
     archives: ArchiveLimits,
     base: Option<Arc<BaseImage>>,
+    daemon_host: Option<String>,
     cache: Option<std::path::PathBuf>,
 }
 
@@ -133,6 +134,7 @@ impl Default for ScannerBuilder {
                 clock: Clock::System,
                 archives: ArchiveLimits::default(),
                 base: None,
+                daemon_host: None,
                 cache: None,
             },
         }
@@ -189,6 +191,14 @@ impl ScannerBuilder {
     /// the same input holds it.
     pub fn base(&mut self, base: Option<BaseImage>) -> &mut Self {
         self.options.base = base.map(Arc::new);
+        self
+    }
+
+    /// The container engine `docker-daemon:` inputs are read from (`--daemon-host`):
+    /// `unix:///path` or `tcp://host:port`. Without it, `DOCKER_HOST`, else
+    /// `unix:///var/run/docker.sock` (see [`crate::engine::Endpoint::resolve`]).
+    pub fn daemon_host(&mut self, host: Option<String>) -> &mut Self {
+        self.options.daemon_host = host;
         self
     }
 
@@ -322,6 +332,7 @@ impl Scanner {
         let started = Instant::now();
         match input {
             Input::Stdin => self.scan_reader("-", &mut std::io::stdin().lock(), sink),
+            Input::Daemon(name) => self.scan_daemon(name, sink),
             _ => {
                 let name = match input {
                     Input::Path(p)

@@ -12,6 +12,7 @@ use std::time::Instant;
 use super::visitor::ScanVisitor;
 use super::{LayerScan, Scanner, owners};
 use crate::detect::Detector;
+use crate::engine::{Client, Endpoint};
 use crate::error::{Error, LayerErrorKind};
 use crate::image::{ImageFormat, ImageSource, Layer, LayerSource, Streamed, looks_like_tar, normalize_name};
 use crate::layer::{self, Compression, LayerIndex, LayerStats, LayerWalk};
@@ -32,6 +33,32 @@ impl Scanner {
     /// # Errors
     /// Only a sink's error.
     pub fn scan_reader(&self, name: &str, reader: &mut dyn Read, sink: &mut dyn Sink) -> Result<Stats, Error> {
+        self.scan_stream(name, ImageFormat::ArchiveStream, reader, sink)
+    }
+
+    /// The image `name` in the container engine (`docker-daemon:NAME`): its export, streamed
+    /// through [`Scanner::scan_reader`]'s reading, reported as format `docker-daemon`. An engine
+    /// that does not answer, or has no such image, is reported to the sink as an error.
+    pub(super) fn scan_daemon(&self, name: &str, sink: &mut dyn Sink) -> Result<Stats, Error> {
+        let started = Instant::now();
+        let label = format!("docker-daemon:{name}");
+        let opened = Endpoint::resolve(self.options.daemon_host.as_deref())
+            .map_err(|kind| Error::Daemon { image: label.clone(), kind })
+            .and_then(|endpoint| Client::new(endpoint).open(name));
+        match opened {
+            Ok((_, mut export)) => self.scan_stream(&label, ImageFormat::DockerDaemon, &mut export, sink),
+            Err(e) => self.scan_opened(Path::new(&label), Err(e), started, sink),
+        }
+    }
+
+    /// Scan the archive read from `reader`, its images reported as of `format`.
+    fn scan_stream(
+        &self,
+        name: &str,
+        format: ImageFormat,
+        reader: &mut dyn Read,
+        sink: &mut dyn Sink,
+    ) -> Result<Stats, Error> {
         let started = Instant::now();
         let image_path = Path::new(name);
         let (streamed, mut scanned, problems) = self.read_stream(image_path, reader);
@@ -43,7 +70,7 @@ impl Scanner {
                 return Ok(stats);
             }
         }
-        let opened = ImageSource::open_streamed(name, ImageFormat::ArchiveStream, streamed, &self.open_options(None));
+        let opened = ImageSource::open_streamed(name, format, streamed, &self.open_options(None));
         let more = match opened {
             Ok(source) => self.scan_source_with(&source, &mut scanned, &HashMap::new(), started, sink)?,
             Err(e) => self.scan_opened(image_path, Err(e), started, sink)?,
