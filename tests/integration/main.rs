@@ -12,5 +12,6 @@ mod metadata;
 mod ownership;
 mod pipeline;
 mod props;
+mod registry;
 mod scan;
 mod sources;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::RuleError;
 use crate::image::digest::{Algorithm, Digest};
+use crate::registry::RegistryErrorKind;
 
 /// Everything that can go wrong reading an image or scanning it.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +59,15 @@ pub enum Error {
     /// The worker threads could not be started.
     #[error("thread pool: {0}")]
     ThreadPool(String),
+    /// A registry could not be read: the reference names the image, the kind says why.
+    #[error("{image}: {kind}")]
+    Registry {
+        /// The image reference (`HOST/REPO:TAG`, `HOST/REPO@DIGEST`, or `HOST` for a sweep's
+        /// repository list).
+        image: String,
+        /// What went wrong.
+        kind: RegistryErrorKind,
+    },
     /// A sink gave up (writing the report failed, or its reader went away).
     #[error("output: {0}")]
     Sink(#[from] SinkError),
@@ -121,6 +131,10 @@ pub enum ErrorKind {
     Inconsistent,
     /// A rule file is invalid.
     Rule,
+    /// A registry refused the credentials, or wanted some.
+    Unauthorized,
+    /// A registry could not be reached, its TLS failed, or it kept answering with errors.
+    Network,
     /// The output failed.
     Output,
     /// Anything else.
@@ -143,6 +157,8 @@ impl ErrorKind {
             ErrorKind::LimitReached => "limit_reached",
             ErrorKind::Inconsistent => "inconsistent",
             ErrorKind::Rule => "rule",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Network => "network",
             ErrorKind::Output => "output",
             ErrorKind::Other => "other",
         }
@@ -168,7 +184,13 @@ impl ErrorKind {
                 "the file is damaged or was cut short: copy or export it again; the other layers were scanned"
             }
             ErrorKind::LimitReached => "the layer is huge or a decompression bomb; the part before the cap was scanned",
-            ErrorKind::NotFound => "check the path",
+            ErrorKind::NotFound => "check the path, or the registry reference's repository, tag or digest",
+            ErrorKind::Unauthorized => {
+                "give credentials with --creds USER:PASSWORD or --authfile FILE (or log in with podman, skopeo or docker)"
+            }
+            ErrorKind::Network => {
+                "check the registry's address; --cert-dir DIR trusts a private CA; --tls-verify=false turns verification off"
+            }
             ErrorKind::PermissionDenied => "layerdig needs read access to the image files",
             ErrorKind::NoSuchPlatform => "list the image's platforms with `layerdig layers`, or drop --platform",
             ErrorKind::NotAnImage => {
@@ -320,6 +342,17 @@ impl Error {
                 LayerErrorKind::Archive { .. } => ErrorKind::LimitReached,
             },
             Error::Rule(_) => ErrorKind::Rule,
+            Error::Registry { kind, .. } => match kind {
+                RegistryErrorKind::Unauthorized { .. } => ErrorKind::Unauthorized,
+                RegistryErrorKind::ManifestUnknown { .. } | RegistryErrorKind::BlobUnknown { .. } => {
+                    ErrorKind::NotFound
+                }
+                RegistryErrorKind::Tls { .. }
+                | RegistryErrorKind::Connect { .. }
+                | RegistryErrorKind::Status { .. } => ErrorKind::Network,
+                RegistryErrorKind::Protocol(_) => ErrorKind::NotAnImage,
+                RegistryErrorKind::Credentials(_) => ErrorKind::Unauthorized,
+            },
             Error::Sink(_) => ErrorKind::Output,
             Error::ThreadPool(_) => ErrorKind::Other,
         }

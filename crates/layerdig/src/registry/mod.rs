@@ -1,0 +1,56 @@
+//! Images where they live: a client of the OCI distribution API (registries such as Docker
+//! Hub, GHCR, Harbor, a `docker-registry` of your own), read as the scanner reads any other
+//! input.
+//!
+//! A registry image is read like an OCI image layout whose blobs are fetched on demand:
+//! manifests and configs into memory (at most [`MAX_DOCUMENT`] bytes each, verified against
+//! their digests), layers streamed straight into the layer walker, several at once on the
+//! scanner's threads. Nothing is written to disk.
+//!
+//! - [`Client`]: one registry. `GET /v2/` first (which scheme, which authentication), then
+//!   [`Client::manifest`], [`Client::blob_bytes`], [`Client::blob_reader`], [`Client::catalog`],
+//!   [`Client::tags`].
+//! - Authentication: anonymous, Basic, or the Bearer token flow (tokens cached per scope until
+//!   they expire); credentials from [`CredentialSource`] (`--creds`, `--authfile`, the auth
+//!   files skopeo reads, credential helpers).
+//! - TLS: the system's roots plus `--cert-dir` (`*.crt` CAs, a `*.cert`/`*.key` client
+//!   certificate); `tls_verify: false` turns verification off and allows plain HTTP.
+//! - Errors: [`RegistryErrorKind`], carried by [`crate::Error::Registry`]. 429 and 5xx are
+//!   retried with backoff (`Retry-After` honoured) a few times first.
+//!
+//! The HTTP client is `ureq`: blocking (the scanner's parallelism is threads; an async runtime
+//! would be a second scheduler for nothing), small, and on rustls, so no system OpenSSL is
+//! linked.
+
+mod api;
+mod auth;
+mod client;
+mod credentials;
+mod error;
+mod tls;
+
+use std::path::PathBuf;
+
+pub use api::{FetchedManifest, MANIFEST_ACCEPT, MAX_DOCUMENT};
+pub use client::Client;
+pub use credentials::{CredentialSource, Credentials, Secret};
+pub use error::RegistryErrorKind;
+
+/// How to reach registries: credentials and TLS.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// Where credentials come from.
+    pub credentials: CredentialSource,
+    /// A directory of `*.crt` CAs to trust (and a `*.cert`/`*.key` client certificate), as
+    /// skopeo's `--cert-dir`.
+    pub cert_dir: Option<PathBuf>,
+    /// Verify certificates (the default). `false` also allows plain HTTP when the registry does
+    /// not speak TLS.
+    pub tls_verify: bool,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions { credentials: CredentialSource::default(), cert_dir: None, tls_verify: true }
+    }
+}
