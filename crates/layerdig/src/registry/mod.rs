@@ -27,6 +27,7 @@ mod auth;
 mod client;
 mod credentials;
 mod error;
+mod sweep;
 mod tls;
 
 use std::path::PathBuf;
@@ -35,6 +36,7 @@ pub use api::{FetchedManifest, MANIFEST_ACCEPT, MAX_DOCUMENT};
 pub use client::Client;
 pub use credentials::{CredentialSource, Credentials, Secret};
 pub use error::RegistryErrorKind;
+pub use sweep::{TagSelection, under_prefix};
 
 /// How to reach registries: credentials and TLS.
 #[derive(Debug, Clone)]
