@@ -60,7 +60,7 @@ fn scanner(
 }
 
 fn open(path: &Path, platform: Option<Platform>) -> Result<ImageSource, Error> {
-    Ok(ImageSource::open_with(path, &OpenOptions { platform })?)
+    Ok(ImageSource::open_with(path, &OpenOptions { platform, ..OpenOptions::default() })?)
 }
 
 /// The gate a scan's findings are judged by: the policy file `config` names (else none), the
@@ -178,10 +178,17 @@ fn scan(
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
         let scanner =
             scanner(&rules, show_secrets, threads, platform.clone(), gate.clock(), archive_depth, base.as_deref())?;
-        let source = open(&path, platform)?;
         let mut collect = Collect::new();
         let mut judging = Judging::new(&gate, &mut collect);
-        let stats = scanner.scan_source(&source, &mut judging)?;
+        let stats = match layerdig::Input::parse(&path.to_string_lossy()) {
+            // A reference (a registry, an engine, stdin, an explicit local form): its problems
+            // reaching or opening it are in the report's errors.
+            Ok(input) if !matches!(input, layerdig::Input::Path(_)) => scanner.scan_input(&input, &mut judging)?,
+            _ => {
+                let source = open(&path, platform)?;
+                scanner.scan_source(&source, &mut judging)?
+            }
+        };
         let end = gate.end(stats, judging.counts, started);
         Ok((collect.finish(&end), rules))
     })?;

@@ -169,11 +169,17 @@ fn multi_platform_index_nested_with_attestation() {
     let source = ImageSource::open(dir.path()).unwrap();
     let platforms: Vec<String> = source.images().iter().map(|i| i.platform.as_ref().unwrap().to_string()).collect();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64"], "attestation skipped, nested index followed");
-    let only =
-        ImageSource::open_with(dir.path(), &OpenOptions { platform: Some("linux/arm64".parse().unwrap()) }).unwrap();
+    let only = ImageSource::open_with(
+        dir.path(),
+        &OpenOptions { platform: Some("linux/arm64".parse().unwrap()), ..OpenOptions::default() },
+    )
+    .unwrap();
     assert_eq!(only.images().len(), 1);
     assert_eq!(only.images()[0].platform.as_ref().unwrap().architecture, "arm64");
-    let none = ImageSource::open_with(dir.path(), &OpenOptions { platform: Some("linux/s390x".parse().unwrap()) });
+    let none = ImageSource::open_with(
+        dir.path(),
+        &OpenOptions { platform: Some("linux/s390x".parse().unwrap()), ..OpenOptions::default() },
+    );
     assert!(none.unwrap_err().to_string().contains("no image for platform linux/s390x"));
 }
 

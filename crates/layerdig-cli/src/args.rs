@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use layerdig::Input;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use layerdig::{Platform, Severity, Status};
 
@@ -282,6 +284,11 @@ pub struct PolicyArgs {
 }
 
 /// `--now`: RFC 3339 or a date.
+/// An input as `scan` takes it.
+pub fn parse_input(text: &str) -> Result<Input, String> {
+    Input::parse(text)
+}
+
 pub fn parse_time(text: &str) -> Result<layerdig::Timestamp, String> {
     layerdig::Timestamp::parse(text)
         .ok_or_else(|| format!("not a time: {text:?} (e.g. 2026-12-01T00:00:00Z or 2026-12-01)"))
@@ -289,9 +296,11 @@ pub fn parse_time(text: &str) -> Result<layerdig::Timestamp, String> {
 
 #[derive(clap::Args, Debug)]
 pub struct ScanArgs {
-    /// Images: docker save tars, OCI layout directories, oci-archive tars, layer tars, directories.
-    #[arg(required = true, value_name = "IMAGE")]
-    pub images: Vec<PathBuf>,
+    /// Images: docker save tars, OCI layout directories, oci-archive tars, layer tars, directories,
+    /// `-` (an archive on standard input), `oci:DIR[:REF]`, `oci-archive:FILE`,
+    /// `docker-archive:FILE`, `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`, `docker-daemon:NAME[:TAG]`.
+    #[arg(required = true, value_name = "IMAGE", value_parser = parse_input)]
+    pub images: Vec<Input>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -332,9 +341,9 @@ pub struct SweepArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct BaselineArgs {
-    /// Images to take the baseline of.
-    #[arg(required = true, value_name = "IMAGE")]
-    pub images: Vec<PathBuf>,
+    /// Images to take the baseline of (any input form `scan` takes).
+    #[arg(required = true, value_name = "IMAGE", value_parser = parse_input)]
+    pub images: Vec<Input>,
     /// Write the baseline to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -11,7 +11,10 @@ use crate::args::{ImageArgs, ListFormat, LsArgs, RulesCommand};
 use crate::load_rules;
 
 fn open_image(args: &ImageArgs) -> Result<ImageSource> {
-    let source = ImageSource::open_with(&args.image, &OpenOptions { platform: args.platform.clone() })?;
+    let source = ImageSource::open_with(
+        &args.image,
+        &OpenOptions { platform: args.platform.clone(), ..OpenOptions::default() },
+    )?;
     for problem in source.problems() {
         eprintln!("layerdig: warning: {problem}");
     }

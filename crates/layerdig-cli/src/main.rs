@@ -29,7 +29,7 @@ use layerdig::report::baseline::BaselinePrinter;
 use layerdig::report::human::HumanPrinter;
 use layerdig::report::jsonl::JsonlPrinter;
 use layerdig::report::{intoto, json, sarif};
-use layerdig::{ArchiveLimits, Clock, ErrorReport, Gate, OpenOptions, Printer, Rules, Scanner};
+use layerdig::{ArchiveLimits, Clock, ErrorReport, Gate, Input, OpenOptions, Printer, Rules, Scanner};
 
 use crate::args::{BaselineArgs, Cli, Command, EngineArgs, Format, PolicyArgs, ScanArgs, SchemaKind, SweepArgs, When};
 use crate::progress::Bar;
@@ -184,8 +184,11 @@ impl Setup {
         }
         builder.archives(archives);
         if let Some(path) = &engine.base {
-            let source = layerdig::ImageSource::open_with(path, &OpenOptions { platform: engine.platform.clone() })
-                .with_context(|| format!("--base {}", path.display()))?;
+            let source = layerdig::ImageSource::open_with(
+                path,
+                &OpenOptions { platform: engine.platform.clone(), ..OpenOptions::default() },
+            )
+            .with_context(|| format!("--base {}", path.display()))?;
             let base = layerdig::image::BaseImage::of(&source, engine.platform.as_ref(), &path.display().to_string())
                 .with_context(|| format!("--base {}: no image in it", path.display()))?;
             builder.base(Some(base));
@@ -194,7 +197,14 @@ impl Setup {
             builder.progress(bar.clone());
         }
         let scanner = builder.build(&rules)?;
-        Ok(Setup { rules, scanner, gate, bar, threads, open: OpenOptions { platform: engine.platform.clone() } })
+        Ok(Setup {
+            rules,
+            scanner,
+            gate,
+            bar,
+            threads,
+            open: OpenOptions { platform: engine.platform.clone(), ..OpenOptions::default() },
+        })
     }
 
     fn runner(&self, workers: usize, images_only: bool, errors_to_stderr: bool) -> Runner<'_> {
@@ -238,7 +248,7 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
     let emit: Box<dyn Printer> = match args.format {
         Format::Human => {
             let color = use_color(args.color, args.output.is_some());
-            let order = args.images.iter().map(|p| p.display().to_string()).collect();
+            let order = args.images.iter().map(Input::name).collect();
             Box::new(HumanPrinter::new(out, color, args.engine.quiet, order))
         }
         Format::Json => Box::new(json::printer(out)),
@@ -265,7 +275,7 @@ fn sweep(args: SweepArgs) -> Result<ExitCode> {
     // Image workers: each holds one image's layer indexes and findings at a time.
     let workers = setup.threads.clamp(1, 4);
     let runner = setup.runner(workers, true, true);
-    let (emit, outcome) = runner.run(discover, Box::new(JsonlPrinter::new(out)));
+    let (emit, outcome) = runner.run(discover.map(Input::Path), Box::new(JsonlPrinter::new(out)));
     let problems = problems.lock().map(|p| p.clone()).unwrap_or_default();
     for p in &problems {
         eprintln!("layerdig: error: cannot read directory {p}");

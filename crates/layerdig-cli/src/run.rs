@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use layerdig::gate::{Counts, Judging};
 use layerdig::{
-    ErrorReport, Finding, Gate, ImageFormat, ImageReport, ImageSource, OpenOptions, Printer, Scanner, Severity, Sink,
-    SinkError, Stats,
+    ErrorReport, Finding, Gate, ImageFormat, ImageReport, ImageSource, Input, OpenOptions, Printer, Scanner, Severity,
+    Sink, SinkError, Stats,
 };
 
 use crate::progress::Bar;
@@ -65,7 +65,7 @@ impl Runner<'_> {
     /// Scan every input; returns the output (to finish) and the outcome.
     pub fn run<I>(&self, inputs: I, emit: Box<dyn Printer>) -> (Box<dyn Printer>, Outcome)
     where
-        I: Iterator<Item = PathBuf> + Send,
+        I: Iterator<Item = Input> + Send,
     {
         let shared = Mutex::new(Shared { emit, outcome: Outcome::default() });
         let queue = Mutex::new(inputs);
@@ -79,32 +79,32 @@ impl Runner<'_> {
         (shared.emit, shared.outcome)
     }
 
-    fn worker<I: Iterator<Item = PathBuf>>(&self, queue: &Mutex<I>, shared: &Mutex<Shared>, stop: &AtomicBool) {
+    fn worker<I: Iterator<Item = Input>>(&self, queue: &Mutex<I>, shared: &Mutex<Shared>, stop: &AtomicBool) {
         loop {
             if stop.load(Ordering::Relaxed) {
                 return;
             }
             let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-            let Some(path) = next else { return };
-            let key = path.display().to_string();
+            let Some(input) = next else { return };
+            let key = input.name();
             let mut worker = WorkerSink { runner: self, shared, stop, key: key.clone() };
             let mut sink = Judging::new(self.gate, &mut worker);
-            let result = if self.images_only {
-                match ImageSource::open_with(&path, &self.open) {
+            let result = if let (true, Input::Path(path)) = (self.images_only, &input) {
+                match ImageSource::open_with(path, &self.open) {
                     Ok(source) if is_image(source.format()) => self.scanner.scan_source(&source, &mut sink),
                     Ok(_) => {
                         lock(shared).outcome.skipped.push(path.clone());
                         continue;
                     }
                     Err(e) => {
-                        let report = ErrorReport::from_error(&path, &e);
+                        let report = ErrorReport::from_error(path, &e);
                         sink.error(&report)
                             .map(|_| Stats { errors: 1, incomplete: true, ..Stats::default() })
                             .map_err(layerdig::Error::from)
                     }
                 }
             } else {
-                self.scanner.scan_path(&path, &mut sink)
+                self.scanner.scan_input(&input, &mut sink)
             };
             let counts = sink.counts;
             if let Some(bar) = &self.progress {

@@ -48,6 +48,7 @@ mod error;
 pub mod finding;
 pub mod gate;
 pub mod image;
+pub mod input;
 pub mod layer;
 pub mod ownership;
 pub mod policy;
@@ -63,7 +64,10 @@ pub use detect::{Detector, Rules};
 pub use error::{ArchiveProblem, Error, ErrorKind, LayerErrorKind, SinkError};
 pub use finding::{Confidence, Disposition, Finding, FindingSet, Location, Severity, Source};
 pub use gate::{Clock, FailOn, Gate, Timestamp};
-pub use image::{Image, ImageFormat, ImageSource, InputAccount, Layer, OpenOptions, OtherBlob, Platform};
+pub use image::{
+    BlobFetch, BlobStore, Image, ImageFormat, ImageSource, InputAccount, Layer, OpenOptions, OtherBlob, Platform,
+};
+pub use input::{Input, RegistryRef};
 pub use report::{Collect, End, ErrorReport, GateReport, ImageReport, LayerReport, Printer, Report, Sink, Stats};
 pub use resolve::{RemovedBy, Status};
 pub use scan::{ArchiveLimits, FileRecord, Listing, Progress, Scanner, ScannerBuilder, list, scan_path};

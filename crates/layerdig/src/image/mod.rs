@@ -24,7 +24,7 @@ pub use media_type::MediaType;
 
 use crate::error::{Error, LayerErrorKind};
 use crate::vocab::DocumentKind;
-pub(crate) use store::{Blob, RELEASE_EVERY, ReleasingReader, sha256_releasing};
+pub(crate) use store::{Blob, RELEASE_EVERY, ReleasingReader, Streamed, normalize_name, sha256_releasing};
 use store::{Mapped, Store, TarIndex};
 
 /// How an input was recognised.
@@ -47,6 +47,12 @@ pub enum ImageFormat {
     LayerTar,
     /// A plain directory: an unpacked root filesystem or any folder of files.
     Directory,
+    /// An image in a registry, read through the OCI distribution API.
+    Registry,
+    /// An image a container engine's API exported (`docker-daemon:`), read as it arrived.
+    DockerDaemon,
+    /// A `docker save`, `podman save` or oci-archive tar read from a stream as it arrived.
+    ArchiveStream,
 }
 
 impl ImageFormat {
@@ -60,6 +66,9 @@ impl ImageFormat {
             ImageFormat::DockerDirectory => "docker-directory",
             ImageFormat::LayerTar => "layer-tar",
             ImageFormat::Directory => "directory",
+            ImageFormat::Registry => "registry",
+            ImageFormat::DockerDaemon => "docker-daemon",
+            ImageFormat::ArchiveStream => "archive-stream",
         }
     }
 }
@@ -75,6 +84,37 @@ impl fmt::Display for ImageFormat {
 pub struct OpenOptions {
     /// Keep only images of this platform from a multi-platform index.
     pub platform: Option<Platform>,
+    /// Keep only the image of this reference name (`oci:DIR:REF`): its
+    /// `org.opencontainers.image.ref.name`, or a tag the archive records for it.
+    pub reference: Option<String>,
+}
+
+/// Where an image's documents and layers come from when they are not a local file or directory
+/// (a registry): read as an OCI image layout is, `index.json` first, then `blobs/<alg>/<hex>` for
+/// each index, manifest and config it references, and each layer when the scanner gets to it.
+pub trait BlobStore: Send + Sync + fmt::Debug {
+    /// The bytes of a document: `index.json`, or a manifest, index or config by its blob name.
+    ///
+    /// # Errors
+    /// What went wrong fetching it, naming it.
+    fn document(&self, name: &str) -> Result<Vec<u8>, Error>;
+
+    /// Layer `name` (`blobs/<alg>/<hex>`, of `size` bytes as its descriptor says), to be read
+    /// later as a stream.
+    ///
+    /// # Errors
+    /// When the layer cannot be had at all.
+    fn layer(&self, name: &str, size: u64) -> Result<Arc<dyn BlobFetch>, Error>;
+}
+
+/// A layer's bytes from elsewhere, opened as a stream when the scanner reads the layer. The
+/// layer walker verifies its size and digest as it reads.
+pub trait BlobFetch: Send + Sync + fmt::Debug {
+    /// Open the bytes from their start. A failure part-way is the stream's read error.
+    ///
+    /// # Errors
+    /// When the bytes cannot be opened.
+    fn open(&self) -> Result<Box<dyn std::io::Read + Send>, Error>;
 }
 
 /// An opened input: one file or directory holding one or more images.
@@ -223,6 +263,10 @@ pub struct Layer {
 pub(crate) enum LayerSource {
     Blob(Blob),
     Dir(PathBuf),
+    /// Read once as a stream (a registry's blob).
+    Stream(Arc<dyn BlobFetch>),
+    /// Scanned already, as it passed in a stream: the name it had in the archive.
+    Scanned(String),
     Missing(String),
 }
 
@@ -278,38 +322,56 @@ impl ImageSource {
         let path = path.as_ref().to_path_buf();
         let io = |source| Error::Io { path: path.clone(), source };
         let meta = std::fs::metadata(&path).map_err(io)?;
-        let mut opener = Opener {
-            path: path.clone(),
-            options,
-            problems: Vec::new(),
-            images: Vec::new(),
-            documents: Vec::new(),
-            other_blobs: Vec::new(),
-            account: InputAccount::default(),
-            other_platforms: HashSet::new(),
-        };
+        let mut opener = Opener::new(path.clone(), options);
         let format = if meta.is_dir() {
             opener.open_dir()?
         } else {
             let map = Arc::new(Mapped::open(&path).map_err(io)?);
             opener.open_file(map)?
         };
-        if let Some(wanted) = &options.platform {
-            let before = opener.images.len();
-            opener.images.retain(|img| img.platform.as_ref().is_some_and(|p| p.matches(wanted)));
-            if opener.images.is_empty() && before > 0 {
-                return Err(Error::NoPlatform { image: path, wanted: wanted.to_string() });
-            }
+        opener.finish(format)
+    }
+
+    /// Open an image whose documents and layers come from `store` (a registry), named `name` in
+    /// reports. Only documents are read now; layers are streamed when scanned.
+    ///
+    /// # Errors
+    /// The store's error when `index.json` cannot be had (unauthorized, unknown, unreachable);
+    /// otherwise as [`ImageSource::open_with`] for an OCI layout.
+    pub fn open_store(
+        name: &str,
+        format: ImageFormat,
+        store: Arc<dyn BlobStore>,
+        options: &OpenOptions,
+    ) -> Result<ImageSource, Error> {
+        // The first document's failure is the input's: say it as the store said it.
+        store.document("index.json")?;
+        let mut opener = Opener::new(PathBuf::from(name), options);
+        let store = Store::Provided(store);
+        opener.open_oci(&store)?;
+        opener.finish(format)
+    }
+
+    /// Open what an archive read as a stream left (`streamed`): its images, whose layers were
+    /// scanned as they passed.
+    pub(crate) fn open_streamed(
+        name: &str,
+        format: ImageFormat,
+        streamed: store::Streamed,
+        options: &OpenOptions,
+    ) -> Result<ImageSource, Error> {
+        let mut opener = Opener::new(PathBuf::from(name), options);
+        let store = Store::Streamed(streamed);
+        if store.exists("index.json") {
+            opener.open_oci(&store)?;
+            opener.archive_documents(&store);
+        } else if store.exists("manifest.json") {
+            opener.open_docker(&store)?;
+        } else {
+            return Err(opener
+                .format_err("not a container image archive: the stream holds neither manifest.json nor index.json"));
         }
-        Ok(ImageSource {
-            path,
-            format,
-            images: opener.images,
-            problems: opener.problems,
-            documents: opener.documents,
-            other_blobs: opener.other_blobs,
-            account: opener.account,
-        })
+        opener.finish(format)
     }
 
     /// The path this source was opened from.
@@ -383,7 +445,51 @@ pub(crate) fn looks_like_tar(bytes: &[u8]) -> bool {
     sum == stored && header[0] != 0
 }
 
-impl Opener<'_> {
+impl<'o> Opener<'o> {
+    fn new(path: PathBuf, options: &'o OpenOptions) -> Opener<'o> {
+        Opener {
+            path,
+            options,
+            problems: Vec::new(),
+            images: Vec::new(),
+            documents: Vec::new(),
+            other_blobs: Vec::new(),
+            account: InputAccount::default(),
+            other_platforms: HashSet::new(),
+        }
+    }
+
+    /// The source, once its images are read: only the platform and reference asked for kept.
+    fn finish(mut self, format: ImageFormat) -> Result<ImageSource, Error> {
+        if let Some(wanted) = &self.options.platform {
+            let before = self.images.len();
+            self.images.retain(|img| img.platform.as_ref().is_some_and(|p| p.matches(wanted)));
+            if self.images.is_empty() && before > 0 {
+                return Err(Error::NoPlatform { image: self.path, wanted: wanted.to_string() });
+            }
+        }
+        if let Some(reference) = &self.options.reference {
+            let names = |img: &Image| {
+                img.tags.iter().any(|t| t == reference || t.rsplit_once(':').is_some_and(|(_, tag)| tag == reference))
+            };
+            self.images.retain(names);
+            if self.images.is_empty() {
+                return Err(
+                    self.format_err(format!("no image is named {reference:?} (its org.opencontainers.image.ref.name)"))
+                );
+            }
+        }
+        Ok(ImageSource {
+            path: self.path,
+            format,
+            images: self.images,
+            problems: self.problems,
+            documents: self.documents,
+            other_blobs: self.other_blobs,
+            account: self.account,
+        })
+    }
+
     fn format_err(&self, message: impl Into<String>) -> Error {
         Error::ImageFormat { image: self.path.clone(), message: message.into() }
     }
@@ -520,10 +626,7 @@ impl Opener<'_> {
                 .layers
                 .iter()
                 .map(|name| {
-                    let source = match store.get(name) {
-                        Ok(blob) => LayerSource::Blob(blob),
-                        Err(e) => LayerSource::Missing(e),
-                    };
+                    let source = store.layer(name, 0);
                     let size = match &source {
                         LayerSource::Blob(b) => b.bytes().len() as u64,
                         _ => 0,
@@ -680,10 +783,7 @@ impl Opener<'_> {
                 .layers
                 .iter()
                 .map(|layer| {
-                    let source = match store.get(&blob_path(&layer.digest)) {
-                        Ok(blob) => LayerSource::Blob(blob),
-                        Err(e) => LayerSource::Missing(e),
-                    };
+                    let source = store.layer(&blob_path(&layer.digest), layer.size);
                     (Some(layer.digest.clone()), Some(layer.media_type.clone()), layer.size, source)
                 })
                 .collect();

@@ -13,6 +13,8 @@ use memmap2::Mmap;
 pub(crate) enum Mapped {
     Map(Mmap),
     Empty,
+    /// Bytes held in memory: a document fetched from a registry or read from a stream.
+    Owned(Vec<u8>),
 }
 
 impl Mapped {
@@ -35,6 +37,7 @@ impl Mapped {
         match self {
             Mapped::Map(m) => m,
             Mapped::Empty => &[],
+            Mapped::Owned(bytes) => bytes,
         }
     }
 
@@ -66,6 +69,11 @@ pub(crate) struct Blob {
 }
 
 impl Blob {
+    /// Bytes held in memory.
+    pub(crate) fn owned(bytes: Vec<u8>) -> Blob {
+        Blob::whole(Arc::new(Mapped::Owned(bytes)))
+    }
+
     pub(crate) fn whole(map: Arc<Mapped>) -> Blob {
         let len = map.bytes().len();
         Blob { map, start: 0, len }
@@ -275,6 +283,36 @@ impl TarIndex {
 pub(crate) enum Store {
     Archive(TarIndex),
     Dir(PathBuf),
+    /// Documents and layers from elsewhere (a registry), read as an OCI layout is.
+    Provided(Arc<dyn super::BlobStore>),
+    /// An archive that arrived as a stream: its documents kept, its layers scanned as they passed.
+    Streamed(Streamed),
+}
+
+/// What an archive read as a stream left: its small documents (manifests, configs, indexes),
+/// its links, and the names of the blobs scanned as layers as they went by.
+#[derive(Debug, Default)]
+pub(crate) struct Streamed {
+    pub(crate) docs: HashMap<String, Arc<[u8]>>,
+    pub(crate) links: HashMap<String, String>,
+    pub(crate) layers: std::collections::HashSet<String>,
+}
+
+impl Streamed {
+    /// `name`, its links followed (never out of the archive).
+    pub(crate) fn resolve(&self, name: &str) -> Result<String, String> {
+        let mut current = normalize_name(name).ok_or_else(|| format!("{name:?} points outside the archive"))?;
+        for _ in 0..32 {
+            match self.links.get(&current) {
+                Some(target) => {
+                    current = normalize_name(target)
+                        .ok_or_else(|| format!("{name:?} links outside the archive ({target:?})"))?;
+                }
+                None => return Ok(current),
+            }
+        }
+        Err(format!("{name:?}: too many levels of links"))
+    }
 }
 
 impl Store {
@@ -322,6 +360,37 @@ impl Store {
                 let map = Mapped::open(&real).map_err(|e| format!("{rel:?}: {e}"))?;
                 Ok(Blob::whole(Arc::new(map)))
             }
+            Store::Provided(store) => store.document(name).map(Blob::owned).map_err(|e| e.to_string()),
+            Store::Streamed(streamed) => {
+                let name = streamed.resolve(name)?;
+                match streamed.docs.get(&name) {
+                    Some(bytes) => Ok(Blob::owned(bytes.to_vec())),
+                    None if streamed.layers.contains(&name) => Err(format!("{name:?} is a layer, not a document")),
+                    None => Err(format!("{name:?} is not in the archive")),
+                }
+            }
+        }
+    }
+
+    /// Where layer `name` (of `size` bytes, as its descriptor says) is read from.
+    pub(crate) fn layer(&self, name: &str, size: u64) -> super::LayerSource {
+        match self {
+            Store::Provided(store) => match store.layer(name, size) {
+                Ok(fetch) => super::LayerSource::Stream(fetch),
+                Err(e) => super::LayerSource::Missing(e.to_string()),
+            },
+            Store::Streamed(streamed) => match streamed.resolve(name) {
+                Ok(name) if streamed.layers.contains(&name) => super::LayerSource::Scanned(name),
+                Ok(name) => match self.get(&name) {
+                    Ok(blob) => super::LayerSource::Blob(blob),
+                    Err(e) => super::LayerSource::Missing(e),
+                },
+                Err(e) => super::LayerSource::Missing(e),
+            },
+            _ => match self.get(name) {
+                Ok(blob) => super::LayerSource::Blob(blob),
+                Err(e) => super::LayerSource::Missing(e),
+            },
         }
     }
 
@@ -351,6 +420,15 @@ impl Store {
                 }
                 out
             }
+            // A registry lists no blobs: only what the documents reference is read.
+            Store::Provided(_) => Vec::new(),
+            // The documents only: the blobs scanned as layers are accounted for by the scan.
+            Store::Streamed(streamed) => streamed
+                .docs
+                .keys()
+                .filter(|name| name.starts_with("blobs/") && name.matches('/').count() == 2)
+                .cloned()
+                .collect(),
         };
         names.sort();
         names
@@ -374,6 +452,13 @@ impl Store {
                 .flatten()
                 .filter(|d| d.path().join("json").is_file())
                 .filter_map(|d| d.file_name().to_str().map(|n| format!("{n}/json")))
+                .collect(),
+            Store::Provided(_) => Vec::new(),
+            Store::Streamed(streamed) => streamed
+                .docs
+                .keys()
+                .filter(|name| name.matches('/').count() == 1 && name.ends_with("/json"))
+                .cloned()
                 .collect(),
         };
         names.sort();

@@ -20,7 +20,7 @@ use crate::image::{Blob, Digest, ReleasingReader, sha256_releasing};
 /// a boxed reader) so the blob's reader, and the digest it took, can be had back at the end.
 enum Decoded<'a> {
     Plain(ReleasingReader<'a>),
-    Gzip(Box<GzipMembers<'a>>),
+    Gzip(Box<GzipMembers<ReleasingReader<'a>>>),
     Zstd(Box<zstd::stream::read::Decoder<'static, ReleasingReader<'a>>>),
 }
 
@@ -101,7 +101,7 @@ impl<'a> Walker<'a> {
                         offset: range.start as u64,
                         bytes: range.len() as u64,
                     };
-                    (structure, range)
+                    (structure, range, None)
                 })
                 .collect(),
             Compression::Zstd => {
@@ -111,7 +111,7 @@ impl<'a> Walker<'a> {
             }
             Compression::None => Vec::new(),
         };
-        for (structure, range) in found {
+        for (structure, range, _) in found {
             framing_hidden += range.len() as u64;
             let flow = visitor.hidden(None, structure, Content::Slice(&bytes[range]));
             if !self.goes_on(flow) {
@@ -177,7 +177,7 @@ impl<'a> Walker<'a> {
         self.accountant.finish(reader.count, self.walk.complete);
         let diff_id = reader.hasher.take().map(|h| Digest::from_sha256(h.finalize().into()));
         let (source, found) = reader.inner.into_source();
-        for (structure, range) in found {
+        for (structure, range, _) in found {
             framing_hidden += range.len() as u64;
             let flow = visitor.hidden(None, structure, Content::Slice(&bytes[range]));
             if !self.goes_on(flow) {
@@ -197,7 +197,7 @@ impl<'a> Walker<'a> {
 
     /// Walk the tar in a decompressed stream, then read what follows the tar's end (padding) so
     /// the digest covers the whole stream.
-    fn read_stream(
+    pub(super) fn read_stream(
         &mut self,
         reader: &mut (dyn Read + '_),
         compression: Compression,
@@ -254,7 +254,7 @@ impl<'a> Walker<'a> {
 
     /// Record the blob's digest (`None`: not verifying) and report it if it is not the one the
     /// image names.
-    fn check_blob_digest(&mut self, digest: Option<Digest>) {
+    pub(super) fn check_blob_digest(&mut self, digest: Option<Digest>) {
         let Some(digest) = digest else { return };
         if let Some(expected) = self.layer.digest.as_ref().filter(|d| d.is_verifiable())
             && *expected != digest
@@ -269,7 +269,7 @@ impl<'a> Walker<'a> {
         self.walk.digest = Some(digest);
     }
 
-    fn finish_diff_id(&mut self, diff_id: Option<Digest>) {
+    pub(super) fn finish_diff_id(&mut self, diff_id: Option<Digest>) {
         if let (Some(actual), Some(expected)) = (&diff_id, self.layer.diff_id.as_ref().filter(|d| d.is_verifiable()))
             && actual != expected
         {

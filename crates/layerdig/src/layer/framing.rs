@@ -10,32 +10,51 @@ use flate2::bufread::GzDecoder;
 use crate::image::ReleasingReader;
 use crate::vocab::{GzipField, Structure};
 
-/// Hidden data found in a blob's framing, with its range in the blob.
-pub(super) type Found = Vec<(Structure, Range<usize>)>;
+/// Hidden data found in a blob's framing, with its range in the blob, and its bytes when the
+/// blob is a stream that cannot be read again (a mapped blob's are read from the map).
+pub(super) type Found = Vec<(Structure, Range<usize>, Option<Vec<u8>>)>;
+
+/// What the gzip members are read from: a mapped blob, or a stream.
+pub(super) trait Framed: BufRead {
+    /// The offset in the blob of the next byte to be read.
+    fn position(&self) -> usize;
+    /// A copy of `range` of what `fill_buf` holds now, when the bytes cannot be had later.
+    fn keep(&mut self, range: Range<usize>) -> Option<Vec<u8>>;
+}
+
+impl Framed for ReleasingReader<'_> {
+    fn position(&self) -> usize {
+        ReleasingReader::position(self)
+    }
+
+    fn keep(&mut self, _: Range<usize>) -> Option<Vec<u8>> {
+        None
+    }
+}
 
 /// The gzip members of a blob decompressed one after another, as one stream (RFC 1952 section
 /// 2.2: a gzip file is a series of members), noting each member's hidden header fields and what
 /// follows the last member when it is no member.
-pub(super) struct GzipMembers<'a> {
-    state: Option<Member<'a>>,
+pub(super) struct GzipMembers<S> {
+    state: Option<Member<S>>,
     member: u64,
     pub(super) found: Found,
 }
 
-enum Member<'a> {
-    Decoding(Box<GzDecoder<ReleasingReader<'a>>>),
-    Done(ReleasingReader<'a>),
+enum Member<S> {
+    Decoding(Box<GzDecoder<S>>),
+    Done(S),
 }
 
-impl<'a> GzipMembers<'a> {
+impl<S: Framed> GzipMembers<S> {
     /// The members of `source`, from its start; the first member's header fields are noted by
     /// the caller (they are read before decompression starts).
-    pub(super) fn new(source: ReleasingReader<'a>) -> GzipMembers<'a> {
+    pub(super) fn new(source: S) -> GzipMembers<S> {
         GzipMembers { state: Some(Member::Decoding(Box::new(GzDecoder::new(source)))), member: 0, found: Vec::new() }
     }
 
     /// The blob's reader back (to finish its digest).
-    pub(super) fn into_source(self) -> Option<ReleasingReader<'a>> {
+    pub(super) fn into_source(self) -> Option<S> {
         match self.state? {
             Member::Decoding(d) => Some(d.into_inner()),
             Member::Done(r) => Some(r),
@@ -43,7 +62,7 @@ impl<'a> GzipMembers<'a> {
     }
 
     /// One member ended: start the next, or note what follows when it is not one.
-    fn next_member(&mut self, mut source: ReleasingReader<'a>) -> io::Result<bool> {
+    fn next_member(&mut self, mut source: S) -> io::Result<bool> {
         let at = source.position();
         let rest = source.fill_buf()?;
         if rest.is_empty() {
@@ -52,14 +71,16 @@ impl<'a> GzipMembers<'a> {
         }
         if rest.starts_with(&[0x1f, 0x8b]) {
             self.member += 1;
-            for (field, range) in gzip_header_fields(rest) {
+            let fields = gzip_header_fields(rest);
+            for (field, range) in fields {
                 let structure = Structure::GzipHeader {
                     member: self.member,
                     field,
                     offset: (at + range.start) as u64,
                     bytes: range.len() as u64,
                 };
-                self.found.push((structure, at + range.start..at + range.end));
+                let kept = source.keep(range.clone());
+                self.found.push((structure, at + range.start..at + range.end, kept));
             }
             self.state = Some(Member::Decoding(Box::new(GzDecoder::new(source))));
             return Ok(true);
@@ -67,14 +88,19 @@ impl<'a> GzipMembers<'a> {
         // Zeros after the last member are padding some writers add; anything else is hidden.
         if rest.iter().any(|&b| b != 0) {
             let len = rest.len();
-            self.found.push((Structure::CompressedTrailing { offset: at as u64, bytes: len as u64 }, at..at + len));
+            let kept = source.keep(0..len);
+            self.found.push((
+                Structure::CompressedTrailing { offset: at as u64, bytes: len as u64 },
+                at..at + len,
+                kept,
+            ));
         }
         self.state = Some(Member::Done(source));
         Ok(false)
     }
 }
 
-impl Read for GzipMembers<'_> {
+impl<S: Framed> Read for GzipMembers<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             match &mut self.state {
@@ -121,6 +147,7 @@ pub(super) fn zstd_frames(blob: &[u8]) -> (Option<usize>, Found) {
                 found.push((
                     Structure::SkippableFrame { offset: start as u64, bytes: (end - start) as u64 },
                     start..end,
+                    None,
                 ));
             }
             at = end;
@@ -130,7 +157,7 @@ pub(super) fn zstd_frames(blob: &[u8]) -> (Option<usize>, Found) {
     }
     if at < blob.len() && blob[at..].iter().any(|&b| b != 0) {
         let len = blob.len() - at;
-        found.push((Structure::CompressedTrailing { offset: at as u64, bytes: len as u64 }, at..blob.len()));
+        found.push((Structure::CompressedTrailing { offset: at as u64, bytes: len as u64 }, at..blob.len(), None));
     }
     (Some(at.min(blob.len())), found)
 }

@@ -8,6 +8,8 @@
 //!   cap, blob and diff_id digests taken on the way, then the tar walk;
 //! - `framing.rs`: the compressed blob's framing: every gzip member's header, zstd frames, and
 //!   the hidden data in them;
+//! - `stream_walk.rs`: a layer blob read once from a stream (a registry, an archive arriving on
+//!   standard input): the same, with the framing's hidden data kept as it passes;
 //! - `read_ahead.rs`: the thread that decompresses a big blob a few buffers ahead of the walk,
 //!   and the `ChannelReader` that reads its buffers;
 //! - `stream.rs`: the decompressed stream's reader (output cap, diff_id hash) and the errors
@@ -32,6 +34,7 @@ mod index;
 mod path;
 mod read_ahead;
 mod stream;
+mod stream_walk;
 mod tar_meta;
 mod tar_walk;
 
@@ -245,29 +248,32 @@ pub struct LayerWalk {
 /// Never fails as a whole: problems (a missing blob, corrupt compression, a digest mismatch, a
 /// visitor error) are in [`LayerWalk::problems`], with whatever was read before them kept.
 pub fn walk(image_path: &Path, layer: &Layer, options: &WalkOptions, visitor: &mut dyn LayerVisitor) -> LayerWalk {
-    let mut w = Walker {
-        image: image_path,
-        layer,
-        walk: LayerWalk {
-            index: LayerIndex::default(),
-            stats: LayerStats::default(),
-            compression: None,
-            digest: None,
-            diff_id: None,
-            problems: Vec::new(),
-            complete: false,
-        },
-        current_path: None,
-        blob: None,
-        accountant: account::Accountant::default(),
-    };
+    let mut w = Walker::new(image_path, layer);
     match &layer.source {
         LayerSource::Missing(_) => {} // reported when the image was opened
+        LayerSource::Scanned(_) => {} // the scanner has its result
         LayerSource::Dir(root) => w.walk_dir(root, visitor),
         LayerSource::Blob(blob) => w.walk_blob(blob, options, visitor),
+        LayerSource::Stream(fetch) => match fetch.open() {
+            Ok(mut reader) => w.walk_stream(&mut *reader, options, visitor),
+            Err(e) => w.walk.problems.push(e),
+        },
     }
-    w.walk.stats.account = w.accountant.account;
-    w.walk
+    w.finish()
+}
+
+/// Read layer `layer` of the image at `image_path` from `reader`, front to back, once (an
+/// archive arriving on a stream), as [`walk`] reads a blob.
+pub(crate) fn walk_reader(
+    image_path: &Path,
+    layer: &Layer,
+    reader: &mut dyn Read,
+    options: &WalkOptions,
+    visitor: &mut dyn LayerVisitor,
+) -> LayerWalk {
+    let mut w = Walker::new(image_path, layer);
+    w.walk_stream(reader, options, visitor);
+    w.finish()
 }
 
 struct Walker<'a> {
@@ -281,6 +287,30 @@ struct Walker<'a> {
 }
 
 impl<'a> Walker<'a> {
+    fn new(image: &'a Path, layer: &'a Layer) -> Walker<'a> {
+        Walker {
+            image,
+            layer,
+            walk: LayerWalk {
+                index: LayerIndex::default(),
+                stats: LayerStats::default(),
+                compression: None,
+                digest: None,
+                diff_id: None,
+                problems: Vec::new(),
+                complete: false,
+            },
+            current_path: None,
+            blob: None,
+            accountant: account::Accountant::default(),
+        }
+    }
+
+    fn finish(mut self) -> LayerWalk {
+        self.walk.stats.account = self.accountant.account;
+        self.walk
+    }
+
     /// Whether the walk goes on after the visitor said `flow`: it stops when the visitor asks
     /// to, and on the visitor's error, which becomes the layer's problem.
     fn goes_on(&mut self, flow: Result<Flow, Error>) -> bool {

@@ -13,6 +13,7 @@ mod files;
 mod nested;
 mod owners;
 mod progress;
+mod stream;
 mod visitor;
 mod window;
 
@@ -31,7 +32,10 @@ use self::window::{OVERLAP, Scratch};
 use crate::detect::{self, Detector, Match, Rules, Window};
 use crate::error::Error;
 use crate::finding::{self, Disposition, Finding, FindingSet, Location, Source, Span};
-use crate::image::{BaseImage, Image, ImageSource, InputAccount, Layer, OpenOptions, Platform};
+use crate::image::{
+    BaseImage, Image, ImageFormat, ImageSource, InputAccount, Layer, LayerSource, OpenOptions, Platform,
+};
+use crate::input::Input;
 use crate::layer::{self, Content, LayerIndex, LayerWalk, WalkOptions};
 use crate::ownership::FileDigests;
 use crate::redact::Redactor;
@@ -253,11 +257,66 @@ impl Scanner {
     pub fn scan_path(&self, path: impl AsRef<Path>, sink: &mut dyn Sink) -> Result<Stats, Error> {
         let started = Instant::now();
         let path = path.as_ref();
-        let opened = ImageSource::open_with(path, &OpenOptions { platform: self.options.platform.clone() });
+        let opened = ImageSource::open_with(path, &self.open_options(None));
+        self.scan_opened(path, opened, started, sink)
+    }
+
+    /// Scan `input`: a path, a local form (`oci:DIR[:REF]`, `oci-archive:FILE`,
+    /// `docker-archive:FILE`), an archive on standard input (`-`), an image in a registry
+    /// (`docker://…`) or in a container engine (`docker-daemon:…`).
+    ///
+    /// An input that cannot be opened or reached is reported to the sink as an error (and
+    /// counted in the returned stats as incomplete), not returned as one.
+    ///
+    /// # Errors
+    /// Only a sink's error.
+    pub fn scan_input(&self, input: &Input, sink: &mut dyn Sink) -> Result<Stats, Error> {
+        let started = Instant::now();
+        match input {
+            Input::Path(path) => self.scan_path(path, sink),
+            Input::Stdin => self.scan_reader("-", &mut std::io::stdin().lock(), sink),
+            Input::OciLayout { dir, reference } => {
+                let opened = ImageSource::open_with(dir, &self.open_options(reference.clone()));
+                let opened = opened.and_then(|s| expect_format(s, input, &[ImageFormat::OciLayout]));
+                self.scan_opened(dir, opened, started, sink)
+            }
+            Input::OciArchive(path) => {
+                let opened = ImageSource::open_with(path, &self.open_options(None))
+                    .and_then(|s| expect_format(s, input, &[ImageFormat::OciArchive, ImageFormat::DockerOciArchive]));
+                self.scan_opened(path, opened, started, sink)
+            }
+            Input::DockerArchive(path) => {
+                let opened = ImageSource::open_with(path, &self.open_options(None)).and_then(|s| {
+                    expect_format(s, input, &[ImageFormat::DockerArchive, ImageFormat::DockerOciArchive])
+                });
+                self.scan_opened(path, opened, started, sink)
+            }
+            Input::Registry(_) | Input::Daemon(_) => {
+                let e = Error::ImageFormat {
+                    image: input.name().into(),
+                    message: "this build of layerdig reads no registries or container engines".into(),
+                };
+                self.scan_opened(Path::new(&input.name()), Err(e), started, sink)
+            }
+        }
+    }
+
+    fn open_options(&self, reference: Option<String>) -> OpenOptions {
+        OpenOptions { platform: self.options.platform.clone(), reference }
+    }
+
+    /// Scan what opening `name` gave: the source, or the error that stopped it.
+    fn scan_opened(
+        &self,
+        name: &Path,
+        opened: Result<ImageSource, Error>,
+        started: Instant,
+        sink: &mut dyn Sink,
+    ) -> Result<Stats, Error> {
         match opened {
             Ok(source) => self.scan_source(&source, sink),
             Err(e) => {
-                let report = ErrorReport::from_error(path, &e);
+                let report = ErrorReport::from_error(name, &e);
                 sink.error(&report)?;
                 Ok(Stats {
                     errors: 1,
@@ -274,7 +333,17 @@ impl Scanner {
     /// # Errors
     /// Only a sink's error.
     pub fn scan_source(&self, source: &ImageSource, sink: &mut dyn Sink) -> Result<Stats, Error> {
-        let started = Instant::now();
+        self.scan_source_with(source, &mut HashMap::new(), Instant::now(), sink)
+    }
+
+    /// Scan `source`, whose layers named in `scanned` were scanned already (as a stream passed).
+    fn scan_source_with(
+        &self,
+        source: &ImageSource,
+        scanned: &mut HashMap<String, LayerScan>,
+        started: Instant,
+        sink: &mut dyn Sink,
+    ) -> Result<Stats, Error> {
         let mut stats = Stats::default();
         let image_path = source.path();
         for problem in source.problems() {
@@ -306,13 +375,29 @@ impl Scanner {
         if let Some(progress) = &self.options.progress {
             progress.0.image_opened(image_path, unique.len(), unique.iter().map(|l| l.size).sum());
         }
+        // Layers scanned as a stream passed are not read again: their results are checked
+        // against what the manifest and config say of them now.
+        let ready: Vec<Option<LayerScan>> = unique
+            .iter()
+            .map(|layer| match &layer.source {
+                LayerSource::Scanned(name) => Some(match scanned.remove(name) {
+                    Some(scan) => stream::checked(scan, image_path, layer),
+                    None => stream::not_read(image_path, layer, name),
+                }),
+                _ => None,
+            })
+            .collect();
         let scans: Vec<LayerScan> = self.install(|| {
             unique
                 .par_iter()
+                .zip(ready)
                 .map_init(
                     || Detector::new(&self.rules),
-                    |det, layer| {
-                        let scan = self.scan_layer(image_path, layer, det);
+                    |det, (layer, ready)| {
+                        let scan = match ready {
+                            Some(scan) => scan,
+                            None => self.scan_layer(image_path, layer, det),
+                        };
                         if let Some(progress) = &self.options.progress {
                             progress.0.layer_done(image_path, layer.index, &scan.walk.stats);
                         }
@@ -709,6 +794,17 @@ fn location_of(image: &str, source: Source, m: &Match) -> Location {
         owner: None,
         origin: None,
     }
+}
+
+/// `source` when it is one of `formats`, else the error saying `input` is not what it claims.
+fn expect_format(source: ImageSource, input: &Input, formats: &[ImageFormat]) -> Result<ImageSource, Error> {
+    if formats.contains(&source.format()) {
+        return Ok(source);
+    }
+    Err(Error::ImageFormat {
+        image: source.path().to_path_buf(),
+        message: format!("{input} names a {}, which this is not: it is a {}", formats[0], source.format()),
+    })
 }
 
 /// Scan one image into a [`Report`]: the simple case.
