@@ -198,3 +198,99 @@ fn a_connection_cut_mid_blob_is_an_error_of_that_read() {
     let strict = Client::new(&plain.host, &options(shared, None)).unwrap();
     assert!(strict.manifest("demo/oci", "1").is_err());
 }
+
+/// (rule, fingerprint, source, path, status, layer index) of every file, config and history
+/// location: what must not depend on where the image was read from. (Hidden data and metadata
+/// documents differ by construction: skopeo compresses a docker archive's layers on the way
+/// in, and a registry has no `index.json` of its own.)
+pub(crate) type Seen =
+    std::collections::BTreeSet<(String, String, String, Option<String>, Option<String>, Option<usize>)>;
+
+pub(crate) fn seen(report: &layerdig::Report) -> Seen {
+    let mut out = Seen::new();
+    for f in &report.findings {
+        for l in &f.locations {
+            if matches!(l.source, layerdig::Source::File | layerdig::Source::Config | layerdig::Source::History) {
+                out.insert((
+                    f.rule_id.clone(),
+                    f.fingerprint.clone(),
+                    l.source.as_str().to_string(),
+                    l.path.clone(),
+                    l.status.map(|s| format!("{s:?}")),
+                    l.layer_index,
+                ));
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn scanner(options: RegistryOptions) -> layerdig::Scanner {
+    layerdig::Scanner::builder().registry(options).build(&layerdig::Rules::builtin()).unwrap()
+}
+
+pub(crate) fn scan(scanner: &layerdig::Scanner, input: &str) -> layerdig::Report {
+    let input = layerdig::Input::parse(input).unwrap();
+    let mut sink = layerdig::Collect::new();
+    let stats = scanner.scan_input(&input, &mut sink).unwrap();
+    sink.into_report(stats)
+}
+
+#[test]
+fn every_fixture_read_from_the_registry_has_the_findings_it_has_as_a_file() {
+    let shared = shared();
+    let scanner = scanner(options(shared, Some((USER, PASSWORD))));
+    let mut cases: Vec<(String, String)> = pushed()
+        .into_iter()
+        .map(|(_, repo_tag, file)| (shared.basic.reference(repo_tag), fixtures().join(file).display().to_string()))
+        .collect();
+    cases.push((
+        shared.basic.reference("demo/recompressed:zstd"),
+        fixtures().join("demo.docker.tar").display().to_string(),
+    ));
+    for (reference, file) in cases {
+        let remote = scan(&scanner, &reference);
+        let local = scan(&scanner, &file);
+        assert!(remote.errors.is_empty(), "{reference}: {:?}", remote.errors);
+        assert_eq!(remote.images.len(), 1, "{reference}");
+        assert_eq!(remote.images[0].format, "registry", "{reference}");
+        assert_eq!(remote.images[0].layers.len(), local.images[0].layers.len(), "{reference}");
+        let (r, l) = (seen(&remote), seen(&local));
+        assert!(!l.is_empty(), "{file} has findings");
+        assert_eq!(r, l, "{reference} against {file}");
+    }
+}
+
+#[test]
+fn a_pinned_digest_reads_the_same_image() {
+    let shared = shared();
+    let opts = options(shared, Some((USER, PASSWORD)));
+    let digest = Client::new(&shared.basic.host, &opts).unwrap().manifest("demo/oci", "1").unwrap().digest;
+    let scanner = scanner(opts);
+    let by_tag = scan(&scanner, &shared.basic.reference("demo/oci:1"));
+    let by_digest = scan(&scanner, &shared.basic.reference(&format!("demo/oci@{digest}")));
+    assert!(by_digest.errors.is_empty(), "{:?}", by_digest.errors);
+    assert_eq!(seen(&by_tag), seen(&by_digest));
+}
+
+#[test]
+fn scanner_errors_name_the_image_and_say_what_to_do() {
+    let shared = shared();
+    let wrong =
+        scan(&scanner(options(shared, Some((USER, "wrong-password-Xy7")))), &shared.basic.reference("demo/oci:1"));
+    assert_eq!(wrong.errors.len(), 1, "{:?}", wrong.errors);
+    let e = &wrong.errors[0];
+    assert_eq!(e.kind, layerdig::ErrorKind::Unauthorized);
+    assert!(e.incomplete);
+    assert_eq!(
+        e.message,
+        format!("{}/demo/oci:1: unauthorized for demo/oci: check --creds or --authfile", shared.basic.host)
+    );
+    let missing = scan(&scanner(options(shared, Some((USER, PASSWORD)))), &shared.basic.reference("demo/oci:nope"));
+    assert_eq!(missing.errors[0].kind, layerdig::ErrorKind::NotFound);
+    assert!(
+        missing.errors[0].message.ends_with("manifest unknown: demo/oci:nope is not in the registry"),
+        "{:?}",
+        missing.errors
+    );
+}

@@ -27,6 +27,7 @@ mod auth;
 mod client;
 mod credentials;
 mod error;
+mod store;
 mod sweep;
 mod tls;
 
@@ -36,6 +37,7 @@ pub use api::{FetchedManifest, MANIFEST_ACCEPT, MAX_DOCUMENT};
 pub use client::Client;
 pub use credentials::{CredentialSource, Credentials, Secret};
 pub use error::RegistryErrorKind;
+pub use store::RegistryStore;
 pub use sweep::{TagSelection, under_prefix};
 
 /// How to reach registries: credentials and TLS.
@@ -54,5 +56,59 @@ pub struct RegistryOptions {
 impl Default for RegistryOptions {
     fn default() -> Self {
         RegistryOptions { credentials: CredentialSource::default(), cert_dir: None, tls_verify: true }
+    }
+}
+
+/// The clients of one scanner, one per registry host, made when first needed and shared by
+/// every image scanned: connections, credentials and tokens are reused across a sweep.
+#[derive(Debug, Default)]
+pub struct Clients {
+    options: RegistryOptions,
+    clients: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Client>>>,
+}
+
+impl Clients {
+    /// Clients made with `options`.
+    pub fn new(options: RegistryOptions) -> Clients {
+        Clients { options, clients: Default::default() }
+    }
+
+    /// The client of `host`.
+    ///
+    /// # Errors
+    /// As [`Client::new`].
+    pub fn get(&self, host: &str) -> Result<std::sync::Arc<Client>, RegistryErrorKind> {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = clients.get(host) {
+            return Ok(c.clone());
+        }
+        let client = std::sync::Arc::new(Client::new(host, &self.options)?);
+        clients.insert(host.to_string(), client.clone());
+        Ok(client)
+    }
+
+    /// Open a registry image: its manifest (or index) fetched, then read as an OCI layout whose
+    /// blobs come from the registry. Layers are fetched when scanned.
+    ///
+    /// # Errors
+    /// [`crate::Error::Registry`] when the manifest cannot be had; the opener's errors after.
+    pub fn open(
+        &self,
+        reference: &crate::RegistryRef,
+        options: &crate::OpenOptions,
+    ) -> Result<crate::ImageSource, crate::Error> {
+        let name = reference.to_string();
+        let client =
+            self.get(&reference.registry).map_err(|kind| crate::Error::Registry { image: name.clone(), kind })?;
+        let store = store::RegistryStore::open(
+            client,
+            name.clone(),
+            &reference.repository,
+            reference.tag.as_deref(),
+            reference.digest.as_ref(),
+        )?;
+        // A tag picks the image in a layout; here the store serves that one image only.
+        let options = crate::OpenOptions { reference: None, ..options.clone() };
+        crate::ImageSource::open_store(&name, crate::ImageFormat::Registry, std::sync::Arc::new(store), &options)
     }
 }

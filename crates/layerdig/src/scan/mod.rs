@@ -98,6 +98,7 @@ struct Options {
     clock: Clock,
     archives: ArchiveLimits,
     base: Option<Arc<BaseImage>>,
+    registry: crate::registry::RegistryOptions,
 }
 
 /// A shared [`Progress`] in the scanner's options.
@@ -129,6 +130,7 @@ impl Default for ScannerBuilder {
                 clock: Clock::System,
                 archives: ArchiveLimits::default(),
                 base: None,
+                registry: crate::registry::RegistryOptions::default(),
             },
         }
     }
@@ -187,6 +189,13 @@ impl ScannerBuilder {
         self
     }
 
+    /// How registries are reached (`docker://` inputs): credentials, certificates, TLS
+    /// verification (default: the auth files skopeo reads, the system's roots, verification on).
+    pub fn registry(&mut self, options: crate::registry::RegistryOptions) -> &mut Self {
+        self.options.registry = options;
+        self
+    }
+
     /// The clock durations are measured with (default: the system's; a fixed clock makes
     /// reports reproducible: durations read 0).
     pub fn clock(&mut self, clock: Clock) -> &mut Self {
@@ -212,7 +221,8 @@ impl ScannerBuilder {
             )),
             None => None,
         };
-        Ok(Scanner { rules: rules.clone(), options: self.options.clone(), pool })
+        let registries = Arc::new(crate::registry::Clients::new(self.options.registry.clone()));
+        Ok(Scanner { rules: rules.clone(), options: self.options.clone(), pool, registries })
     }
 }
 
@@ -222,6 +232,8 @@ pub struct Scanner {
     rules: Rules,
     options: Options,
     pool: Option<Arc<rayon::ThreadPool>>,
+    /// One registry client per host, shared by every image this scanner reads.
+    registries: Arc<crate::registry::Clients>,
 }
 
 /// The result of scanning one layer.
@@ -234,7 +246,12 @@ struct LayerScan {
 impl Scanner {
     /// A scanner with default options.
     pub fn new(rules: &Rules) -> Scanner {
-        Scanner { rules: rules.clone(), options: ScannerBuilder::default().options, pool: None }
+        Scanner {
+            rules: rules.clone(),
+            options: ScannerBuilder::default().options,
+            pool: None,
+            registries: Arc::new(crate::registry::Clients::default()),
+        }
     }
 
     /// A builder for non-default options.
@@ -291,7 +308,11 @@ impl Scanner {
                 });
                 self.scan_opened(path, opened, started, sink)
             }
-            Input::Registry(_) | Input::Daemon(_) => {
+            Input::Registry(reference) => {
+                let opened = self.open_registry(reference);
+                self.scan_opened(Path::new(&input.name()), opened, started, sink)
+            }
+            Input::Daemon(_) => {
                 let e = Error::ImageFormat {
                     image: input.name().into(),
                     message: "this build of layerdig reads no registries or container engines".into(),
@@ -299,6 +320,28 @@ impl Scanner {
                 self.scan_opened(Path::new(&input.name()), Err(e), started, sink)
             }
         }
+    }
+
+    /// Open an image in a registry with this scanner's registry options and platform: its
+    /// manifests and config are fetched, its layers when scanned.
+    ///
+    /// # Errors
+    /// [`Error::Registry`] when the registry cannot be reached or refuses, or the manifest is
+    /// unknown; the opener's errors after that.
+    pub fn open_registry(&self, reference: &crate::RegistryRef) -> Result<ImageSource, Error> {
+        self.registries.open(reference, &self.open_options(None))
+    }
+
+    /// The registry client of `host`, shared with this scanner's scans (for listing a
+    /// registry's repositories and tags before scanning them).
+    ///
+    /// # Errors
+    /// As [`crate::registry::Client::new`].
+    pub fn registry_client(
+        &self,
+        host: &str,
+    ) -> Result<Arc<crate::registry::Client>, crate::registry::RegistryErrorKind> {
+        self.registries.get(host)
     }
 
     fn open_options(&self, reference: Option<String>) -> OpenOptions {
