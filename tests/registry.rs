@@ -397,8 +397,8 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// A TCP proxy in front of a plain-HTTP registry that cuts the connection partway through the
-/// response to a request whose target contains `cut_path`: after the response's first
-/// `keep` bytes, both sockets are shut down.
+/// response to a request whose target contains `cut_path`: after the response's head and the
+/// first `keep` bytes of its body, both sockets are shut down.
 pub struct CuttingProxy {
     /// `127.0.0.1:PORT`.
     pub host: String,
@@ -444,27 +444,30 @@ impl CuttingProxy {
                         let _ = to.shutdown(Shutdown::Write);
                     });
                 }
-                // Server to client: after the armed request, pass `keep` bytes, then cut.
+                // Server to client: after the armed request, pass the response's head and
+                // `keep` bytes of its body, then cut.
                 let cuts = cuts2.clone();
                 std::thread::spawn(move || {
                     let (mut from, mut to) = (server, client);
                     let mut buf = [0u8; 16 << 10];
-                    let mut passed = 0usize;
+                    let mut held: Vec<u8> = Vec::new();
                     while let Ok(n) = from.read(&mut buf) {
                         if n == 0 {
                             break;
                         }
                         if armed.load(Ordering::SeqCst) {
-                            let room = keep.saturating_sub(passed);
-                            let _ = to.write_all(&buf[..n.min(room)]);
-                            passed += n.min(room);
-                            if passed >= keep {
-                                cuts.fetch_add(1, Ordering::SeqCst);
-                                let _ = to.shutdown(Shutdown::Both);
-                                let _ = from.shutdown(Shutdown::Both);
-                                break;
+                            held.extend_from_slice(&buf[..n]);
+                            let Some(head) = held.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                            let end = head + 4 + keep;
+                            if held.len() < end {
+                                continue;
                             }
-                            continue;
+                            let _ = to.write_all(&held[..end]);
+                            let _ = to.flush();
+                            cuts.fetch_add(1, Ordering::SeqCst);
+                            let _ = to.shutdown(Shutdown::Both);
+                            let _ = from.shutdown(Shutdown::Both);
+                            break;
                         }
                         if to.write_all(&buf[..n]).is_err() {
                             break;

@@ -284,7 +284,7 @@ fn scanner_errors_name_the_image_and_say_what_to_do() {
     assert!(e.incomplete);
     assert_eq!(
         e.message,
-        format!("{}/demo/oci:1: unauthorized for demo/oci: check --creds or --authfile", shared.basic.host)
+        format!("docker://{}/demo/oci:1: unauthorized for demo/oci: check --creds or --authfile", shared.basic.host)
     );
     let missing = scan(&scanner(options(shared, Some((USER, PASSWORD)))), &shared.basic.reference("demo/oci:nope"));
     assert_eq!(missing.errors[0].kind, layerdig::ErrorKind::NotFound);

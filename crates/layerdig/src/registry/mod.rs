@@ -97,7 +97,8 @@ impl Clients {
         reference: &crate::RegistryRef,
         options: &crate::OpenOptions,
     ) -> Result<crate::ImageSource, crate::Error> {
-        let name = reference.to_string();
+        // Named as the input is (`docker://HOST/REPO:TAG`), in reports and errors alike.
+        let name = format!("docker://{reference}");
         let client =
             self.get(&reference.registry).map_err(|kind| crate::Error::Registry { image: name.clone(), kind })?;
         let store = store::RegistryStore::open(

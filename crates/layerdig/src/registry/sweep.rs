@@ -15,7 +15,8 @@ pub enum TagSelection {
     All,
     /// Only `latest`, when the repository has it.
     Latest,
-    /// The last N tags in the order the registry lists them (distribution lists them sorted).
+    /// The last N tags in the order the registry lists them (distribution 3 sorts them; 2.8 lists
+    /// them in its storage's order).
     Last(usize),
 }
 
