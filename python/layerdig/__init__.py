@@ -34,9 +34,12 @@ from layerdig._native import (
     __version__,
     files,
     iter_scan,
+    layer_ids,
     layers,
+    resolve,
     scan,
     scan_bytes,
+    scan_layer,
 )
 
 __all__ = [
@@ -62,4 +65,7 @@ __all__ = [
     "layers",
     "scan",
     "scan_bytes",
+    "layer_ids",
+    "resolve",
+    "scan_layer",
 ]

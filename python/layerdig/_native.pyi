@@ -7,6 +7,9 @@ from typing import Any, Literal, final
 __version__: str
 __all__ = [
     "__version__",
+    "layer_ids",
+    "scan_layer",
+    "resolve",
     "scan",
     "iter_scan",
     "scan_bytes",
@@ -300,6 +303,8 @@ class Stats:
     @property
     def layers(self) -> int: ...
     @property
+    def layers_from_cache(self) -> int: ...
+    @property
     def bytes(self) -> int: ...
     @property
     def uncompressed_bytes(self) -> int: ...
@@ -419,6 +424,7 @@ def scan(
     now: str | None = None,
     archive_depth: int | None = None,
     base: _StrPath | None = None,
+    cache: _StrPath | None = None,
 ) -> Report: ...
 def iter_scan(
     path: _StrPath,
@@ -448,6 +454,32 @@ def layers(
     show_secrets: bool = False,
     threads: int | None = None,
 ) -> list[Layer]: ...
+def layer_ids(path: _StrPath, *, platform: str | None = None) -> list[tuple[str, int]]: ...
+def scan_layer(
+    path: _StrPath,
+    layer_id: str,
+    *,
+    platform: str | None = None,
+    rules: Rules | None = None,
+    archive_depth: int | None = None,
+    cache: _StrPath | None = None,
+) -> bytes: ...
+def resolve(
+    path: _StrPath,
+    results: dict[str, bytes],
+    *,
+    platform: str | None = None,
+    show_secrets: bool = False,
+    threads: int | None = None,
+    rules: Rules | None = None,
+    config: _StrPath | None = None,
+    fail_on: str | None = None,
+    baseline: _StrPath | None = None,
+    now: str | None = None,
+    archive_depth: int | None = None,
+    base: _StrPath | None = None,
+    cache: _StrPath | None = None,
+) -> Report: ...
 def files(
     path: _StrPath,
     status: _Status | None = None,

@@ -26,7 +26,7 @@ enum Msg {
     Image(Box<ImageReport>),
     Finding(Box<Finding>),
     Error(Box<CoreErrorReport>),
-    Done(Result<layerdig::Stats, layerdig::Error>),
+    Done(Box<Result<layerdig::Stats, layerdig::Error>>),
 }
 
 /// Sends everything to the iterator (behind the gate, which judged each finding); stops the
@@ -87,7 +87,7 @@ impl ScanIterator {
             // The finding counts are those of the findings yielded, as judged, and what the gate
             // left out, as `scan()` has them; the rest is the scanner's.
             let result = result.map(|stats| gate.end(stats.with_counts(&channel.counted), counts, started).stats);
-            let _ = tx.send(Msg::Done(result));
+            let _ = tx.send(Msg::Done(Box::new(result)));
         });
         ScanIterator {
             state: Mutex::new(State {
@@ -113,8 +113,8 @@ impl ScanIterator {
             let msg = match rx.recv_timeout(SIGNAL_POLL) {
                 Ok(msg) => msg,
                 Err(RecvTimeoutError::Timeout) => return Step::Timeout,
-                Err(RecvTimeoutError::Disconnected) => Msg::Done(Err(layerdig::Error::Sink(SinkError::Other(
-                    "the scan thread ended without a result".into(),
+                Err(RecvTimeoutError::Disconnected) => Msg::Done(Box::new(Err(layerdig::Error::Sink(
+                    SinkError::Other("the scan thread ended without a result".into()),
                 )))),
             };
             match msg {
@@ -126,7 +126,7 @@ impl ScanIterator {
                     if let Some(thread) = state.thread.take() {
                         let _ = thread.join();
                     }
-                    return Step::End(result.map(|stats| state.stats = Some(stats)));
+                    return Step::End((*result).map(|stats| state.stats = Some(stats)));
                 }
             }
         }

@@ -35,6 +35,7 @@ fn check_threads(threads: Option<usize>) -> PyResult<Option<usize>> {
 }
 
 /// A scanner with the options every scanning function takes.
+#[allow(clippy::too_many_arguments)]
 fn scanner(
     rules: &layerdig::Rules,
     show_secrets: bool,
@@ -43,8 +44,10 @@ fn scanner(
     clock: Clock,
     archive_depth: Option<u8>,
     base: Option<&Path>,
+    cache: Option<&Path>,
 ) -> Result<Scanner, Error> {
     let mut builder = Scanner::builder();
+    builder.cache(cache.map(Path::to_path_buf));
     if let Some(path) = base {
         let source = open(path, platform.clone())?;
         builder.base(layerdig::image::BaseImage::of(&source, platform.as_ref(), &path.display().to_string()));
@@ -147,7 +150,13 @@ fn prepare(
 /// layers (jars, wheels, `.tgz` backups) are opened up to `archive_depth` deep (default 5; 0
 /// reads them as bytes), their findings at paths like `app.war!WEB-INF/lib/a.jar!app.yml`.
 /// `base` is the image the scanned one was built on (any input form): locations in the layers
-/// they share are `origin == "inherited"`, the others `"introduced"`.
+/// they share are `origin == "inherited"`, the others `"introduced"`. `cache` names a
+/// layer-result cache directory (as `--cache`): layers scanned before with the same rules and
+/// options are not read again (`Stats.layers_from_cache` counts them).
+///
+/// `path` may also be a reference: `docker://HOST/REPO:TAG`, `docker-daemon:NAME:TAG`,
+/// `oci:DIR:REF`, `oci-archive:FILE`, `docker-archive:FILE`; problems reaching or opening one
+/// are in `Report.errors` rather than raised.
 ///
 /// Raises FileNotFoundError (or another OSError) when the path, the policy file or the baseline
 /// cannot be read, ImageFormatError when it is not an image or no image has the requested
@@ -155,7 +164,7 @@ fn prepare(
 /// platform, threshold, time or threads=0. Problems inside the image (a corrupt layer, a digest
 /// mismatch) do not raise: they are in `Report.errors`.
 #[pyfunction]
-#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None, base=None))]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None, base=None, cache=None))]
 #[allow(clippy::too_many_arguments)]
 fn scan(
     py: Python<'_>,
@@ -170,14 +179,23 @@ fn scan(
     now: Option<&str>,
     archive_depth: Option<u8>,
     base: Option<PathBuf>,
+    cache: Option<PathBuf>,
 ) -> PyResult<Report> {
     let Prepared { platform, threads, gate, rules } =
         prepare(py, platform, threads, rules, config, fail_on, baseline, now)?;
     let (report, rules) = detach(py, move || -> Result<_, Error> {
         let started = std::time::Instant::now();
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner =
-            scanner(&rules, show_secrets, threads, platform.clone(), gate.clock(), archive_depth, base.as_deref())?;
+        let scanner = scanner(
+            &rules,
+            show_secrets,
+            threads,
+            platform.clone(),
+            gate.clock(),
+            archive_depth,
+            base.as_deref(),
+            cache.as_deref(),
+        )?;
         let mut collect = Collect::new();
         let mut judging = Judging::new(&gate, &mut collect);
         let stats = match layerdig::Input::parse(&path.to_string_lossy()) {
@@ -224,7 +242,8 @@ fn iter_scan(
     let clock = gate.clock();
     let (scanner, source) = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, threads, platform.clone(), clock, archive_depth, base.as_deref())?;
+        let scanner =
+            scanner(&rules, show_secrets, threads, platform.clone(), clock, archive_depth, base.as_deref(), None)?;
         let source = open(&path, platform)?;
         Ok((scanner, source))
     })?;
@@ -247,7 +266,7 @@ fn scan_bytes(
     let data: &[u8] = &data;
     let findings = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, None, None, Clock::System, None, None)?;
+        let scanner = scanner(&rules, show_secrets, None, None, Clock::System, None, None, None)?;
         Ok(scanner.scan_slice(path, data))
     })?;
     Ok(findings.into_iter().map(Finding::new).collect())
@@ -381,6 +400,128 @@ fn install_panic_hook() {
 
 /// Run `f` with the GIL released. A panic inside becomes a `LayerdigError` without the panic's
 /// message (see [`install_panic_hook`]).
+/// Open `path` (a path, or a reference as `scan()` takes one) as `scanner` would, reading
+/// only its documents.
+fn open_target(scanner: &Scanner, path: &Path, platform: Option<Platform>) -> Result<ImageSource, Error> {
+    match layerdig::Input::parse(&path.to_string_lossy()) {
+        Ok(input) if !matches!(input, layerdig::Input::Path(_)) => Ok(scanner.open_input(&input)?),
+        _ => open(path, platform),
+    }
+}
+
+/// The distinct layers of the input at `path` (a path or a reference), as
+/// `(layer_id, size)` pairs, base first, image after image: what a distributed sweep makes one
+/// task of each. Only the input's documents are read.
+///
+/// Raises like `scan()` when the input cannot be opened.
+#[pyfunction]
+#[pyo3(signature = (path, *, platform=None))]
+fn layer_ids(py: Python<'_>, path: PathBuf, platform: Option<&str>) -> PyResult<Vec<(String, u64)>> {
+    let platform = parse_platform(platform)?;
+    detach(py, move || -> Result<_, Error> {
+        let scanner =
+            scanner(&layerdig::Rules::builtin(), false, None, platform.clone(), Clock::System, None, None, None)?;
+        let source = open_target(&scanner, &path, platform)?;
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for layer in source.images().iter().flat_map(|i| &i.layers) {
+            if let Some(id) = layer.id().map(ToString::to_string)
+                && seen.insert(id.clone())
+            {
+                out.push((id, layer.size));
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Scan one layer (`layer_id`, from `layer_ids()`) of the input at `path` and return its
+/// result as bytes: checksummed, to be handed to `resolve()` in this or another process. With
+/// `cache`, the cache is used and filled as `scan(cache=...)` does. The bytes hold the secrets
+/// the layer holds: treat them as a report with `show_secrets`.
+///
+/// Raises like `scan()`, and ImageFormatError when the input has no such layer.
+#[pyfunction]
+#[pyo3(signature = (path, layer_id, *, platform=None, rules=None, archive_depth=None, cache=None))]
+fn scan_layer<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    layer_id: String,
+    platform: Option<&str>,
+    rules: Option<PyRef<'_, Rules>>,
+    archive_depth: Option<u8>,
+    cache: Option<PathBuf>,
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    let platform = parse_platform(platform)?;
+    let rules = rules.map(|r| r.inner.clone());
+    let bytes = detach(py, move || -> Result<_, Error> {
+        let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
+        let scanner =
+            scanner(&rules, false, None, platform.clone(), Clock::System, archive_depth, None, cache.as_deref())?;
+        let source = open_target(&scanner, &path, platform)?;
+        Ok(scanner.layer_result_of(&source, &layer_id)?.to_bytes())
+    })?;
+    Ok(pyo3::types::PyBytes::new(py, &bytes))
+}
+
+/// The report `scan()` gives for the input at `path`, made from layer results (`results`:
+/// layer id to the bytes `scan_layer()` returned) and the input's documents; layers without a
+/// result, or whose result is not clean, are scanned here. The other arguments are `scan()`'s.
+///
+/// Raises like `scan()`, and ValueError when a result's bytes are not a layer result (corrupt,
+/// cut short, another version).
+#[pyfunction]
+#[pyo3(signature = (path, results, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None, base=None, cache=None))]
+#[allow(clippy::too_many_arguments)]
+fn resolve(
+    py: Python<'_>,
+    path: PathBuf,
+    results: std::collections::HashMap<String, Vec<u8>>,
+    platform: Option<&str>,
+    show_secrets: bool,
+    threads: Option<usize>,
+    rules: Option<PyRef<'_, Rules>>,
+    config: Option<PathBuf>,
+    fail_on: Option<&str>,
+    baseline: Option<PathBuf>,
+    now: Option<&str>,
+    archive_depth: Option<u8>,
+    base: Option<PathBuf>,
+    cache: Option<PathBuf>,
+) -> PyResult<Report> {
+    let Prepared { platform, threads, gate, rules } =
+        prepare(py, platform, threads, rules, config, fail_on, baseline, now)?;
+    let mut given = std::collections::HashMap::new();
+    for (id, bytes) in results {
+        let result = layerdig::scan::LayerResult::from_bytes(&bytes)
+            .map_err(|e| PyValueError::new_err(format!("results[{id:?}]: {e}")))?;
+        given.insert(id, result);
+    }
+    let (report, rules) = detach(py, move || -> Result<_, Error> {
+        let started = std::time::Instant::now();
+        let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
+        let scanner = scanner(
+            &rules,
+            show_secrets,
+            threads,
+            platform.clone(),
+            gate.clock(),
+            archive_depth,
+            base.as_deref(),
+            cache.as_deref(),
+        )?;
+        let mut collect = Collect::new();
+        let mut judging = Judging::new(&gate, &mut collect);
+        let stats = match open_target(&scanner, &path, platform) {
+            Ok(source) => scanner.resolve(&source, &given, &mut judging)?,
+            Err(e) => return Err(e),
+        };
+        let end = gate.end(stats, judging.counts, started);
+        Ok((collect.finish(&end), rules))
+    })?;
+    Report::new(py, report, rules)
+}
+
 fn detach<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T, Error> + Send) -> PyResult<T> {
     let outcome = py.detach(move || {
         let _active = Active::enter();
@@ -403,6 +544,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(iter_scan, m)?)?;
     m.add_function(wrap_pyfunction!(scan_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(layers, m)?)?;
+    m.add_function(wrap_pyfunction!(layer_ids, m)?)?;
+    m.add_function(wrap_pyfunction!(scan_layer, m)?)?;
+    m.add_function(wrap_pyfunction!(resolve, m)?)?;
     m.add_function(wrap_pyfunction!(files, m)?)?;
     m.add_class::<Rules>()?;
     m.add_class::<Report>()?;

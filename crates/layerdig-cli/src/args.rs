@@ -81,6 +81,38 @@ The file holds fingerprints, rule ids and redacted forms, never a secret.")]
         #[arg(value_enum, default_value_t = SchemaKind::Report)]
         kind: SchemaKind,
     },
+    /// Look at or prune a layer-result cache (`--cache DIR` of scan and sweep).
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheCommand {
+    /// What the cache holds: entries, bytes, and how many a scan with these rules and options
+    /// would use.
+    #[command(after_help = "Example:\n  layerdig cache info --cache ~/.cache/layerdig")]
+    Info {
+        #[command(flatten)]
+        engine: EngineArgs,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = ListFormat::Human)]
+        format: ListFormat,
+    },
+    /// Remove entries no scan with these rules and options would use (made by another build, or
+    /// with other rules or options); with --unused-days, also those not used for that long.
+    #[command(
+        after_help = "Examples:\n  layerdig cache prune --cache ~/.cache/layerdig\n  layerdig cache prune --cache ~/.cache/layerdig --unused-days 30\n  layerdig cache prune --cache ~/.cache/layerdig --all"
+    )]
+    Prune {
+        #[command(flatten)]
+        engine: EngineArgs,
+        /// Also remove entries not used for this many days.
+        #[arg(long, value_name = "DAYS")]
+        unused_days: Option<u64>,
+        /// Remove every entry.
+        #[arg(long, conflicts_with = "unused_days")]
+        all: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -253,6 +285,12 @@ pub struct EngineArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// Keep layer results in DIR and use them: a layer already scanned with this build, these
+    /// rules and options is not read again (a registry's shared base layers, a re-scan of images
+    /// at rest). Safe with several processes at once. The cache holds the secrets it found:
+    /// keep it where reports are kept.
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 }
 
 /// How registries (`docker://` inputs) are reached, as skopeo's options say it.

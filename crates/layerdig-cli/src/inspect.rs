@@ -7,7 +7,7 @@ use anyhow::Result;
 use layerdig::report::human;
 use layerdig::{ImageSource, Input, OpenOptions, Rules, Status};
 
-use crate::args::{ImageArgs, ListFormat, LsArgs, RulesCommand};
+use crate::args::{CacheCommand, EngineArgs, ImageArgs, ListFormat, LsArgs, RulesCommand};
 use crate::load_rules;
 
 fn open_image(args: &ImageArgs) -> Result<ImageSource> {
@@ -224,4 +224,59 @@ pub fn rules_cmd(cmd: RulesCommand) -> Result<ExitCode> {
             })
         }
     }
+}
+
+/// `layerdig cache info|prune`.
+pub fn cache_cmd(cmd: CacheCommand) -> Result<ExitCode> {
+    let admin = |engine: &EngineArgs| -> Result<layerdig::scan::CacheAdmin> {
+        let Some(dir) = &engine.cache else { anyhow::bail!("say which cache: --cache DIR") };
+        let rules = load_rules(&engine.rules)?;
+        let mut builder = layerdig::Scanner::builder();
+        if let Some(cap) = engine.max_layer_bytes {
+            builder.max_layer_bytes(cap);
+        }
+        let mut archives = layerdig::ArchiveLimits::default();
+        if let Some(depth) = engine.archive_depth {
+            archives.depth = depth;
+        }
+        if let Some(bytes) = engine.max_archive_bytes {
+            archives.max_file_bytes = bytes;
+        }
+        if let Some(bytes) = engine.archive_buffer {
+            archives.max_buffer = usize::try_from(bytes).unwrap_or(usize::MAX);
+        }
+        builder.archives(archives);
+        let admin = builder.build(&rules)?.cache_admin(dir)?;
+        for w in admin.warnings() {
+            eprintln!("layerdig: warning: {w}");
+        }
+        Ok(admin)
+    };
+    let mut out = BufWriter::new(io::stdout().lock());
+    match cmd {
+        CacheCommand::Info { engine, format } => {
+            let info = admin(&engine)?.info().map_err(anyhow::Error::msg)?;
+            match format {
+                ListFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&info)?)?,
+                _ => {
+                    writeln!(out, "cache        {}", info.path.display())?;
+                    writeln!(out, "entries      {}", info.entries)?;
+                    writeln!(out, "bytes        {}", info.bytes)?;
+                    writeln!(out, "current      {} (used by scans with these rules and options)", info.current)?;
+                    writeln!(out, "fingerprints {}", info.fingerprints)?;
+                }
+            }
+        }
+        CacheCommand::Prune { engine, unused_days, all } => {
+            let how = match (all, unused_days) {
+                (true, _) => layerdig::scan::Prune::All,
+                (false, Some(days)) => layerdig::scan::Prune::UnusedFor(days.saturating_mul(86_400)),
+                (false, None) => layerdig::scan::Prune::Stale,
+            };
+            let removed = admin(&engine)?.prune(how).map_err(anyhow::Error::msg)?;
+            writeln!(out, "removed {removed} entries")?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         Command::Ls(args) => inspect::ls(args),
         Command::Rules(cmd) => inspect::rules_cmd(cmd),
         Command::Schema { kind } => print_schema(kind),
+        Command::Cache(cmd) => inspect::cache_cmd(cmd),
     };
     match result {
         Ok(code) => code,
@@ -184,6 +185,7 @@ impl Setup {
         }
         builder.archives(archives);
         builder.registry(engine.registry.options()?);
+        builder.cache(engine.cache.clone());
         if let Some(path) = &engine.base {
             let source = layerdig::ImageSource::open_with(
                 path,

@@ -68,6 +68,11 @@ pub enum Error {
         /// What went wrong.
         kind: RegistryErrorKind,
     },
+    /// The layer cache met a problem it recovered from (a corrupt entry dropped and the layer
+    /// scanned again, a database file set aside and rebuilt, a result it could not keep). The
+    /// scan is complete all the same.
+    #[error("{0}")]
+    Cache(String),
     /// A sink gave up (writing the report failed, or its reader went away).
     #[error("output: {0}")]
     Sink(#[from] SinkError),
@@ -354,7 +359,7 @@ impl Error {
                 RegistryErrorKind::Credentials(_) => ErrorKind::Unauthorized,
             },
             Error::Sink(_) => ErrorKind::Output,
-            Error::ThreadPool(_) => ErrorKind::Other,
+            Error::ThreadPool(_) | Error::Cache(_) => ErrorKind::Other,
         }
     }
 
@@ -366,13 +371,14 @@ impl Error {
     pub fn is_incomplete(&self) -> bool {
         !matches!(
             self,
-            Error::Layer {
-                kind: LayerErrorKind::DigestMismatch { .. }
-                    | LayerErrorKind::SizeMismatch { .. }
-                    | LayerErrorKind::Inconsistent(_)
-                    | LayerErrorKind::Archive { problem: ArchiveProblem::Corrupt(_), .. },
-                ..
-            }
+            Error::Cache(_)
+                | Error::Layer {
+                    kind: LayerErrorKind::DigestMismatch { .. }
+                        | LayerErrorKind::SizeMismatch { .. }
+                        | LayerErrorKind::Inconsistent(_)
+                        | LayerErrorKind::Archive { problem: ArchiveProblem::Corrupt(_), .. },
+                    ..
+                }
         )
     }
 }

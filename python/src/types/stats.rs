@@ -17,6 +17,8 @@ data_class!(Stats.inner {
         images: u64,
         /// Layers read.
         layers: u64,
+        /// Of those, layers whose results came from the cache rather than from their bytes.
+        layers_from_cache: u64,
         /// Stored (compressed) bytes read.
         bytes: u64,
         /// Uncompressed bytes read.

@@ -150,7 +150,7 @@ pub struct Window {
 /// One secret found by a detector.
 ///
 /// `Debug` shows the secret redacted ([`finding::redact`]); only `secret` itself holds it.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Match {
     /// The rule id (or built-in detector id, see [`builtin_detectors`]).
     pub rule_id: Arc<str>,

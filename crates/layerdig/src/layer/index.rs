@@ -8,7 +8,7 @@ use super::{Entry, EntryKind};
 
 /// What one layer wrote and deleted. Built while the layer is read; used by
 /// [`crate::resolve`] to decide what became of every file of every lower layer.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LayerIndex {
     /// Every path the layer writes, with the ordinal of its last entry.
     written: HashMap<u64, u32>,

@@ -204,7 +204,7 @@ impl Default for WalkOptions {
 }
 
 /// Counts for one layer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerStats {
     /// Compressed (stored) bytes.
     pub compressed_bytes: u64,

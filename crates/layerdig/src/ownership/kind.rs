@@ -2,7 +2,7 @@
 //! ([`DatabaseKind`]).
 
 /// The format of a package database file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum DatabaseKind {
     /// dpkg's `var/lib/dpkg/status`, or one package's stanza in distroless images'

@@ -118,7 +118,7 @@ pub fn verify(owned: &OwnedFile, bytes: &[u8]) -> Verdict {
 /// the file had a finding and its bytes were still in memory, so that its owner can be judged
 /// once the image's package databases are all read (they may come after the file, or in a later
 /// layer). Files without findings are never hashed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileDigests {
     md5: [u8; 16],
     sha1: [u8; 20],

@@ -207,6 +207,10 @@ pub struct Stats {
     pub images: u64,
     /// Layers read.
     pub layers: u64,
+    /// Of those, layers whose results came from the cache (`--cache`, or another image of the
+    /// same run) rather than from their bytes.
+    #[serde(default)]
+    pub layers_from_cache: u64,
     /// Stored (compressed) bytes read.
     pub bytes: u64,
     /// Uncompressed bytes read.
@@ -309,6 +313,7 @@ impl Stats {
     pub fn merge(&mut self, other: &Stats) {
         self.images += other.images;
         self.layers += other.layers;
+        self.layers_from_cache += other.layers_from_cache;
         self.bytes += other.bytes;
         self.uncompressed_bytes += other.uncompressed_bytes;
         self.files += other.files;

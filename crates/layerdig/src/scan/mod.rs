@@ -9,6 +9,7 @@
 //! - `nested/`: archives and compressed files inside a layer's files, opened by their bytes;
 //! - `files.rs`: every file with its fate (`layerdig ls`).
 
+mod cache;
 mod files;
 mod nested;
 mod owners;
@@ -24,6 +25,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
+pub use self::cache::{CacheAdmin, CacheInfo, LayerResult, LayerResultError, Prune, cache_file};
 pub use self::files::{FileRecord, Listing, list};
 pub use self::nested::ArchiveLimits;
 pub use self::progress::Progress;
@@ -50,6 +52,7 @@ use crate::vocab::{ConfigField, Structure};
 const DEFAULT_WINDOW: usize = 8 << 20;
 
 /// One file's detector hit inside a layer.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Hit {
     path: Vec<u8>,
     ordinal: u32,
@@ -99,6 +102,7 @@ struct Options {
     archives: ArchiveLimits,
     base: Option<Arc<BaseImage>>,
     registry: crate::registry::RegistryOptions,
+    cache: Option<std::path::PathBuf>,
 }
 
 /// A shared [`Progress`] in the scanner's options.
@@ -131,6 +135,7 @@ impl Default for ScannerBuilder {
                 archives: ArchiveLimits::default(),
                 base: None,
                 registry: crate::registry::RegistryOptions::default(),
+                cache: None,
             },
         }
     }
@@ -210,10 +215,18 @@ impl ScannerBuilder {
         self
     }
 
+    /// Keep layer results in a persistent cache in `dir` (`--cache DIR`): a layer already
+    /// scanned with the same build, rules and options is not read again. Safe with several
+    /// processes using the same directory at once.
+    pub fn cache(&mut self, dir: Option<std::path::PathBuf>) -> &mut Self {
+        self.options.cache = dir;
+        self
+    }
+
     /// Build the scanner.
     ///
     /// # Errors
-    /// When the thread pool cannot be created.
+    /// When the thread pool cannot be created, or the cache directory cannot be made or read.
     pub fn build(&self, rules: &Rules) -> Result<Scanner, Error> {
         let pool = match self.options.threads {
             Some(n) => Some(Arc::new(
@@ -221,8 +234,21 @@ impl ScannerBuilder {
             )),
             None => None,
         };
-        let registries = Arc::new(crate::registry::Clients::new(self.options.registry.clone()));
-        Ok(Scanner { rules: rules.clone(), options: self.options.clone(), pool, registries })
+        let store = match &self.options.cache {
+            Some(dir) => Some(
+                cache::Store::open(dir)
+                    .map_err(|e| Error::Io { path: dir.clone(), source: std::io::Error::other(e) })?,
+            ),
+            None => None,
+        };
+        Ok(Scanner {
+            rules: rules.clone(),
+            fingerprint: cache::fingerprint(rules, &self.options).into(),
+            options: self.options.clone(),
+            pool,
+            cache: Arc::new(cache::LayerCache::new(store)),
+            registries: Arc::new(crate::registry::Clients::new(self.options.registry.clone())),
+        })
     }
 }
 
@@ -234,6 +260,10 @@ pub struct Scanner {
     pool: Option<Arc<rayon::ThreadPool>>,
     /// One registry client per host, shared by every image this scanner reads.
     registries: Arc<crate::registry::Clients>,
+    /// Layer results: this scanner's, and the persistent cache's when there is one.
+    cache: Arc<cache::LayerCache>,
+    /// What layer results depend on besides the layer's bytes (build, rules, options).
+    fingerprint: Arc<str>,
 }
 
 /// The result of scanning one layer.
@@ -246,10 +276,13 @@ struct LayerScan {
 impl Scanner {
     /// A scanner with default options.
     pub fn new(rules: &Rules) -> Scanner {
+        let options = ScannerBuilder::default().options;
         Scanner {
             rules: rules.clone(),
-            options: ScannerBuilder::default().options,
+            fingerprint: cache::fingerprint(rules, &options).into(),
+            options,
             pool: None,
+            cache: Arc::new(cache::LayerCache::new(None)),
             registries: Arc::new(crate::registry::Clients::default()),
         }
     }
@@ -262,6 +295,17 @@ impl Scanner {
     /// The rules this scanner uses.
     pub fn rules(&self) -> &Rules {
         &self.rules
+    }
+
+    /// The administration of the cache in `dir` (`layerdig cache info|prune`), judged for this
+    /// scanner's build, rules and options.
+    ///
+    /// # Errors
+    /// When the directory cannot be made or read.
+    pub fn cache_admin(&self, dir: &Path) -> Result<CacheAdmin, Error> {
+        let store = cache::Store::open(dir)
+            .map_err(|e| Error::Io { path: dir.to_path_buf(), source: std::io::Error::other(e) })?;
+        Ok(CacheAdmin::new(store, self.fingerprint.to_string()))
     }
 
     /// Open the image at `path` and scan it, pushing results to `sink`.
@@ -290,34 +334,16 @@ impl Scanner {
     pub fn scan_input(&self, input: &Input, sink: &mut dyn Sink) -> Result<Stats, Error> {
         let started = Instant::now();
         match input {
-            Input::Path(path) => self.scan_path(path, sink),
             Input::Stdin => self.scan_reader("-", &mut std::io::stdin().lock(), sink),
-            Input::OciLayout { dir, reference } => {
-                let opened = ImageSource::open_with(dir, &self.open_options(reference.clone()));
-                let opened = opened.and_then(|s| expect_format(s, input, &[ImageFormat::OciLayout]));
-                self.scan_opened(dir, opened, started, sink)
-            }
-            Input::OciArchive(path) => {
-                let opened = ImageSource::open_with(path, &self.open_options(None))
-                    .and_then(|s| expect_format(s, input, &[ImageFormat::OciArchive, ImageFormat::DockerOciArchive]));
-                self.scan_opened(path, opened, started, sink)
-            }
-            Input::DockerArchive(path) => {
-                let opened = ImageSource::open_with(path, &self.open_options(None)).and_then(|s| {
-                    expect_format(s, input, &[ImageFormat::DockerArchive, ImageFormat::DockerOciArchive])
-                });
-                self.scan_opened(path, opened, started, sink)
-            }
-            Input::Registry(reference) => {
-                let opened = self.open_registry(reference);
-                self.scan_opened(Path::new(&input.name()), opened, started, sink)
-            }
-            Input::Daemon(_) => {
-                let e = Error::ImageFormat {
-                    image: input.name().into(),
-                    message: "this build of layerdig reads no registries or container engines".into(),
+            _ => {
+                let name = match input {
+                    Input::Path(p)
+                    | Input::OciLayout { dir: p, .. }
+                    | Input::OciArchive(p)
+                    | Input::DockerArchive(p) => p.clone(),
+                    other => other.name().into(),
                 };
-                self.scan_opened(Path::new(&input.name()), Err(e), started, sink)
+                self.scan_opened(&name, self.open_input(input), started, sink)
             }
         }
     }
@@ -342,6 +368,33 @@ impl Scanner {
         host: &str,
     ) -> Result<Arc<crate::registry::Client>, crate::registry::RegistryErrorKind> {
         self.registries.get(host)
+
+    }
+
+    /// Open `input` without reading its layers (only its documents: manifests, configs,
+    /// indexes), as the scanner would. A stream (`-`, `docker-daemon:`) cannot be opened apart
+    /// from scanning it.
+    ///
+    /// # Errors
+    /// As [`ImageSource::open_with`]; [`Error::ImageFormat`] when the input is a stream, or an
+    /// explicit form (`oci-archive:`…) names a file of another format.
+    pub fn open_input(&self, input: &Input) -> Result<ImageSource, Error> {
+        let format_of = |formats: &[ImageFormat], path: &Path, reference: Option<String>| {
+            ImageSource::open_with(path, &self.open_options(reference)).and_then(|s| expect_format(s, input, formats))
+        };
+        match input {
+            Input::Path(path) => ImageSource::open_with(path, &self.open_options(None)),
+            Input::OciLayout { dir, reference } => format_of(&[ImageFormat::OciLayout], dir, reference.clone()),
+            Input::OciArchive(path) => format_of(&[ImageFormat::OciArchive, ImageFormat::DockerOciArchive], path, None),
+            Input::DockerArchive(path) => {
+                format_of(&[ImageFormat::DockerArchive, ImageFormat::DockerOciArchive], path, None)
+            }
+            Input::Stdin | Input::Daemon(_) => Err(Error::ImageFormat {
+                image: input.name().into(),
+                message: "a stream is read as it is scanned: it cannot be opened apart from scanning it".into(),
+            }),
+            Input::Registry(reference) => self.open_registry(reference),
+        }
     }
 
     fn open_options(&self, reference: Option<String>) -> OpenOptions {
@@ -376,7 +429,7 @@ impl Scanner {
     /// # Errors
     /// Only a sink's error.
     pub fn scan_source(&self, source: &ImageSource, sink: &mut dyn Sink) -> Result<Stats, Error> {
-        self.scan_source_with(source, &mut HashMap::new(), Instant::now(), sink)
+        self.scan_source_with(source, &mut HashMap::new(), &HashMap::new(), Instant::now(), sink)
     }
 
     /// Scan `source`, whose layers named in `scanned` were scanned already (as a stream passed).
@@ -384,6 +437,7 @@ impl Scanner {
         &self,
         source: &ImageSource,
         scanned: &mut HashMap<String, LayerScan>,
+        given: &HashMap<String, LayerResult>,
         started: Instant,
         sink: &mut dyn Sink,
     ) -> Result<Stats, Error> {
@@ -419,42 +473,55 @@ impl Scanner {
             progress.0.image_opened(image_path, unique.len(), unique.iter().map(|l| l.size).sum());
         }
         // Layers scanned as a stream passed are not read again: their results are checked
-        // against what the manifest and config say of them now.
-        let ready: Vec<Option<LayerScan>> = unique
+        // against what the manifest and config say of them now. Results given by the caller
+        // (a distributed sweep's) are used when they are clean.
+        let ready: Vec<Option<(LayerResult, cache::Got)>> = unique
             .iter()
             .map(|layer| match &layer.source {
-                LayerSource::Scanned(name) => Some(match scanned.remove(name) {
-                    Some(scan) => stream::checked(scan, image_path, layer),
-                    None => stream::not_read(image_path, layer, name),
-                }),
-                _ => None,
+                LayerSource::Scanned(name) => {
+                    let scan = match scanned.remove(name) {
+                        Some(scan) => stream::checked(scan, image_path, layer),
+                        None => stream::not_read(image_path, layer, name),
+                    };
+                    Some((LayerResult(Arc::new(scan)), cache::Got::Scanned))
+                }
+                _ => layer
+                    .id()
+                    .and_then(|id| given.get(&id.to_string()))
+                    .filter(|r| r.is_clean())
+                    .map(|r| (r.clone(), cache::Got::Given)),
             })
             .collect();
-        let scans: Vec<LayerScan> = self.install(|| {
+        let scans: Vec<(LayerResult, cache::Got)> = self.install(|| {
             unique
                 .par_iter()
                 .zip(ready)
                 .map_init(
                     || Detector::new(&self.rules),
                     |det, (layer, ready)| {
-                        let scan = match ready {
-                            Some(scan) => scan,
-                            None => self.scan_layer(image_path, layer, det),
+                        let (result, got) = match ready {
+                            Some(ready) => ready,
+                            None => self.layer_result(image_path, layer, det),
                         };
                         if let Some(progress) = &self.options.progress {
-                            progress.0.layer_done(image_path, layer.index, &scan.walk.stats);
+                            progress.0.layer_done(image_path, layer.index, &result.0.walk.stats);
                         }
-                        scan
+                        (result, got)
                     },
                 )
                 .collect()
         });
-        for scan in &scans {
+        for (result, got) in &scans {
+            let walk = &result.0.walk;
             stats.layers += 1;
-            stats.bytes += scan.walk.stats.compressed_bytes;
-            stats.uncompressed_bytes += scan.walk.stats.uncompressed_bytes;
-            stats.files += scan.walk.stats.files;
-            for problem in &scan.walk.problems {
+            stats.files += walk.stats.files;
+            if *got == cache::Got::Scanned {
+                stats.bytes += walk.stats.compressed_bytes;
+                stats.uncompressed_bytes += walk.stats.uncompressed_bytes;
+            } else {
+                stats.layers_from_cache += 1;
+            }
+            for problem in &walk.problems {
                 stats.errors += 1;
                 stats.incomplete |= problem.is_incomplete();
                 if !sink.error(&ErrorReport::from_error(image_path, problem))? {
@@ -462,10 +529,16 @@ impl Scanner {
                 }
             }
         }
+        for warning in self.cache.take_warnings() {
+            if !sink.error(&ErrorReport::from_error(image_path, &Error::Cache(warning)))? {
+                return Ok(stats);
+            }
+        }
+        let scans: Vec<&LayerScan> = scans.iter().map(|(r, _)| &*r.0).collect();
         let mut detector = Detector::new(&self.rules);
         for (i, image) in source.images().iter().enumerate() {
             stats.images += 1;
-            let layer_scans: Vec<&LayerScan> = image.layers.iter().map(|l| &scans[key_of[&(i, l.index)]]).collect();
+            let layer_scans: Vec<&LayerScan> = image.layers.iter().map(|l| scans[key_of[&(i, l.index)]]).collect();
             let (mut findings, redactor) = self.assemble(source, image, &layer_scans, &mut detector);
             // The input's own documents (indexes, manifests, attestations, blobs nothing
             // references) belong to no one image: their findings join the first image's.
@@ -557,6 +630,62 @@ impl Scanner {
             Some(pool) => pool.install(f),
             None => f(),
         }
+    }
+
+    /// Scan `source` using the layer results in `results` (by layer id: the digest string) for
+    /// the layers they are given for, and scanning the others: how an image is resolved from
+    /// layer results made elsewhere (another process, another machine). A result that is not
+    /// clean is not used (the layer is read again, and its problems reported).
+    ///
+    /// # Errors
+    /// Only a sink's error.
+    pub fn resolve(
+        &self,
+        source: &ImageSource,
+        results: &HashMap<String, LayerResult>,
+        sink: &mut dyn Sink,
+    ) -> Result<Stats, Error> {
+        self.scan_source_with(source, &mut HashMap::new(), results, Instant::now(), sink)
+    }
+
+    /// The result of the layer of `source` whose id (digest string) is `layer_id`: from the
+    /// cache, or scanned (and kept in the cache when it is clean).
+    ///
+    /// # Errors
+    /// [`Error::ImageFormat`] when no image of `source` has the layer.
+    pub fn layer_result_of(&self, source: &ImageSource, layer_id: &str) -> Result<LayerResult, Error> {
+        let layer = source
+            .images()
+            .iter()
+            .flat_map(|i| &i.layers)
+            .find(|l| l.id().is_some_and(|id| id.to_string() == layer_id))
+            .ok_or_else(|| Error::ImageFormat {
+                image: source.path().to_path_buf(),
+                message: format!("no layer {layer_id} in this input"),
+            })?;
+        let mut det = Detector::new(&self.rules);
+        Ok(self.install(|| self.layer_result(source.path(), layer, &mut det)).0)
+    }
+
+    /// A layer's result: from the cache when its digest is known, else scanned.
+    fn layer_result(&self, image_path: &Path, layer: &Layer, det: &mut Detector) -> (LayerResult, cache::Got) {
+        let scan = |det: &mut Detector| LayerResult(Arc::new(self.scan_layer(image_path, layer, det)));
+        let Some(key) = self.cache_key(layer) else { return (scan(det), cache::Got::Scanned) };
+        let verify = self.options.walk.verify_digests;
+        // Kept only when the bytes were checked against the digest the key names.
+        let keep = |r: &LayerResult| verify && r.is_clean() && (r.digest().is_some() || r.diff_id().is_some());
+        self.cache.get_or_scan(&key, || scan(det), keep)
+    }
+
+    /// A layer's key in the cache: its blob digest (else its diff_id, for a classic docker
+    /// archive's uncompressed layers), when it is one that can be checked, and the fingerprint
+    /// of the build, rules and options. Layers read from a directory have none.
+    fn cache_key(&self, layer: &Layer) -> Option<String> {
+        if !matches!(layer.source, LayerSource::Blob(_) | LayerSource::Stream(_)) {
+            return None;
+        }
+        let id = layer.digest.as_ref().or(layer.diff_id.as_ref()).filter(|d| d.is_verifiable())?;
+        Some(format!("{id}|{}", self.fingerprint))
     }
 
     fn scan_layer(&self, image_path: &Path, layer: &Layer, det: &mut Detector) -> LayerScan {

@@ -17,7 +17,7 @@ use super::Hit;
 pub(super) const MAX_DATABASE: u64 = 64 << 20;
 
 /// A package database file a layer holds.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub(super) struct DatabaseFile {
     pub(super) kind: DatabaseKind,
     pub(super) path: Vec<u8>,
@@ -27,7 +27,7 @@ pub(super) struct DatabaseFile {
 
 /// What a layer tells about packages: its database files, and whether it makes `/usr` merged
 /// (`lib` a symbolic link to `usr/lib`, and so on).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct LayerPackages {
     pub(super) databases: Vec<DatabaseFile>,
     pub(super) merged_usr: bool,

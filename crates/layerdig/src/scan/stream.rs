@@ -45,7 +45,7 @@ impl Scanner {
         }
         let opened = ImageSource::open_streamed(name, ImageFormat::ArchiveStream, streamed, &self.open_options(None));
         let more = match opened {
-            Ok(source) => self.scan_source_with(&source, &mut scanned, started, sink)?,
+            Ok(source) => self.scan_source_with(&source, &mut scanned, &HashMap::new(), started, sink)?,
             Err(e) => self.scan_opened(image_path, Err(e), started, sink)?,
         };
         stats.merge(&more);
