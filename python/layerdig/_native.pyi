@@ -53,6 +53,8 @@ _ErrorKind = Literal[
     "limit_reached",
     "inconsistent",
     "rule",
+    "unauthorized",
+    "network",
     "output",
     "other",
 ]
@@ -425,6 +427,10 @@ def scan(
     archive_depth: int | None = None,
     base: _StrPath | None = None,
     cache: _StrPath | None = None,
+    creds: str | None = None,
+    authfile: _StrPath | None = None,
+    cert_dir: _StrPath | None = None,
+    tls_verify: bool = True,
 ) -> Report: ...
 def iter_scan(
     path: _StrPath,

@@ -45,9 +45,10 @@ fn scanner(
     archive_depth: Option<u8>,
     base: Option<&Path>,
     cache: Option<&Path>,
+    registry: layerdig::registry::RegistryOptions,
 ) -> Result<Scanner, Error> {
     let mut builder = Scanner::builder();
-    builder.cache(cache.map(Path::to_path_buf));
+    builder.cache(cache.map(Path::to_path_buf)).registry(registry);
     if let Some(path) = base {
         let source = open(path, platform.clone())?;
         builder.base(layerdig::image::BaseImage::of(&source, platform.as_ref(), &path.display().to_string()));
@@ -60,6 +61,25 @@ fn scanner(
         builder.threads(n);
     }
     Ok(builder.build(rules)?)
+}
+
+/// How `docker://` inputs are reached: `creds="USER:PASSWORD"`, an auth file, a certificate
+/// directory, verification. A malformed `creds` is a ValueError that does not repeat it.
+fn registry_options(
+    creds: Option<&str>,
+    authfile: Option<PathBuf>,
+    cert_dir: Option<PathBuf>,
+    tls_verify: bool,
+) -> PyResult<layerdig::registry::RegistryOptions> {
+    let creds = creds
+        .map(layerdig::registry::Credentials::parse)
+        .transpose()
+        .map_err(|_| PyValueError::new_err("creds takes \"USER:PASSWORD\""))?;
+    Ok(layerdig::registry::RegistryOptions {
+        credentials: layerdig::registry::CredentialSource { creds, authfile },
+        cert_dir,
+        tls_verify,
+    })
 }
 
 fn open(path: &Path, platform: Option<Platform>) -> Result<ImageSource, Error> {
@@ -156,7 +176,10 @@ fn prepare(
 ///
 /// `path` may also be a reference: `docker://HOST/REPO:TAG`, `docker-daemon:NAME:TAG`,
 /// `oci:DIR:REF`, `oci-archive:FILE`, `docker-archive:FILE`; problems reaching or opening one
-/// are in `Report.errors` rather than raised.
+/// are in `Report.errors` rather than raised. A registry is reached with `creds="USER:PASSWORD"`
+/// (else `authfile`, else the auth files skopeo reads), the CAs in `cert_dir` (`*.crt`) besides
+/// the system's, and `tls_verify=False` to turn verification off (and allow plain HTTP), as the
+/// command line's `--creds`, `--authfile`, `--cert-dir` and `--tls-verify` do.
 ///
 /// Raises FileNotFoundError (or another OSError) when the path, the policy file or the baseline
 /// cannot be read, ImageFormatError when it is not an image or no image has the requested
@@ -164,7 +187,7 @@ fn prepare(
 /// platform, threshold, time or threads=0. Problems inside the image (a corrupt layer, a digest
 /// mismatch) do not raise: they are in `Report.errors`.
 #[pyfunction]
-#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None, base=None, cache=None))]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None, base=None, cache=None, creds=None, authfile=None, cert_dir=None, tls_verify=true))]
 #[allow(clippy::too_many_arguments)]
 fn scan(
     py: Python<'_>,
@@ -180,7 +203,12 @@ fn scan(
     archive_depth: Option<u8>,
     base: Option<PathBuf>,
     cache: Option<PathBuf>,
+    creds: Option<&str>,
+    authfile: Option<PathBuf>,
+    cert_dir: Option<PathBuf>,
+    tls_verify: bool,
 ) -> PyResult<Report> {
+    let registry = registry_options(creds, authfile, cert_dir, tls_verify)?;
     let Prepared { platform, threads, gate, rules } =
         prepare(py, platform, threads, rules, config, fail_on, baseline, now)?;
     let (report, rules) = detach(py, move || -> Result<_, Error> {
@@ -195,6 +223,7 @@ fn scan(
             archive_depth,
             base.as_deref(),
             cache.as_deref(),
+            registry,
         )?;
         let mut collect = Collect::new();
         let mut judging = Judging::new(&gate, &mut collect);
@@ -242,8 +271,17 @@ fn iter_scan(
     let clock = gate.clock();
     let (scanner, source) = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner =
-            scanner(&rules, show_secrets, threads, platform.clone(), clock, archive_depth, base.as_deref(), None)?;
+        let scanner = scanner(
+            &rules,
+            show_secrets,
+            threads,
+            platform.clone(),
+            clock,
+            archive_depth,
+            base.as_deref(),
+            None,
+            Default::default(),
+        )?;
         let source = open(&path, platform)?;
         Ok((scanner, source))
     })?;
@@ -266,7 +304,7 @@ fn scan_bytes(
     let data: &[u8] = &data;
     let findings = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, None, None, Clock::System, None, None, None)?;
+        let scanner = scanner(&rules, show_secrets, None, None, Clock::System, None, None, None, Default::default())?;
         Ok(scanner.scan_slice(path, data))
     })?;
     Ok(findings.into_iter().map(Finding::new).collect())
@@ -419,8 +457,17 @@ fn open_target(scanner: &Scanner, path: &Path, platform: Option<Platform>) -> Re
 fn layer_ids(py: Python<'_>, path: PathBuf, platform: Option<&str>) -> PyResult<Vec<(String, u64)>> {
     let platform = parse_platform(platform)?;
     detach(py, move || -> Result<_, Error> {
-        let scanner =
-            scanner(&layerdig::Rules::builtin(), false, None, platform.clone(), Clock::System, None, None, None)?;
+        let scanner = scanner(
+            &layerdig::Rules::builtin(),
+            false,
+            None,
+            platform.clone(),
+            Clock::System,
+            None,
+            None,
+            None,
+            Default::default(),
+        )?;
         let source = open_target(&scanner, &path, platform)?;
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
@@ -456,8 +503,17 @@ fn scan_layer<'py>(
     let rules = rules.map(|r| r.inner.clone());
     let bytes = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner =
-            scanner(&rules, false, None, platform.clone(), Clock::System, archive_depth, None, cache.as_deref())?;
+        let scanner = scanner(
+            &rules,
+            false,
+            None,
+            platform.clone(),
+            Clock::System,
+            archive_depth,
+            None,
+            cache.as_deref(),
+            Default::default(),
+        )?;
         let source = open_target(&scanner, &path, platform)?;
         Ok(scanner.layer_result_of(&source, &layer_id)?.to_bytes())
     })?;
@@ -509,6 +565,7 @@ fn resolve(
             archive_depth,
             base.as_deref(),
             cache.as_deref(),
+            Default::default(),
         )?;
         let mut collect = Collect::new();
         let mut judging = Judging::new(&gate, &mut collect);

@@ -368,7 +368,6 @@ impl Scanner {
         host: &str,
     ) -> Result<Arc<crate::registry::Client>, crate::registry::RegistryErrorKind> {
         self.registries.get(host)
-
     }
 
     /// Open `input` without reading its layers (only its documents: manifests, configs,
