@@ -3,7 +3,8 @@
 # at python/.venv, then run its tests: pytest, mypy.stubtest (the stubs against the built
 # module) and mypy --strict (the package and the tests against the stubs).
 #
-# Works from a fresh clone; needs python3 (>= 3.9, with venv), cargo, and PyPI for the tools.
+# Works from a fresh clone; needs python3 (>= 3.9, with venv), cargo, and PyPI for the tools
+# (maturin, pytest, mypy, and dask[distributed] for the tests of layerdig.distributed).
 # Exits non-zero when anything fails. Environment:
 #   PYTHON              interpreter to make the virtualenv with (default python3)
 #   CARGO_TARGET_DIR    defaults to the repository's target/, so what `cargo test` compiled
@@ -28,8 +29,8 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 py="$venv/bin/python"
 export PATH="$venv/bin:$PATH"  # the build backend runs `maturin` from PATH
-"$py" -m pip install --quiet --disable-pip-version-check "maturin>=1.9,<2" "pytest>=8" "mypy>=1.10" \
-    || die "could not install maturin, pytest and mypy"
+"$py" -m pip install --quiet --disable-pip-version-check "maturin>=1.9,<2" "pytest>=8" "mypy>=1.10" "dask[distributed]>=2023.1" \
+    || die "could not install maturin, pytest, mypy and dask[distributed]"
 
 step "build and install (pip install ./python, profile ${LAYERDIG_PY_PROFILE:-dev})"
 start=$SECONDS

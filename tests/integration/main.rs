@@ -2,6 +2,7 @@
 
 mod archives;
 mod base;
+mod cache;
 mod cli;
 mod core;
 mod decode;
@@ -15,3 +16,4 @@ mod props;
 mod registry;
 mod scan;
 mod sources;
+mod stream;

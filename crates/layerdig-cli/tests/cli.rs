@@ -1223,3 +1223,92 @@ fn digest_and_size_mismatches_fail_the_gate_unless_the_policy_allows_them() {
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("needs a `reason`"), "{}", stderr(&o));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Standard input and the layer cache
+
+/// (rule, fingerprint, path, status, layer) of every location.
+fn locations(report: &Value) -> Vec<(String, String, String, String, u64)> {
+    let mut out: Vec<_> = findings(report)
+        .iter()
+        .flat_map(|f| {
+            f["locations"].as_array().unwrap().iter().map(move |l| {
+                (
+                    f["rule_id"].as_str().unwrap().to_string(),
+                    f["fingerprint"].as_str().unwrap().to_string(),
+                    l["path"].as_str().unwrap_or("").to_string(),
+                    l["status"].as_str().unwrap_or("").to_string(),
+                    l["layer_index"].as_u64().unwrap_or(u64::MAX),
+                )
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn scan_dash_reads_an_archive_from_standard_input() {
+    for form in ["demo.docker.tar", "demo.oci.tar"] {
+        let file = run(&["scan", "-f", "json", "--now", "2026-12-01", path_str(&fixture(form))]);
+        let piped = layerdig()
+            .args(["scan", "-f", "json", "--now", "2026-12-01", "-"])
+            .pipe_stdin(fixture(form))
+            .unwrap()
+            .output()
+            .unwrap();
+        assert_eq!(code(&piped), code(&file), "{form}: {}", stderr(&piped));
+        let (file, piped) = (json_out(&file), json_out(&piped));
+        assert_eq!(locations(&piped), locations(&file), "{form}");
+        assert_eq!(piped["images"][0]["format"], "archive-stream");
+    }
+    // Not an archive: exit 2, a clear error.
+    let o = layerdig().args(["scan", "-"]).write_stdin("hello").output().unwrap();
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}
+
+#[test]
+fn two_processes_share_one_cache_and_cache_info_and_prune_report_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let cache = path_str(&cache);
+    let images = [fixture("demo.docker.tar"), fixture("demo.oci.tar"), fixture("archives.docker.tar")];
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> =
+            ["scan", "-f", "json", "--now", "2026-12-01", "--cache", cache].map(String::from).to_vec();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.extend(images.iter().map(|p| p.display().to_string()));
+        a
+    };
+    // Two at once, on the same cache directory.
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_layerdig"))
+            .args(args(&[]))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(code(&a), code(&b), "{} {}", stderr(&a), stderr(&b));
+    let (ja, jb) = (json_out(&a), json_out(&b));
+    assert!(ja["errors"].as_array().unwrap().is_empty(), "{}", ja["errors"]);
+    assert!(jb["errors"].as_array().unwrap().is_empty(), "{}", jb["errors"]);
+    assert_eq!(locations(&ja), locations(&jb));
+    // Warm: every layer from the cache, nothing read.
+    let warm = json_out(&run(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>()));
+    assert_eq!(warm["stats"]["layers_from_cache"], warm["stats"]["layers"]);
+    assert_eq!(warm["stats"]["bytes"], 0);
+    assert_eq!(locations(&warm), locations(&ja));
+    let info = json_out(&run(&["cache", "info", "--cache", cache, "-f", "json"]));
+    let entries = info["entries"].as_u64().unwrap();
+    assert!(entries > 0 && info["current"] == info["entries"], "{info}");
+    // Other options: nothing of the cache is current for them; prune with them removes it all.
+    let other = json_out(&run(&["cache", "info", "--cache", cache, "-f", "json", "--archive-depth", "0"]));
+    assert_eq!(other["current"], 0);
+    let o = run(&["cache", "prune", "--cache", cache]);
+    assert_eq!((code(&o), stdout(&o).trim()), (0, "removed 0 entries"));
+    let o = run(&["cache", "prune", "--cache", cache, "--all"]);
+    assert_eq!(stdout(&o).trim(), format!("removed {entries} entries"));
+}

@@ -232,6 +232,8 @@ struct Inner {
     compiled: Vec<Compiled>,
     by_id: HashMap<String, usize>,
     prefilter: Prefilter,
+    /// SHA-256 of the rules' definitions, taken on first use.
+    fingerprint: OnceLock<[u8; 32]>,
 }
 
 /// A compiled, immutable rule set: regexes and the keyword automaton are built once.
@@ -322,6 +324,15 @@ impl Rules {
         Rules::assemble(rules, compiled)
     }
 
+    /// The SHA-256 of every rule's definition, in order: two rule sets with the same
+    /// fingerprint find the same things. Taken once per rule set.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        *self.inner.fingerprint.get_or_init(|| {
+            use sha2::Digest as _;
+            sha2::Sha256::digest(serde_json::to_vec(&self.inner.rules).unwrap_or_default()).into()
+        })
+    }
+
     /// Every rule, in file order.
     pub fn rules(&self) -> &[Rule] {
         &self.inner.rules
@@ -378,7 +389,7 @@ impl Rules {
         }
         let prefilter = Prefilter::build(rules.iter().map(|rule| rule.keywords.as_slice()))
             .map_err(|e| RuleError::Prefilter { message: e.to_string() })?;
-        Ok(Rules { inner: Arc::new(Inner { rules, compiled, by_id, prefilter }) })
+        Ok(Rules { inner: Arc::new(Inner { rules, compiled, by_id, prefilter, fingerprint: OnceLock::new() }) })
     }
 }
 

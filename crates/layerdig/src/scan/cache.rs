@@ -173,7 +173,7 @@ pub(super) fn fingerprint(rules: &crate::detect::Rules, options: &super::Options
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update([VERSION]);
-    h.update(serde_json::to_vec(rules.rules()).unwrap_or_default());
+    h.update(rules.fingerprint());
     let a = &options.archives;
     h.update(
         format!("window={};max_layer_bytes={};archives={:?}", options.window, options.walk.max_layer_bytes, a)

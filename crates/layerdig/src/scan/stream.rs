@@ -49,6 +49,18 @@ impl Scanner {
             Err(e) => self.scan_opened(image_path, Err(e), started, sink)?,
         };
         stats.merge(&more);
+        // Layer-like blobs no manifest names (a layer tarball smuggled beside the image): their
+        // findings are the input's, at `blobs/sha256/<hex>!path`, as a file's unreferenced blobs are.
+        let mut leftover: Vec<(String, LayerScan)> = scanned.into_iter().collect();
+        leftover.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, scan) in leftover {
+            for f in self.unreferenced_findings(image_path, name_of(name.as_str()), &name, &scan) {
+                stats.count(&f);
+                if !sink.finding(&f)? {
+                    return Ok(stats);
+                }
+            }
+        }
         stats.duration_ms = self.options.clock.elapsed_ms(started);
         Ok(stats)
     }
@@ -153,6 +165,48 @@ impl Scanner {
             }
         }
         (streamed, scanned, problems)
+    }
+}
+
+/// The digest a blob's name in an OCI layout gives (`blobs/sha256/<hex>`).
+fn name_of(name: &str) -> Option<crate::image::Digest> {
+    name.strip_prefix("blobs/").and_then(|rest| rest.replacen('/', ":", 1).parse().ok())
+}
+
+impl Scanner {
+    /// The findings of a blob scanned as a layer that no manifest names.
+    fn unreferenced_findings(
+        &self,
+        image_path: &Path,
+        digest: Option<crate::image::Digest>,
+        name: &str,
+        scan: &LayerScan,
+    ) -> Vec<crate::finding::Finding> {
+        let mut out = crate::finding::FindingSet::new();
+        for hit in &scan.hits {
+            let inner = String::from_utf8_lossy(&hit.path).into_owned();
+            let field = hit.joined_path();
+            let location = crate::finding::Location {
+                path: Some(super::join_path(name, std::iter::once(field.as_str()))),
+                path_segments: Some(
+                    std::iter::once(name.to_string())
+                        .chain(std::iter::once(inner))
+                        .chain(hit.inner.iter().flat_map(|i| i.iter().cloned()))
+                        .collect(),
+                ),
+                line: Some(hit.m.line),
+                column: Some(hit.m.column),
+                document: Some(crate::vocab::Document {
+                    kind: crate::vocab::DocumentKind::Unreferenced,
+                    digest: digest.as_ref().map(ToString::to_string),
+                    name: None,
+                    field,
+                }),
+                ..super::location_of(&image_path.display().to_string(), crate::finding::Source::Metadata, &hit.m)
+            };
+            out.add(self.finding(&hit.m, location));
+        }
+        out.into_sorted()
     }
 }
 
