@@ -1,6 +1,8 @@
 //! Helpers for layerdig's integration tests: build real layer tarballs and images (OCI layout,
 //! Docker ≥ 25 archive, classic docker-archive) in code, and find the committed fixtures.
 
+pub mod registry;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

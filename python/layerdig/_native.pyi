@@ -55,6 +55,8 @@ _ErrorKind = Literal[
     "unreachable",
     "no_such_image",
     "rule",
+    "unauthorized",
+    "network",
     "output",
     "other",
 ]
@@ -427,6 +429,10 @@ def scan(
     archive_depth: int | None = None,
     base: _StrPath | None = None,
     cache: _StrPath | None = None,
+    creds: str | None = None,
+    authfile: _StrPath | None = None,
+    cert_dir: _StrPath | None = None,
+    tls_verify: bool = True,
     daemon_host: str | None = None,
 ) -> Report: ...
 def iter_scan(

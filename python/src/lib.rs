@@ -46,10 +46,11 @@ fn scanner(
     base: Option<&Path>,
     cache: Option<&Path>,
     daemon_host: Option<String>,
+    registry: layerdig::registry::RegistryOptions,
 ) -> Result<Scanner, Error> {
     let mut builder = Scanner::builder();
     builder.daemon_host(daemon_host);
-    builder.cache(cache.map(Path::to_path_buf));
+    builder.cache(cache.map(Path::to_path_buf)).registry(registry);
     if let Some(path) = base {
         let source = open(path, platform.clone())?;
         builder.base(layerdig::image::BaseImage::of(&source, platform.as_ref(), &path.display().to_string()));
@@ -62,6 +63,25 @@ fn scanner(
         builder.threads(n);
     }
     Ok(builder.build(rules)?)
+}
+
+/// How `docker://` inputs are reached: `creds="USER:PASSWORD"`, an auth file, a certificate
+/// directory, verification. A malformed `creds` is a ValueError that does not repeat it.
+fn registry_options(
+    creds: Option<&str>,
+    authfile: Option<PathBuf>,
+    cert_dir: Option<PathBuf>,
+    tls_verify: bool,
+) -> PyResult<layerdig::registry::RegistryOptions> {
+    let creds = creds
+        .map(layerdig::registry::Credentials::parse)
+        .transpose()
+        .map_err(|_| PyValueError::new_err("creds takes \"USER:PASSWORD\""))?;
+    Ok(layerdig::registry::RegistryOptions {
+        credentials: layerdig::registry::CredentialSource { creds, authfile },
+        cert_dir,
+        tls_verify,
+    })
 }
 
 fn open(path: &Path, platform: Option<Platform>) -> Result<ImageSource, Error> {
@@ -158,7 +178,10 @@ fn prepare(
 ///
 /// `path` may also be a reference: `docker://HOST/REPO:TAG`, `docker-daemon:NAME:TAG`,
 /// `oci:DIR:REF`, `oci-archive:FILE`, `docker-archive:FILE`; problems reaching or opening one
-/// are in `Report.errors` rather than raised.
+/// are in `Report.errors` rather than raised. A registry is reached with `creds="USER:PASSWORD"`
+/// (else `authfile`, else the auth files skopeo reads), the CAs in `cert_dir` (`*.crt`) besides
+/// the system's, and `tls_verify=False` to turn verification off (and allow plain HTTP), as the
+/// command line's `--creds`, `--authfile`, `--cert-dir` and `--tls-verify` do.
 /// A `docker-daemon:` image is read from the engine at `daemon_host` (`unix:///path` or
 /// `tcp://host:port`), else `$DOCKER_HOST`, else `unix:///var/run/docker.sock` (Docker's daemon,
 /// or podman's `podman system service`); an engine that does not answer, or has no such image,
@@ -170,7 +193,7 @@ fn prepare(
 /// platform, threshold, time or threads=0. Problems inside the image (a corrupt layer, a digest
 /// mismatch) do not raise: they are in `Report.errors`.
 #[pyfunction]
-#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None, base=None, cache=None, daemon_host=None))]
+#[pyo3(signature = (path, *, platform=None, show_secrets=false, threads=None, rules=None, config=None, fail_on=None, baseline=None, now=None, archive_depth=None, base=None, cache=None, creds=None, authfile=None, cert_dir=None, tls_verify=true, daemon_host=None))]
 #[allow(clippy::too_many_arguments)]
 fn scan(
     py: Python<'_>,
@@ -186,8 +209,13 @@ fn scan(
     archive_depth: Option<u8>,
     base: Option<PathBuf>,
     cache: Option<PathBuf>,
+    creds: Option<&str>,
+    authfile: Option<PathBuf>,
+    cert_dir: Option<PathBuf>,
+    tls_verify: bool,
     daemon_host: Option<String>,
 ) -> PyResult<Report> {
+    let registry = registry_options(creds, authfile, cert_dir, tls_verify)?;
     let Prepared { platform, threads, gate, rules } =
         prepare(py, platform, threads, rules, config, fail_on, baseline, now)?;
     let (report, rules) = detach(py, move || -> Result<_, Error> {
@@ -203,6 +231,7 @@ fn scan(
             base.as_deref(),
             cache.as_deref(),
             daemon_host,
+            registry,
         )?;
         let mut collect = Collect::new();
         let mut judging = Judging::new(&gate, &mut collect);
@@ -260,6 +289,7 @@ fn iter_scan(
             base.as_deref(),
             None,
             None,
+            Default::default(),
         )?;
         let source = open(&path, platform)?;
         Ok((scanner, source))
@@ -283,7 +313,8 @@ fn scan_bytes(
     let data: &[u8] = &data;
     let findings = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner = scanner(&rules, show_secrets, None, None, Clock::System, None, None, None, None)?;
+        let scanner =
+            scanner(&rules, show_secrets, None, None, Clock::System, None, None, None, None, Default::default())?;
         Ok(scanner.scan_slice(path, data))
     })?;
     Ok(findings.into_iter().map(Finding::new).collect())
@@ -436,8 +467,18 @@ fn open_target(scanner: &Scanner, path: &Path, platform: Option<Platform>) -> Re
 fn layer_ids(py: Python<'_>, path: PathBuf, platform: Option<&str>) -> PyResult<Vec<(String, u64)>> {
     let platform = parse_platform(platform)?;
     detach(py, move || -> Result<_, Error> {
-        let scanner =
-            scanner(&layerdig::Rules::builtin(), false, None, platform.clone(), Clock::System, None, None, None, None)?;
+        let scanner = scanner(
+            &layerdig::Rules::builtin(),
+            false,
+            None,
+            platform.clone(),
+            Clock::System,
+            None,
+            None,
+            None,
+            None,
+            Default::default(),
+        )?;
         let source = open_target(&scanner, &path, platform)?;
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
@@ -473,8 +514,18 @@ fn scan_layer<'py>(
     let rules = rules.map(|r| r.inner.clone());
     let bytes = detach(py, move || -> Result<_, Error> {
         let rules = rules.unwrap_or_else(layerdig::Rules::builtin);
-        let scanner =
-            scanner(&rules, false, None, platform.clone(), Clock::System, archive_depth, None, cache.as_deref(), None)?;
+        let scanner = scanner(
+            &rules,
+            false,
+            None,
+            platform.clone(),
+            Clock::System,
+            archive_depth,
+            None,
+            cache.as_deref(),
+            None,
+            Default::default(),
+        )?;
         let source = open_target(&scanner, &path, platform)?;
         Ok(scanner.layer_result_of(&source, &layer_id)?.to_bytes())
     })?;
@@ -527,6 +578,7 @@ fn resolve(
             base.as_deref(),
             cache.as_deref(),
             None,
+            Default::default(),
         )?;
         let mut collect = Collect::new();
         let mut judging = Judging::new(&gate, &mut collect);

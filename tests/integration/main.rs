@@ -15,6 +15,7 @@ mod metadata;
 mod ownership;
 mod pipeline;
 mod props;
+mod registry;
 mod scan;
 mod sources;
 mod stream;

@@ -127,14 +127,18 @@ pub enum SchemaKind {
 
 #[derive(clap::Args, Debug)]
 pub struct ImageArgs {
-    /// Image: docker save tar, OCI layout directory, oci-archive tar, layer tar or directory.
-    pub image: PathBuf,
+    /// Image: docker save tar, OCI layout directory, oci-archive tar, layer tar or directory, or
+    /// `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`.
+    #[arg(value_parser = parse_input)]
+    pub image: Input,
     /// Pick one platform from a multi-platform image (os/arch[/variant]).
     #[arg(long)]
     pub platform: Option<Platform>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = ListFormat::Human)]
     pub format: ListFormat,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -284,12 +288,66 @@ pub struct EngineArgs {
     /// No progress bar and no summary.
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Keep layer results in DIR and use them: a layer already scanned with this build, these
     /// rules and options is not read again (a registry's shared base layers, a re-scan of images
     /// at rest). Safe with several processes at once. The cache holds the secrets it found:
     /// keep it where reports are kept.
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+}
+
+/// How registries (`docker://` inputs) are reached, as skopeo's options say it.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RegistryArgs {
+    /// Registry credentials, USER:PASSWORD (else the auth files skopeo and podman read; see
+    /// docs/registry.md).
+    #[arg(long, value_name = "USER:PASSWORD", value_parser = parse_creds, help_heading = "Registry")]
+    pub creds: Option<CredsArg>,
+    /// The auth file to read registry credentials from, alone (Docker config.json or
+    /// containers auth.json) [default: $REGISTRY_AUTH_FILE, else skopeo's default files].
+    #[arg(long, value_name = "FILE", help_heading = "Registry")]
+    pub authfile: Option<PathBuf>,
+    /// A directory of *.crt CA certificates to trust for registries (and a *.cert/*.key client
+    /// certificate) [default: /etc/containers/certs.d/HOST:PORT, /etc/docker/certs.d/HOST:PORT].
+    #[arg(long, value_name = "DIR", help_heading = "Registry")]
+    pub cert_dir: Option<PathBuf>,
+    /// Verify registries' TLS certificates; --tls-verify=false turns verification off and
+    /// allows plain HTTP to a registry without TLS.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1,
+          require_equals = true, default_missing_value = "true", help_heading = "Registry")]
+    pub tls_verify: bool,
+}
+
+impl RegistryArgs {
+    /// The library's registry options.
+    ///
+    /// # Errors
+    /// When `--creds` is not `USER:PASSWORD` (the message does not repeat it).
+    pub fn options(&self) -> anyhow::Result<layerdig::registry::RegistryOptions> {
+        let creds = match &self.creds {
+            None => None,
+            Some(CredsArg(Ok(creds))) => Some(creds.clone()),
+            Some(CredsArg(Err(e))) => anyhow::bail!("{e}"),
+        };
+        Ok(layerdig::registry::RegistryOptions {
+            credentials: layerdig::registry::CredentialSource { creds, authfile: self.authfile.clone() },
+            cert_dir: self.cert_dir.clone(),
+            tls_verify: self.tls_verify,
+        })
+    }
+}
+
+/// `--creds` as given: parsed, or why not. A value clap refused would be echoed in its message,
+/// and this one may be a password: it is always accepted here and refused, without repeating
+/// it, when the options are made.
+#[derive(Clone, Debug)]
+pub struct CredsArg(Result<layerdig::registry::Credentials, layerdig::registry::RegistryErrorKind>);
+
+/// `--creds USER:PASSWORD`.
+pub fn parse_creds(text: &str) -> Result<CredsArg, String> {
+    Ok(CredsArg(layerdig::registry::Credentials::parse(text)))
 }
 
 /// What counts, and what fails the gate.
@@ -364,9 +422,14 @@ pub struct ScanArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct SweepArgs {
-    /// The directory to search.
-    #[arg(value_name = "DIR")]
+    /// The directory to search, or a registry: docker://HOST[:PORT][/PREFIX] (every repository
+    /// of its catalog under PREFIX).
+    #[arg(value_name = "DIR|docker://HOST[/PREFIX]")]
     pub dir: PathBuf,
+    /// In a registry sweep, which tags of each repository: all, latest, or N (the last N tags
+    /// in the order the registry lists them).
+    #[arg(long, value_name = "all|latest|N", default_value = "all")]
+    pub tags: layerdig::registry::TagSelection,
     /// Write the JSON lines to FILE instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -5,16 +5,25 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use layerdig::report::human;
-use layerdig::{ImageSource, OpenOptions, Rules, Status};
+use layerdig::{ImageSource, Input, OpenOptions, Rules, Status};
 
 use crate::args::{CacheCommand, EngineArgs, ImageArgs, ListFormat, LsArgs, RulesCommand};
 use crate::load_rules;
 
 fn open_image(args: &ImageArgs) -> Result<ImageSource> {
-    let source = ImageSource::open_with(
-        &args.image,
-        &OpenOptions { platform: args.platform.clone(), ..OpenOptions::default() },
-    )?;
+    let options = OpenOptions { platform: args.platform.clone(), ..OpenOptions::default() };
+    let source = match &args.image {
+        Input::Path(path) | Input::OciArchive(path) | Input::DockerArchive(path) => {
+            ImageSource::open_with(path, &options)?
+        }
+        Input::OciLayout { dir, reference } => {
+            ImageSource::open_with(dir, &OpenOptions { reference: reference.clone(), ..options })?
+        }
+        Input::Registry(reference) => {
+            layerdig::registry::Clients::new(args.registry.options()?).open(reference, &options)?
+        }
+        other => anyhow::bail!("{other}: `layers` and `ls` read files, directories and registries; scan it instead"),
+    };
     for problem in source.problems() {
         eprintln!("layerdig: warning: {problem}");
     }

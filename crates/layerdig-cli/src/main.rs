@@ -185,6 +185,7 @@ impl Setup {
         }
         builder.archives(archives);
         builder.daemon_host(engine.daemon_host.clone());
+        builder.registry(engine.registry.options()?);
         builder.cache(engine.cache.clone());
         if let Some(path) = &engine.base {
             let source = layerdig::ImageSource::open_with(
@@ -266,6 +267,9 @@ fn scan(args: ScanArgs) -> Result<ExitCode> {
 }
 
 fn sweep(args: SweepArgs) -> Result<ExitCode> {
+    if let Some(target) = args.dir.to_str().and_then(|s| s.strip_prefix("docker://")) {
+        return sweep_registry(&args, target);
+    }
     let started = Instant::now();
     let meta = std::fs::metadata(&args.dir).with_context(|| format!("{}", args.dir.display()))?;
     if !meta.is_dir() {
@@ -291,6 +295,36 @@ fn sweep(args: SweepArgs) -> Result<ExitCode> {
     let code = setup.finish(emit, &outcome, started)?;
     if !args.engine.quiet {
         sweep_table(&outcome, &args.dir);
+    }
+    Ok(code)
+}
+
+/// `sweep docker://HOST[:PORT][/PREFIX]`: every repository of the catalog under the prefix, the
+/// tags `--tags` keeps of each, scanned by the same image workers as a directory sweep.
+fn sweep_registry(args: &SweepArgs, target: &str) -> Result<ExitCode> {
+    let started = Instant::now();
+    let (host, prefix) = target.split_once('/').unwrap_or((target, ""));
+    if host.is_empty() {
+        anyhow::bail!("docker://{target}: a registry sweep names the registry: docker://HOST[:PORT][/PREFIX]");
+    }
+    let setup = Setup::new(&args.engine, Some(&args.policy), args.show_secrets, None)?;
+    let out = output::open_output(args.output.as_deref(), args.show_secrets)?;
+    let targets = run::RegistryTargets::new(&setup.scanner, host, prefix, args.tags);
+    let problems = targets.problems.clone();
+    let workers = setup.threads.clamp(1, 4);
+    let runner = setup.runner(workers, false, true);
+    let (emit, mut outcome) = runner.run(targets, Box::new(JsonlPrinter::new(out)));
+    let problems = problems.lock().map(|p| p.clone()).unwrap_or_default();
+    for p in &problems {
+        eprintln!("layerdig: error: {p}");
+    }
+    if !problems.is_empty() {
+        outcome.stats.incomplete = true;
+        outcome.stats.errors += problems.len() as u64;
+    }
+    let code = setup.finish(emit, &outcome, started)?;
+    if !args.engine.quiet {
+        sweep_table(&outcome, Path::new(""));
     }
     Ok(code)
 }

@@ -323,3 +323,80 @@ impl Iterator for Discover {
         }
     }
 }
+
+/// The images of a registry sweep, listed lazily: the catalog's repositories under a prefix
+/// (read at the first call), then each repository's tags as its turn comes. What cannot be
+/// listed is recorded in `problems`, and the sweep goes on with the rest.
+pub struct RegistryTargets {
+    client: Option<Arc<layerdig::registry::Client>>,
+    host: String,
+    prefix: String,
+    tags: layerdig::registry::TagSelection,
+    repositories: Option<std::collections::VecDeque<String>>,
+    pending: std::collections::VecDeque<Input>,
+    /// Catalog or tag lists that could not be read.
+    pub problems: Arc<Mutex<Vec<String>>>,
+}
+
+impl RegistryTargets {
+    pub fn new(scanner: &Scanner, host: &str, prefix: &str, tags: layerdig::registry::TagSelection) -> RegistryTargets {
+        let problems: Arc<Mutex<Vec<String>>> = Default::default();
+        let client = match scanner.registry_client(host) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                problems.lock().unwrap_or_else(|e| e.into_inner()).push(format!("docker://{host}: {e}"));
+                None
+            }
+        };
+        RegistryTargets {
+            client,
+            host: host.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+            tags,
+            repositories: None,
+            pending: Default::default(),
+            problems,
+        }
+    }
+
+    fn problem(&self, text: String) {
+        self.problems.lock().unwrap_or_else(|e| e.into_inner()).push(text);
+    }
+}
+
+impl Iterator for RegistryTargets {
+    type Item = Input;
+
+    fn next(&mut self) -> Option<Input> {
+        let client = self.client.clone()?;
+        if self.repositories.is_none() {
+            let listed = match client.repositories(&self.prefix) {
+                Ok(r) => r.into(),
+                Err(e) => {
+                    self.problem(format!("docker://{}: listing repositories: {e}", self.host));
+                    Default::default()
+                }
+            };
+            self.repositories = Some(listed);
+        }
+        loop {
+            if let Some(input) = self.pending.pop_front() {
+                return Some(input);
+            }
+            let repository = self.repositories.as_mut()?.pop_front()?;
+            match client.tags(&repository) {
+                Ok(tags) => {
+                    for tag in self.tags.select(tags) {
+                        self.pending.push_back(Input::Registry(layerdig::RegistryRef {
+                            registry: self.host.clone(),
+                            repository: repository.clone(),
+                            tag: Some(tag),
+                            digest: None,
+                        }));
+                    }
+                }
+                Err(e) => self.problem(format!("docker://{}/{repository}: listing tags: {e}", self.host)),
+            }
+        }
+    }
+}

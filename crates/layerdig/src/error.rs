@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::RuleError;
 use crate::image::digest::{Algorithm, Digest};
+use crate::registry::RegistryErrorKind;
 
 /// Everything that can go wrong reading an image or scanning it.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +68,15 @@ pub enum Error {
     /// The worker threads could not be started.
     #[error("thread pool: {0}")]
     ThreadPool(String),
+    /// A registry could not be read: the reference names the image, the kind says why.
+    #[error("{image}: {kind}")]
+    Registry {
+        /// The image reference (`HOST/REPO:TAG`, `HOST/REPO@DIGEST`, or `HOST` for a sweep's
+        /// repository list).
+        image: String,
+        /// What went wrong.
+        kind: RegistryErrorKind,
+    },
     /// The layer cache met a problem it recovered from (a corrupt entry dropped and the layer
     /// scanned again, a database file set aside and rebuilt, a result it could not keep). The
     /// scan is complete all the same.
@@ -139,6 +149,10 @@ pub enum ErrorKind {
     NoSuchImage,
     /// A rule file is invalid.
     Rule,
+    /// A registry refused the credentials, or wanted some.
+    Unauthorized,
+    /// A registry could not be reached, its TLS failed, or it kept answering with errors.
+    Network,
     /// The output failed.
     Output,
     /// Anything else.
@@ -163,6 +177,8 @@ impl ErrorKind {
             ErrorKind::Unreachable => "unreachable",
             ErrorKind::NoSuchImage => "no_such_image",
             ErrorKind::Rule => "rule",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Network => "network",
             ErrorKind::Output => "output",
             ErrorKind::Other => "other",
         }
@@ -188,7 +204,13 @@ impl ErrorKind {
                 "the file is damaged or was cut short: copy or export it again; the other layers were scanned"
             }
             ErrorKind::LimitReached => "the layer is huge or a decompression bomb; the part before the cap was scanned",
-            ErrorKind::NotFound => "check the path",
+            ErrorKind::NotFound => "check the path, or the registry reference's repository, tag or digest",
+            ErrorKind::Unauthorized => {
+                "give credentials with --creds USER:PASSWORD or --authfile FILE (or log in with podman, skopeo or docker)"
+            }
+            ErrorKind::Network => {
+                "check the registry's address; --cert-dir DIR trusts a private CA; --tls-verify=false turns verification off"
+            }
             ErrorKind::PermissionDenied => "layerdig needs read access to the image files",
             ErrorKind::NoSuchPlatform => "list the image's platforms with `layerdig layers`, or drop --platform",
             ErrorKind::Unreachable => {
@@ -423,6 +445,17 @@ impl Error {
                 DaemonErrorKind::Status { .. } | DaemonErrorKind::Protocol { .. } => ErrorKind::Other,
             },
             Error::Rule(_) => ErrorKind::Rule,
+            Error::Registry { kind, .. } => match kind {
+                RegistryErrorKind::Unauthorized { .. } => ErrorKind::Unauthorized,
+                RegistryErrorKind::ManifestUnknown { .. } | RegistryErrorKind::BlobUnknown { .. } => {
+                    ErrorKind::NotFound
+                }
+                RegistryErrorKind::Tls { .. }
+                | RegistryErrorKind::Connect { .. }
+                | RegistryErrorKind::Status { .. } => ErrorKind::Network,
+                RegistryErrorKind::Protocol(_) => ErrorKind::NotAnImage,
+                RegistryErrorKind::Credentials(_) => ErrorKind::Unauthorized,
+            },
             Error::Sink(_) => ErrorKind::Output,
             Error::ThreadPool(_) | Error::Cache(_) => ErrorKind::Other,
         }

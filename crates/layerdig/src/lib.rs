@@ -56,6 +56,7 @@ pub mod layer;
 pub mod ownership;
 pub mod policy;
 mod redact;
+pub mod registry;
 pub mod report;
 pub mod resolve;
 pub mod scan;

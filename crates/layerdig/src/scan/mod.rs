@@ -102,6 +102,7 @@ struct Options {
     archives: ArchiveLimits,
     base: Option<Arc<BaseImage>>,
     daemon_host: Option<String>,
+    registry: crate::registry::RegistryOptions,
     cache: Option<std::path::PathBuf>,
 }
 
@@ -135,6 +136,7 @@ impl Default for ScannerBuilder {
                 archives: ArchiveLimits::default(),
                 base: None,
                 daemon_host: None,
+                registry: crate::registry::RegistryOptions::default(),
                 cache: None,
             },
         }
@@ -202,6 +204,13 @@ impl ScannerBuilder {
         self
     }
 
+    /// How registries are reached (`docker://` inputs): credentials, certificates, TLS
+    /// verification (default: the auth files skopeo reads, the system's roots, verification on).
+    pub fn registry(&mut self, options: crate::registry::RegistryOptions) -> &mut Self {
+        self.options.registry = options;
+        self
+    }
+
     /// The clock durations are measured with (default: the system's; a fixed clock makes
     /// reports reproducible: durations read 0).
     pub fn clock(&mut self, clock: Clock) -> &mut Self {
@@ -248,6 +257,7 @@ impl ScannerBuilder {
             options: self.options.clone(),
             pool,
             cache: Arc::new(cache::LayerCache::new(store)),
+            registries: Arc::new(crate::registry::Clients::new(self.options.registry.clone())),
         })
     }
 }
@@ -258,6 +268,8 @@ pub struct Scanner {
     rules: Rules,
     options: Options,
     pool: Option<Arc<rayon::ThreadPool>>,
+    /// One registry client per host, shared by every image this scanner reads.
+    registries: Arc<crate::registry::Clients>,
     /// Layer results: this scanner's, and the persistent cache's when there is one.
     cache: Arc<cache::LayerCache>,
     /// What layer results depend on besides the layer's bytes (build, rules, options).
@@ -281,6 +293,7 @@ impl Scanner {
             options,
             pool: None,
             cache: Arc::new(cache::LayerCache::new(None)),
+            registries: Arc::new(crate::registry::Clients::default()),
         }
     }
 
@@ -346,6 +359,28 @@ impl Scanner {
         }
     }
 
+    /// Open an image in a registry with this scanner's registry options and platform: its
+    /// manifests and config are fetched, its layers when scanned.
+    ///
+    /// # Errors
+    /// [`Error::Registry`] when the registry cannot be reached or refuses, or the manifest is
+    /// unknown; the opener's errors after that.
+    pub fn open_registry(&self, reference: &crate::RegistryRef) -> Result<ImageSource, Error> {
+        self.registries.open(reference, &self.open_options(None))
+    }
+
+    /// The registry client of `host`, shared with this scanner's scans (for listing a
+    /// registry's repositories and tags before scanning them).
+    ///
+    /// # Errors
+    /// As [`crate::registry::Client::new`].
+    pub fn registry_client(
+        &self,
+        host: &str,
+    ) -> Result<Arc<crate::registry::Client>, crate::registry::RegistryErrorKind> {
+        self.registries.get(host)
+    }
+
     /// Open `input` without reading its layers (only its documents: manifests, configs,
     /// indexes), as the scanner would. A stream (`-`, `docker-daemon:`) cannot be opened apart
     /// from scanning it.
@@ -368,10 +403,7 @@ impl Scanner {
                 image: input.name().into(),
                 message: "a stream is read as it is scanned: it cannot be opened apart from scanning it".into(),
             }),
-            Input::Registry(_) => Err(Error::ImageFormat {
-                image: input.name().into(),
-                message: "this build of layerdig reads no registries".into(),
-            }),
+            Input::Registry(reference) => self.open_registry(reference),
         }
     }
 
