@@ -298,6 +298,23 @@ pub struct EngineArgs {
     pub cache: Option<PathBuf>,
 }
 
+impl EngineArgs {
+    /// The archive limits `--archive-depth`, `--max-archive-bytes` and `--archive-buffer` set.
+    pub fn archive_limits(&self) -> layerdig::ArchiveLimits {
+        let mut archives = layerdig::ArchiveLimits::default();
+        if let Some(depth) = self.archive_depth {
+            archives.depth = depth;
+        }
+        if let Some(bytes) = self.max_archive_bytes {
+            archives.max_file_bytes = bytes;
+        }
+        if let Some(bytes) = self.archive_buffer {
+            archives.max_buffer = usize::try_from(bytes).unwrap_or(usize::MAX);
+        }
+        archives
+    }
+}
+
 /// How registries (`docker://` inputs) are reached, as skopeo's options say it.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RegistryArgs {

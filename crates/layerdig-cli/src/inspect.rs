@@ -235,17 +235,7 @@ pub fn cache_cmd(cmd: CacheCommand) -> Result<ExitCode> {
         if let Some(cap) = engine.max_layer_bytes {
             builder.max_layer_bytes(cap);
         }
-        let mut archives = layerdig::ArchiveLimits::default();
-        if let Some(depth) = engine.archive_depth {
-            archives.depth = depth;
-        }
-        if let Some(bytes) = engine.max_archive_bytes {
-            archives.max_file_bytes = bytes;
-        }
-        if let Some(bytes) = engine.archive_buffer {
-            archives.max_buffer = usize::try_from(bytes).unwrap_or(usize::MAX);
-        }
-        builder.archives(archives);
+        builder.archives(engine.archive_limits());
         let admin = builder.build(&rules)?.cache_admin(dir)?;
         for w in admin.warnings() {
             eprintln!("layerdig: warning: {w}");

@@ -29,7 +29,7 @@ use layerdig::report::baseline::BaselinePrinter;
 use layerdig::report::human::HumanPrinter;
 use layerdig::report::jsonl::JsonlPrinter;
 use layerdig::report::{intoto, json, sarif};
-use layerdig::{ArchiveLimits, Clock, ErrorReport, Gate, Input, OpenOptions, Printer, Rules, Scanner};
+use layerdig::{Clock, ErrorReport, Gate, Input, OpenOptions, Printer, Rules, Scanner};
 
 use crate::args::{BaselineArgs, Cli, Command, EngineArgs, Format, PolicyArgs, ScanArgs, SchemaKind, SweepArgs, When};
 use crate::progress::Bar;
@@ -173,17 +173,7 @@ impl Setup {
         if let Some(cap) = engine.max_layer_bytes {
             builder.max_layer_bytes(cap);
         }
-        let mut archives = ArchiveLimits::default();
-        if let Some(depth) = engine.archive_depth {
-            archives.depth = depth;
-        }
-        if let Some(bytes) = engine.max_archive_bytes {
-            archives.max_file_bytes = bytes;
-        }
-        if let Some(bytes) = engine.archive_buffer {
-            archives.max_buffer = usize::try_from(bytes).unwrap_or(usize::MAX);
-        }
-        builder.archives(archives);
+        builder.archives(engine.archive_limits());
         builder.daemon_host(engine.daemon_host.clone());
         builder.registry(engine.registry.options()?);
         builder.cache(engine.cache.clone());
