@@ -520,3 +520,29 @@ pub fn assert_json_contract(image: &Value, finding: &Value) {
         assert!(location.get(key).is_some(), "location.{key}");
     }
 }
+
+/// What two scans of one image are compared by: each location's rule, fingerprint, path,
+/// status, layer and removing layer, sorted.
+pub type Seen = Vec<(String, String, Option<String>, Option<String>, Option<usize>, Option<usize>)>;
+
+/// The [`Seen`] of a report.
+pub fn seen(report: &layerdig::Report) -> Seen {
+    let mut out: Seen = report
+        .findings
+        .iter()
+        .flat_map(|f| {
+            f.locations.iter().map(move |l| {
+                (
+                    f.rule_id.clone(),
+                    f.fingerprint.clone(),
+                    l.path.clone(),
+                    l.status.map(|s| format!("{s:?}")),
+                    l.layer_index,
+                    l.removed_in_layer,
+                )
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}

@@ -7,29 +7,7 @@ use std::path::Path;
 
 use layerdig::scan::LayerResult;
 use layerdig::{Collect, Report, Rules, Scanner};
-use layerdig_tests::{Comp, LayerBuilder, Layout, SynthImage, SynthLayer, github_token};
-
-type Seen = Vec<(String, String, Option<String>, Option<String>, Option<usize>)>;
-
-fn seen(report: &Report) -> Seen {
-    let mut out: Seen = report
-        .findings
-        .iter()
-        .flat_map(|f| {
-            f.locations.iter().map(move |l| {
-                (
-                    f.rule_id.clone(),
-                    f.fingerprint.clone(),
-                    l.path.clone(),
-                    l.status.map(|s| format!("{s:?}")),
-                    l.layer_index,
-                )
-            })
-        })
-        .collect();
-    out.sort();
-    out
-}
+use layerdig_tests::{Comp, LayerBuilder, Layout, SynthImage, SynthLayer, github_token, seen};
 
 fn scan(scanner: &Scanner, path: &Path) -> Report {
     let mut sink = Collect::new();

@@ -6,31 +6,7 @@
 use std::io::Read;
 
 use layerdig::{Collect, Report, Rules, Scanner};
-use layerdig_tests::{Comp, LayerBuilder, Layout, SynthImage, SynthLayer, fixtures, github_token};
-
-type Seen = Vec<(String, String, Option<String>, Option<String>, Option<usize>, Option<usize>)>;
-
-/// What is compared between two scans: rule, fingerprint, path, status, layer, removing layer.
-fn seen(report: &Report) -> Seen {
-    let mut out: Seen = report
-        .findings
-        .iter()
-        .flat_map(|f| {
-            f.locations.iter().map(move |l| {
-                (
-                    f.rule_id.clone(),
-                    f.fingerprint.clone(),
-                    l.path.clone(),
-                    l.status.map(|s| format!("{s:?}")),
-                    l.layer_index,
-                    l.removed_in_layer,
-                )
-            })
-        })
-        .collect();
-    out.sort();
-    out
-}
+use layerdig_tests::{Comp, LayerBuilder, Layout, SynthImage, SynthLayer, fixtures, github_token, seen};
 
 fn scan_file(path: &std::path::Path) -> Report {
     let scanner = Scanner::new(&Rules::builtin());
