@@ -15,6 +15,7 @@ mod metadata;
 mod ownership;
 mod pipeline;
 mod props;
+mod provided;
 mod registry;
 mod scan;
 mod sources;

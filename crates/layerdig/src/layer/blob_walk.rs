@@ -148,7 +148,11 @@ impl<'a> Walker<'a> {
             std::thread::scope(|scope| {
                 let (tx, rx) = mpsc::sync_channel(READ_AHEAD_BUFFERS);
                 let (back_tx, back_rx) = mpsc::channel();
-                let producer = scope.spawn(move || read_ahead(reader, &tx, &back_rx));
+                let producer = scope.spawn(move || {
+                    let mut reader = reader;
+                    read_ahead(&mut reader, &tx, &back_rx);
+                    reader
+                });
                 let mut ahead = ChannelReader::new(rx, back_tx);
                 self.read_stream(&mut ahead, compression, cap, visitor);
                 // Dropping the receiving end stops a producer that is still reading.

@@ -51,6 +51,7 @@ pub use path::normalize;
 
 use crate::error::{Error, LayerErrorKind};
 use crate::image::{Blob, Digest, Layer, LayerSource};
+use stream_walk::StreamInput;
 
 /// How a layer's bytes are compressed, detected from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,7 +256,7 @@ pub fn walk(image_path: &Path, layer: &Layer, options: &WalkOptions, visitor: &m
         LayerSource::Dir(root) => w.walk_dir(root, visitor),
         LayerSource::Blob(blob) => w.walk_blob(blob, options, visitor),
         LayerSource::Stream(fetch) => match fetch.open() {
-            Ok(mut reader) => w.walk_stream(&mut *reader, options, visitor),
+            Ok(mut reader) => w.walk_stream(StreamInput::Sendable(&mut *reader), options, visitor),
             Err(e) => w.walk.problems.push(e),
         },
     }
@@ -272,7 +273,7 @@ pub(crate) fn walk_reader(
     visitor: &mut dyn LayerVisitor,
 ) -> LayerWalk {
     let mut w = Walker::new(image_path, layer);
-    w.walk_stream(reader, options, visitor);
+    w.walk_stream(StreamInput::Local(reader), options, visitor);
     w.finish()
 }
 

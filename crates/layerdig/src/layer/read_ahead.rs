@@ -5,7 +5,7 @@
 use std::io::{self, Read};
 use std::sync::mpsc;
 
-use super::stream::{CapReached, DecodeFailed, HashingReader};
+use super::stream::{CapReached, DecodeFailed};
 
 /// Compressed blobs at least this big are decompressed on a thread of their own.
 pub(super) const READ_AHEAD_FROM: usize = 256 * 1024;
@@ -14,13 +14,12 @@ pub(super) const READ_AHEAD_BUFFERS: usize = 4;
 /// Size of one read-ahead buffer.
 const READ_AHEAD_CHUNK: usize = 1 << 20;
 
-/// Fill buffers from `reader` and send them on until the stream ends, fails, or nobody listens;
-/// give the reader back for its count and digest.
-pub(super) fn read_ahead<R: Read>(
-    mut reader: HashingReader<R>,
+/// Fill buffers from `reader` and send them on until the stream ends, fails, or nobody listens.
+pub(super) fn read_ahead(
+    reader: &mut dyn Read,
     tx: &mpsc::SyncSender<io::Result<Vec<u8>>>,
     recycled: &mpsc::Receiver<Vec<u8>>,
-) -> HashingReader<R> {
+) {
     loop {
         // A buffer is zeroed once, when new, and then read into whole each time it comes
         // back: no memset of a megabyte for every megabyte decompressed.
@@ -51,7 +50,6 @@ pub(super) fn read_ahead<R: Read>(
             break; // the end of the stream
         }
     }
-    reader
 }
 
 /// The reading end of [`read_ahead`]: buffers in order, then the error or the end.

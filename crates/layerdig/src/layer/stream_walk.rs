@@ -4,16 +4,23 @@
 //! member (gzip) or frame by frame (zstd) so the framing's hidden data is still found, then the
 //! tar walked as for a mapped blob. Memory is a few buffers, whatever the blob's size.
 //!
+//! A stream of its own ([`StreamInput::Sendable`], a registry's response) is decompressed on a
+//! thread of its own, a few buffers ahead of the tar walk and the detectors, as a mapped blob
+//! is (`read_ahead.rs`); an entry of an archive the scanning thread reads itself (standard
+//! input, an engine's export) is decompressed on that thread.
+//!
 //! What differs from a mapped blob: hidden framing data (a gzip member's header fields, a zstd
 //! skippable frame, bytes after the last member or frame) is kept in memory to be searched, up
 //! to [`KEEP_AT_MOST`] bytes an item; beyond that it is counted, not searched.
 
 use std::io::{self, BufRead, Read};
 use std::ops::Range;
+use std::sync::mpsc;
 
 use sha2::{Digest as _, Sha256};
 
 use super::framing::{Found, Framed, GzipMembers, gzip_header_fields};
+use super::read_ahead::{ChannelReader, READ_AHEAD_BUFFERS, READ_AHEAD_FROM, read_ahead};
 use super::stream::HashingReader;
 use super::{Compression, Content, LayerVisitor, Structure, WalkOptions, Walker};
 use crate::error::LayerErrorKind;
@@ -27,8 +34,8 @@ const BUFFER: usize = 256 << 10;
 
 /// The blob's stream, buffered: hashed and counted as bytes come in, with room to look ahead at
 /// a frame's header.
-pub(super) struct StreamSource<'r> {
-    inner: &'r mut dyn Read,
+pub(super) struct StreamSource<R> {
+    inner: R,
     buf: Vec<u8>,
     pos: usize,
     end: usize,
@@ -41,8 +48,8 @@ pub(super) struct StreamSource<'r> {
     error: Option<io::Error>,
 }
 
-impl<'r> StreamSource<'r> {
-    fn new(inner: &'r mut dyn Read, hashing: bool) -> StreamSource<'r> {
+impl<R: Read> StreamSource<R> {
+    fn new(inner: R, hashing: bool) -> StreamSource<R> {
         StreamSource {
             inner,
             buf: vec![0; BUFFER],
@@ -101,7 +108,7 @@ impl<'r> StreamSource<'r> {
     }
 }
 
-impl Read for StreamSource<'_> {
+impl<R: Read> Read for StreamSource<R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let available = self.fill_buf()?;
         let n = available.len().min(out.len());
@@ -111,7 +118,7 @@ impl Read for StreamSource<'_> {
     }
 }
 
-impl BufRead for StreamSource<'_> {
+impl<R: Read> BufRead for StreamSource<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.pos == self.end {
             self.pos = 0;
@@ -128,7 +135,7 @@ impl BufRead for StreamSource<'_> {
     }
 }
 
-impl Framed for &mut StreamSource<'_> {
+impl<R: Read> Framed for &mut StreamSource<R> {
     fn position(&self) -> usize {
         self.consumed
     }
@@ -142,15 +149,15 @@ impl Framed for &mut StreamSource<'_> {
 
 /// The zstd frames of a stream decoded one after another (RFC 8878 section 3.1), the content of
 /// skippable frames kept as hidden data, and what follows the last frame when it is no frame.
-struct ZstdFrames<'s, 'r> {
-    source: Option<&'s mut StreamSource<'r>>,
-    decoder: Option<zstd::stream::read::Decoder<'static, &'s mut StreamSource<'r>>>,
+struct ZstdFrames<'s, R> {
+    source: Option<&'s mut StreamSource<R>>,
+    decoder: Option<zstd::stream::read::Decoder<'static, &'s mut StreamSource<R>>>,
     found: Found,
 }
 
 const ZSTD_FRAME: u32 = 0xFD2F_B528;
 
-impl<'s, 'r> ZstdFrames<'s, 'r> {
+impl<R: Read> ZstdFrames<'_, R> {
     /// Start the next frame; `false` at the end of the frames.
     fn next_frame(&mut self) -> io::Result<bool> {
         loop {
@@ -209,7 +216,7 @@ impl io::Write for KeepSome<'_> {
     }
 }
 
-impl Read for ZstdFrames<'_, '_> {
+impl<R: Read> Read for ZstdFrames<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if let Some(decoder) = &mut self.decoder {
@@ -228,13 +235,13 @@ impl Read for ZstdFrames<'_, '_> {
 }
 
 /// The decompressed tar stream of a streamed blob.
-enum Decoded<'s, 'r> {
-    Plain(&'s mut StreamSource<'r>),
-    Gzip(Box<GzipMembers<&'s mut StreamSource<'r>>>),
-    Zstd(Box<ZstdFrames<'s, 'r>>),
+enum Decoded<'s, R> {
+    Plain(&'s mut StreamSource<R>),
+    Gzip(Box<GzipMembers<&'s mut StreamSource<R>>>),
+    Zstd(Box<ZstdFrames<'s, R>>),
 }
 
-impl Read for Decoded<'_, '_> {
+impl<R: Read> Read for Decoded<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Decoded::Plain(r) => r.read(buf),
@@ -244,17 +251,124 @@ impl Read for Decoded<'_, '_> {
     }
 }
 
+/// A layer blob's stream, and whether it may be read on a thread of its own.
+pub(crate) enum StreamInput<'r> {
+    /// A stream of its own (a registry's response): decompressed on a thread of its own, a few
+    /// buffers ahead of the tar walk and the detectors, as a mapped blob is.
+    Sendable(&'r mut (dyn Read + Send)),
+    /// A stream that belongs to the reading thread (an entry of an archive that thread reads).
+    Local(&'r mut dyn Read),
+}
+
+/// What decompressing a stream gave: the tar stream's length, its digest, and the hidden data
+/// the framing held.
+type Decompressed = (u64, Option<Digest>, Found);
+
+/// Decompress `source` (as `compression` says), its digest taken into `diff_id` and its output
+/// capped at `cap`, handing the tar stream to `consume`.
+fn decompress<R: Read>(
+    source: &mut StreamSource<R>,
+    compression: Compression,
+    diff_id: Option<Sha256>,
+    cap: u64,
+    consume: impl FnOnce(&mut dyn Read),
+) -> Decompressed {
+    let decoded = match compression {
+        Compression::None => Decoded::Plain(source),
+        Compression::Gzip => Decoded::Gzip(Box::new(GzipMembers::new(source))),
+        Compression::Zstd => {
+            Decoded::Zstd(Box::new(ZstdFrames { source: Some(source), decoder: None, found: Vec::new() }))
+        }
+    };
+    let mut reader = HashingReader { inner: decoded, hasher: diff_id, count: 0, cap };
+    consume(&mut reader);
+    let diff_id = reader.hasher.take().map(|h| Digest::from_sha256(h.finalize().into()));
+    let found = match reader.inner {
+        Decoded::Plain(_) => Vec::new(),
+        Decoded::Gzip(mut d) => std::mem::take(&mut d.found),
+        Decoded::Zstd(mut d) => std::mem::take(&mut d.found),
+    };
+    (reader.count, diff_id, found)
+}
+
 impl Walker<'_> {
-    /// Read a layer blob from `reader`, front to back, once.
-    pub(super) fn walk_stream(&mut self, reader: &mut dyn Read, options: &WalkOptions, visitor: &mut dyn LayerVisitor) {
+    /// Read a layer blob from `input`, front to back, once.
+    pub(super) fn walk_stream(
+        &mut self,
+        input: StreamInput<'_>,
+        options: &WalkOptions,
+        visitor: &mut dyn LayerVisitor,
+    ) {
         let verify = options.verify_digests;
         let cap = options.max_layer_bytes;
-        let mut source = StreamSource::new(reader, verify);
+        match input {
+            StreamInput::Sendable(reader) => {
+                let mut source = StreamSource::new(reader, verify);
+                let Some((compression, found)) = self.stream_head(&mut source) else { return };
+                let hasher = (verify && compression != Compression::None).then(Sha256::new);
+                let small = self.layer.size > 0 && self.layer.size < READ_AHEAD_FROM as u64;
+                let decompressed = if small || compression == Compression::None {
+                    // Nothing to overlap: an uncompressed stream is only read and hashed.
+                    Some(decompress(&mut source, compression, hasher, cap, |r| {
+                        self.read_stream(r, compression, cap, visitor);
+                    }))
+                } else {
+                    self.read_ahead(&mut source, compression, hasher, cap, visitor)
+                };
+                let Some(decompressed) = decompressed else { return };
+                self.stream_end(source, compression, found, decompressed, visitor);
+            }
+            StreamInput::Local(reader) => {
+                let mut source = StreamSource::new(reader, verify);
+                let Some((compression, found)) = self.stream_head(&mut source) else { return };
+                let hasher = (verify && compression != Compression::None).then(Sha256::new);
+                let decompressed = decompress(&mut source, compression, hasher, cap, |r| {
+                    self.read_stream(r, compression, cap, visitor);
+                });
+                self.stream_end(source, compression, found, decompressed, visitor);
+            }
+        }
+    }
+
+    /// Decompress `source` on a thread of its own, a few buffers ahead of the tar walk and the
+    /// detectors on this one; `None` (a problem recorded) when that thread failed.
+    fn read_ahead<R: Read + Send>(
+        &mut self,
+        source: &mut StreamSource<R>,
+        compression: Compression,
+        hasher: Option<Sha256>,
+        cap: u64,
+        visitor: &mut dyn LayerVisitor,
+    ) -> Option<Decompressed> {
+        let decompressed = std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::sync_channel(READ_AHEAD_BUFFERS);
+            let (back_tx, back_rx) = mpsc::channel();
+            let producer =
+                scope.spawn(move || decompress(source, compression, hasher, cap, |r| read_ahead(r, &tx, &back_rx)));
+            let mut ahead = ChannelReader::new(rx, back_tx);
+            self.read_stream(&mut ahead, compression, cap, visitor);
+            // Dropping the receiving end stops a producer that is still reading.
+            drop(ahead);
+            producer.join().ok()
+        });
+        if decompressed.is_none() {
+            self.problem(LayerErrorKind::Decompress {
+                format: if compression == Compression::Zstd { "zstd" } else { "gzip" },
+                message: "the decompressing thread stopped unexpectedly".to_string(),
+            });
+            self.walk.complete = false;
+        }
+        decompressed
+    }
+
+    /// The stream's first bytes: its compression, and the first gzip member's header fields.
+    /// `None` (a problem recorded) when the stream cannot be read at all.
+    fn stream_head<R: Read>(&mut self, source: &mut StreamSource<R>) -> Option<(Compression, Found)> {
         let head = match source.fill_at_least(512) {
             Ok(head) => head,
             Err(e) => {
                 self.problem(LayerErrorKind::Read(e.to_string()));
-                return;
+                return None;
             }
         };
         let compression = Compression::detect(head);
@@ -268,25 +382,19 @@ impl Walker<'_> {
                 found.push((structure, range, Some(kept)));
             }
         }
-        let diff_id_hasher = (verify && compression != Compression::None).then(Sha256::new);
-        let (uncompressed, diff_id, more_found) = {
-            let decoded = match compression {
-                Compression::None => Decoded::Plain(&mut source),
-                Compression::Gzip => Decoded::Gzip(Box::new(GzipMembers::new(&mut source))),
-                Compression::Zstd => {
-                    Decoded::Zstd(Box::new(ZstdFrames { source: Some(&mut source), decoder: None, found: Vec::new() }))
-                }
-            };
-            let mut reader = HashingReader { inner: decoded, hasher: diff_id_hasher, count: 0, cap };
-            self.read_stream(&mut reader, compression, cap, visitor);
-            let diff_id = reader.hasher.take().map(|h| Digest::from_sha256(h.finalize().into()));
-            let found = match reader.inner {
-                Decoded::Plain(_) => Vec::new(),
-                Decoded::Gzip(mut d) => std::mem::take(&mut d.found),
-                Decoded::Zstd(mut d) => std::mem::take(&mut d.found),
-            };
-            (reader.count, diff_id, found)
-        };
+        Some((compression, found))
+    }
+
+    /// After the tar: the framing's hidden data handed on, the rest of the stream read so the
+    /// digest covers it, and the sizes and digests checked.
+    fn stream_end<R: Read>(
+        &mut self,
+        mut source: StreamSource<R>,
+        compression: Compression,
+        mut found: Found,
+        (uncompressed, diff_id, more_found): Decompressed,
+        visitor: &mut dyn LayerVisitor,
+    ) {
         found.extend(more_found);
         let mut framing_hidden = 0u64;
         for (structure, range, kept) in found {
