@@ -121,18 +121,18 @@ def write_oci(root: Path, layers: list[tuple[bytes, bytes, str]]) -> None:
     (root / "index.json").write_text(json.dumps(index))
 
 
-def generate(images_dir: Path, services: int) -> list[Path]:
+def generate(images_dir: Path, services: int, os_mb: int = OS_MB, runtime_mb: int = RUNTIME_MB, service_mb: int = SERVICE_MB) -> list[Path]:
     rng = random.Random(20261202)
     targets = []
     for b in range(BASES):
-        os_tar = text_layer(rng, f"usr/share/base{b}", OS_MB)
-        runtime_tar = text_layer(rng, f"opt/runtime{b}", RUNTIME_MB)
+        os_tar = text_layer(rng, f"usr/share/base{b}", os_mb)
+        runtime_tar = text_layer(rng, f"opt/runtime{b}", runtime_mb)
         base = [
             (os_tar, gzip.compress(os_tar, compresslevel=1, mtime=0), f"ADD base{b}.tar /"),
             (runtime_tar, gzip.compress(runtime_tar, compresslevel=1, mtime=0), f"COPY runtime{b} /opt/"),
         ]
         for s in range(services):
-            files = {f"srv/app{b}-{s}/data{i}.txt": text(rng, 64 << 10) for i in range(SERVICE_MB * 16)}
+            files = {f"srv/app{b}-{s}/data{i}.txt": text(rng, 64 << 10) for i in range(service_mb * 16)}
             files[f"srv/app{b}-{s}/.env"] = f"AWS_ACCESS_KEY_ID={fake_key(rng)}\n".encode()
             own = layer_tar(files)
             root = images_dir / f"base{b}-service{s}"
@@ -158,6 +158,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-dask", action="store_true", help="only the CLI rows")
     parser.add_argument("--services", type=int, default=SERVICES, help=f"images per base (default {SERVICES})")
+    parser.add_argument("--os-mb", type=int, default=OS_MB, help=f"MB of each base's first layer (default {OS_MB})")
+    parser.add_argument("--runtime-mb", type=int, default=RUNTIME_MB, help=f"MB of each base's second layer (default {RUNTIME_MB})")
+    parser.add_argument("--service-mb", type=int, default=SERVICE_MB, help=f"MB of each image's own layer (default {SERVICE_MB})")
     args = parser.parse_args()
 
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="layerdig-bench-"))
@@ -165,7 +168,7 @@ def main() -> int:
     cache = work / "cache"
     if images_dir.exists():
         shutil.rmtree(images_dir)
-    targets = generate(images_dir, args.services)
+    targets = generate(images_dir, args.services, args.os_mb, args.runtime_mb, args.service_mb)
     stored = sum(f.stat().st_size for f in images_dir.rglob("*") if f.is_file())
     distinct = 2 * BASES + BASES * args.services
     total = 3 * len(targets)
