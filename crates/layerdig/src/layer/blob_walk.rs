@@ -3,13 +3,12 @@
 //! walked (in place when the blob is an uncompressed tar).
 
 use std::io::{self, Read};
-use std::sync::mpsc;
 
 use sha2::{Digest as _, Sha256};
 
 use super::framing::{Found, GzipMembers, gzip_header_fields, zstd_frames};
 use super::header_guard::{HeaderGuard, PaddingLog};
-use super::read_ahead::{ChannelReader, READ_AHEAD_BUFFERS, READ_AHEAD_FROM, read_ahead};
+use super::read_ahead::{READ_AHEAD_FROM, overlapped};
 use super::stream::HashingReader;
 use super::tar_walk::Stream;
 use super::{Compression, Content, LayerVisitor, Structure, WalkOptions, Walker};
@@ -145,20 +144,14 @@ impl<'a> Walker<'a> {
         let reader = if bytes.len() >= READ_AHEAD_FROM {
             // Decompression and hashing on a thread of their own, a few buffers ahead of the tar
             // walk and the detectors: the two halves of the work overlap.
-            std::thread::scope(|scope| {
-                let (tx, rx) = mpsc::sync_channel(READ_AHEAD_BUFFERS);
-                let (back_tx, back_rx) = mpsc::channel();
-                let producer = scope.spawn(move || {
+            overlapped(
+                move |fill| {
                     let mut reader = reader;
-                    read_ahead(&mut reader, &tx, &back_rx);
+                    fill(&mut reader);
                     reader
-                });
-                let mut ahead = ChannelReader::new(rx, back_tx);
-                self.read_stream(&mut ahead, compression, cap, visitor);
-                // Dropping the receiving end stops a producer that is still reading.
-                drop(ahead);
-                producer.join().ok()
-            })
+                },
+                |ahead| self.read_stream(ahead, compression, cap, visitor),
+            )
         } else {
             let mut reader = reader;
             self.read_stream(&mut reader, compression, cap, visitor);
@@ -166,15 +159,7 @@ impl<'a> Walker<'a> {
         };
         let Some(mut reader) = reader else {
             self.check_blob_digest(verify.then(|| sha256_releasing(blob)));
-            self.problem(LayerErrorKind::Decompress {
-                format: match compression {
-                    Compression::Gzip => "gzip",
-                    Compression::Zstd => "zstd",
-                    Compression::None => "tar",
-                },
-                message: "the decompressing thread stopped unexpectedly".to_string(),
-            });
-            self.walk.complete = false;
+            self.read_ahead_failed(compression);
             return;
         };
         self.walk.stats.uncompressed_bytes = reader.count;
@@ -254,6 +239,19 @@ impl<'a> Walker<'a> {
             }
             pos += n as u64;
         }
+    }
+
+    /// The problem of a layer whose decompressing thread stopped (panicked) part-way.
+    pub(super) fn read_ahead_failed(&mut self, compression: Compression) {
+        self.problem(LayerErrorKind::Decompress {
+            format: match compression {
+                Compression::Gzip => "gzip",
+                Compression::Zstd => "zstd",
+                Compression::None => "tar",
+            },
+            message: "the decompressing thread stopped unexpectedly".to_string(),
+        });
+        self.walk.complete = false;
     }
 
     /// Record the blob's digest (`None`: not verifying) and report it if it is not the one the

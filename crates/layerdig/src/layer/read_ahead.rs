@@ -10,16 +10,31 @@ use super::stream::{CapReached, DecodeFailed};
 /// Compressed blobs at least this big are decompressed on a thread of their own.
 pub(super) const READ_AHEAD_FROM: usize = 256 * 1024;
 /// Decompressed buffers a read-ahead thread may have waiting (memory: this many chunks).
-pub(super) const READ_AHEAD_BUFFERS: usize = 4;
+const READ_AHEAD_BUFFERS: usize = 4;
 /// Size of one read-ahead buffer.
 const READ_AHEAD_CHUNK: usize = 1 << 20;
 
+/// Run `produce` on a thread of its own and `consume` on this one, overlapped: the reader
+/// `produce` hands to its argument is read a few buffers ahead into the [`ChannelReader`]
+/// `consume` reads, in order. `produce`'s result, or `None` when its thread panicked.
+pub(super) fn overlapped<T: Send>(
+    produce: impl FnOnce(&mut dyn FnMut(&mut dyn Read)) -> T + Send,
+    consume: impl FnOnce(&mut ChannelReader),
+) -> Option<T> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel(READ_AHEAD_BUFFERS);
+        let (back_tx, back_rx) = mpsc::channel();
+        let producer = scope.spawn(move || produce(&mut |reader: &mut dyn Read| read_ahead(reader, &tx, &back_rx)));
+        let mut ahead = ChannelReader::new(rx, back_tx);
+        consume(&mut ahead);
+        // Dropping the receiving end stops a producer that is still reading.
+        drop(ahead);
+        producer.join().ok()
+    })
+}
+
 /// Fill buffers from `reader` and send them on until the stream ends, fails, or nobody listens.
-pub(super) fn read_ahead(
-    reader: &mut dyn Read,
-    tx: &mpsc::SyncSender<io::Result<Vec<u8>>>,
-    recycled: &mpsc::Receiver<Vec<u8>>,
-) {
+fn read_ahead(reader: &mut dyn Read, tx: &mpsc::SyncSender<io::Result<Vec<u8>>>, recycled: &mpsc::Receiver<Vec<u8>>) {
     loop {
         // A buffer is zeroed once, when new, and then read into whole each time it comes
         // back: no memset of a megabyte for every megabyte decompressed.
@@ -92,7 +107,7 @@ impl Failed {
 }
 
 impl ChannelReader {
-    pub(super) fn new(rx: mpsc::Receiver<io::Result<Vec<u8>>>, back: mpsc::Sender<Vec<u8>>) -> ChannelReader {
+    fn new(rx: mpsc::Receiver<io::Result<Vec<u8>>>, back: mpsc::Sender<Vec<u8>>) -> ChannelReader {
         ChannelReader { rx, buf: Vec::new(), pos: 0, back, failed: None }
     }
 }

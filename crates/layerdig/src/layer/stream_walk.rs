@@ -15,12 +15,11 @@
 
 use std::io::{self, BufRead, Read};
 use std::ops::Range;
-use std::sync::mpsc;
 
 use sha2::{Digest as _, Sha256};
 
 use super::framing::{Found, Framed, GzipMembers, gzip_header_fields};
-use super::read_ahead::{ChannelReader, READ_AHEAD_BUFFERS, READ_AHEAD_FROM, read_ahead};
+use super::read_ahead::{READ_AHEAD_FROM, overlapped};
 use super::stream::HashingReader;
 use super::{Compression, Content, LayerVisitor, Structure, WalkOptions, Walker};
 use crate::error::LayerErrorKind;
@@ -303,35 +302,53 @@ impl Walker<'_> {
         let cap = options.max_layer_bytes;
         match input {
             StreamInput::Sendable(reader) => {
-                let mut source = StreamSource::new(reader, verify);
-                let Some((compression, found)) = self.stream_head(&mut source) else { return };
-                let hasher = (verify && compression != Compression::None).then(Sha256::new);
-                let small = self.layer.size > 0 && self.layer.size < READ_AHEAD_FROM as u64;
-                let decompressed = if small || compression == Compression::None {
-                    // Nothing to overlap: an uncompressed stream is only read and hashed.
-                    Some(decompress(&mut source, compression, hasher, cap, |r| {
-                        self.read_stream(r, compression, cap, visitor);
-                    }))
-                } else {
-                    self.read_ahead(&mut source, compression, hasher, cap, visitor)
-                };
-                let Some(decompressed) = decompressed else { return };
-                self.stream_end(source, compression, found, decompressed, visitor);
+                self.walk_source(StreamSource::new(reader, verify), verify, cap, visitor, Self::read_ahead);
             }
             StreamInput::Local(reader) => {
-                let mut source = StreamSource::new(reader, verify);
-                let Some((compression, found)) = self.stream_head(&mut source) else { return };
-                let hasher = (verify && compression != Compression::None).then(Sha256::new);
-                let decompressed = decompress(&mut source, compression, hasher, cap, |r| {
-                    self.read_stream(r, compression, cap, visitor);
-                });
-                self.stream_end(source, compression, found, decompressed, visitor);
+                self.walk_source(StreamSource::new(reader, verify), verify, cap, visitor, Self::read_inline);
             }
         }
     }
 
+    /// Walk the blob in `source`, decompressed by `read`; `None` from it (a problem recorded)
+    /// ends the walk.
+    fn walk_source<R: Read>(
+        &mut self,
+        mut source: StreamSource<R>,
+        verify: bool,
+        cap: u64,
+        visitor: &mut dyn LayerVisitor,
+        read: impl FnOnce(
+            &mut Self,
+            &mut StreamSource<R>,
+            Compression,
+            Option<Sha256>,
+            u64,
+            &mut dyn LayerVisitor,
+        ) -> Option<Decompressed>,
+    ) {
+        let Some((compression, found)) = self.stream_head(&mut source) else { return };
+        let hasher = (verify && compression != Compression::None).then(Sha256::new);
+        let Some(decompressed) = read(self, &mut source, compression, hasher, cap, visitor) else { return };
+        self.stream_end(source, compression, found, decompressed, visitor);
+    }
+
+    /// Decompress `source` on this thread, the tar walked as it comes.
+    fn read_inline<R: Read>(
+        &mut self,
+        source: &mut StreamSource<R>,
+        compression: Compression,
+        hasher: Option<Sha256>,
+        cap: u64,
+        visitor: &mut dyn LayerVisitor,
+    ) -> Option<Decompressed> {
+        Some(decompress(source, compression, hasher, cap, |r| self.read_stream(r, compression, cap, visitor)))
+    }
+
     /// Decompress `source` on a thread of its own, a few buffers ahead of the tar walk and the
-    /// detectors on this one; `None` (a problem recorded) when that thread failed.
+    /// detectors on this one (inline when there is nothing to overlap: a small layer, or an
+    /// uncompressed one, which is only read and hashed); `None` (a problem recorded) when that
+    /// thread failed.
     fn read_ahead<R: Read + Send>(
         &mut self,
         source: &mut StreamSource<R>,
@@ -340,23 +357,16 @@ impl Walker<'_> {
         cap: u64,
         visitor: &mut dyn LayerVisitor,
     ) -> Option<Decompressed> {
-        let decompressed = std::thread::scope(|scope| {
-            let (tx, rx) = mpsc::sync_channel(READ_AHEAD_BUFFERS);
-            let (back_tx, back_rx) = mpsc::channel();
-            let producer =
-                scope.spawn(move || decompress(source, compression, hasher, cap, |r| read_ahead(r, &tx, &back_rx)));
-            let mut ahead = ChannelReader::new(rx, back_tx);
-            self.read_stream(&mut ahead, compression, cap, visitor);
-            // Dropping the receiving end stops a producer that is still reading.
-            drop(ahead);
-            producer.join().ok()
-        });
+        let small = self.layer.size > 0 && self.layer.size < READ_AHEAD_FROM as u64;
+        if small || compression == Compression::None {
+            return self.read_inline(source, compression, hasher, cap, visitor);
+        }
+        let decompressed = overlapped(
+            move |fill| decompress(source, compression, hasher, cap, fill),
+            |ahead| self.read_stream(ahead, compression, cap, visitor),
+        );
         if decompressed.is_none() {
-            self.problem(LayerErrorKind::Decompress {
-                format: if compression == Compression::Zstd { "zstd" } else { "gzip" },
-                message: "the decompressing thread stopped unexpectedly".to_string(),
-            });
-            self.walk.complete = false;
+            self.read_ahead_failed(compression);
         }
         decompressed
     }
